@@ -1,0 +1,1 @@
+"""The ``aws`` profile: configuration, and the hooks/operators the Amazon provider lacks."""

@@ -1,0 +1,58 @@
+"""The one naming scheme for the ``aws`` profile's configuration.
+
+Terraform (``terraform/modules/airflow``) writes one SSM parameter per key and
+the DAGs read them at run time as Airflow Variables through the SSM Parameter
+Store secrets backend (``variables_prefix = /airflow/variables``):
+
+    key ``raw_bucket`` -> Variable ``seqflow_raw_bucket``
+                       -> SSM parameter ``/airflow/variables/seqflow_raw_bucket``
+
+Nothing here touches AWS; tests check that Terraform writes exactly these keys.
+"""
+
+from __future__ import annotations
+
+VARIABLE_PREFIX = "seqflow_"
+SSM_VARIABLES_PREFIX = "/airflow/variables"
+
+#: key -> what it holds (Terraform uses the text as the SSM parameter description)
+AWS_CONFIG_KEYS: dict[str, str] = {
+    "region": "AWS region of the deployment",
+    "project": "Project name used in cost-allocation tags",
+    "raw_bucket": "S3 bucket holding raw sequencer run folders (DataSync destination)",
+    "raw_prefix": "Key prefix of run folders in the raw bucket",
+    "results_bucket": "S3 bucket for per-sample results (BAM, VCF, QC)",
+    "lake_bucket": "S3 bucket of the Parquet variant lake",
+    "athena_results_bucket": "S3 bucket for Athena query results",
+    "scratch_bucket": "S3 bucket for short-lived intermediates",
+    "datasync_task_arn": "ARN of the DataSync task from the on-prem share to the raw bucket",
+    "batch_job_queue": "Default AWS Batch job queue (Spot first, On-Demand fallback)",
+    "batch_priority_job_queue": "On-Demand AWS Batch job queue for urgent runs",
+    "batch_job_definition_fastp": "Batch job definition for the fastp QC step",
+    "batch_job_definition_align": "Batch job definition for the alignment step (bwa/minimap2 + samtools)",
+    "batch_job_definition_call": "Batch job definition for the variant-calling step (bcftools)",
+    "batch_job_definition_stats": "Batch job definition for the QC statistics step (samtools/bcftools stats)",
+    "omics_workflow_id": "HealthOmics workflow id of the per-sample germline pipeline",
+    "omics_role_arn": "IAM role HealthOmics runs assume",
+    "omics_run_group_id": "HealthOmics run group limiting CPUs, duration and concurrency",
+    "omics_output_uri": "S3 URI under which HealthOmics writes run outputs",
+    "glue_job_name": "Glue job running the VCF to Parquet converter",
+    "glue_database": "Glue Data Catalog database of the variant lake",
+    "athena_workgroup": "Athena workgroup (engine v3) for catalog queries",
+    "registry_table": "DynamoDB table of the run registry",
+    "alerts_topic_arn": "SNS topic for failure alerts",
+    "default_engine": "Default analysis engine of the aws profile: batch or omics",
+    "restore_tier": "S3 Glacier restore tier for archived runs: Expedited, Standard or Bulk",
+}
+
+
+def variable_name(key: str) -> str:
+    """Airflow Variable name of a configuration key."""
+    if key not in AWS_CONFIG_KEYS:
+        raise KeyError(f"unknown seqflow aws config key {key!r}")
+    return VARIABLE_PREFIX + key
+
+
+def ssm_parameter_name(key: str) -> str:
+    """SSM parameter name Terraform writes for a configuration key."""
+    return f"{SSM_VARIABLES_PREFIX}/{variable_name(key)}"

@@ -1,0 +1,99 @@
+"""Where things are, and which profile is active.
+
+The profile (``local`` or ``aws``) is one setting: the ``SEQFLOW_PROFILE``
+environment variable (default ``local``). Reading it is cheap and touches no
+file, Variable or network, so DAG files may call :func:`profile` at parse time.
+
+The local profile keeps all of its state under one folder, ``SEQFLOW_HOME``
+(default: ``.seqflow/`` at the repository root): the Airflow home, the landing
+share, the raw and results "buckets", the lake, the catalog and the registry.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("local", "aws")
+
+#: Pipeline version written into every result path and lake row.
+PIPELINE_VERSION = "1.0.0"
+
+#: Completion flags, in order of preference (Illumina writes one of them last).
+DEFAULT_COMPLETION_FLAGS = ("CopyComplete.txt", "RTAComplete.txt")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def profile() -> str:
+    """Return the active profile, validated."""
+    value = os.environ.get("SEQFLOW_PROFILE", "local").strip().lower()
+    if value not in PROFILES:
+        raise ValueError(f"SEQFLOW_PROFILE={value!r} is not one of {', '.join(PROFILES)}")
+    return value
+
+
+def seqflow_home() -> Path:
+    """Root folder of the local profile's state."""
+    return Path(os.environ.get("SEQFLOW_HOME", REPO_ROOT / ".seqflow")).resolve()
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """The local profile's stand-ins for the share, the buckets and the catalog."""
+
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        """The on-prem instrument share runs land on."""
+        return self.home / "landing"
+
+    @property
+    def truth(self) -> Path:
+        """Demo truth sets, kept beside (never inside) the run folders."""
+        return self.home / "truth"
+
+    @property
+    def raw(self) -> Path:
+        """Raw-runs bucket (``s3://<raw>/runs/<run_id>/``)."""
+        return self.home / "buckets" / "raw"
+
+    @property
+    def results(self) -> Path:
+        """Results bucket (``results/<run_id>/<pipeline_version>/<sample_id>/``)."""
+        return self.home / "buckets" / "results"
+
+    @property
+    def lake(self) -> Path:
+        """Parquet variant lake."""
+        return self.home / "buckets" / "lake"
+
+    @property
+    def references(self) -> Path:
+        """Reference genomes and their aligner indexes (cached)."""
+        return self.home / "references"
+
+    @property
+    def catalog(self) -> Path:
+        """DuckDB catalog file (the local Glue Data Catalog + Athena)."""
+        return self.home / "catalog.duckdb"
+
+    @property
+    def registry(self) -> Path:
+        """SQLite run registry (the local DynamoDB table)."""
+        return self.home / "registry.sqlite"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def scratch(self) -> Path:
+        return self.home / "scratch"
+
+
+def local_paths() -> LocalPaths:
+    """Paths of the local profile under :func:`seqflow_home`."""
+    return LocalPaths(seqflow_home())
