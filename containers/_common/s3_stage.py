@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""S3 staging entrypoint of every seqflow step image.
+
+A step script only knows local paths. This entrypoint puts its inputs on local
+scratch, runs it, and publishes what it wrote, so that the same script runs
+unchanged on a laptop (local profile), in AWS Batch and in HealthOmics.
+
+Environment contract (all names start with ``SEQFLOW_``):
+
+``SEQFLOW_INPUTS``      whitespace-separated ``s3://bucket/key`` URIs. An object
+                        URI is downloaded to ``inputs/<basename>``; a URI ending in
+                        ``/`` is a prefix, downloaded to ``inputs/<last segment>/``
+                        with its relative layout (e.g. a reference and its indexes).
+                        Optional: a step may have no remote inputs.
+``SEQFLOW_OUTPUT_URI``  ``s3://bucket/prefix/`` that receives every file under
+                        ``outputs/`` after the command succeeded. Optional: without
+                        it nothing is uploaded (dry runs, local tests).
+``SEQFLOW_WORKDIR``     local scratch directory (default ``/scratch``); the command
+                        runs in it, so it addresses ``inputs/...`` and ``outputs``.
+``SEQFLOW_KMS_KEY_ARN`` KMS key for uploads (SSE-KMS is always requested; the key
+                        defaults to the bucket's own key).
+``SEQFLOW_THREADS``     exported for the command when unset: the CPU count.
+
+The command and its arguments are this program's arguments, e.g.::
+
+    s3_stage.py align.sh S1 inputs/GRCh38/genome.fa inputs/S1_R1.fastq.gz \
+        inputs/S1_R2.fastq.gz outputs 8
+
+With neither ``SEQFLOW_INPUTS`` nor ``SEQFLOW_OUTPUT_URI`` set the entrypoint is a
+pure pass-through: it execs the command in the current directory with the
+environment untouched. HealthOmics stages files itself and runs its task
+commands through this entrypoint, so it must not change their directory.
+
+Exit status is the command's. Outputs are uploaded only after a zero exit, so a
+failed or reclaimed attempt never publishes a partial result; hidden entries
+(names starting with ``.``, which the step scripts use for temporary files) are
+never uploaded. Output keys are deterministic (prefix + relative path), so a
+retried job overwrites its own earlier attempt instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+ENV_PREFIX = "SEQFLOW_"
+DEFAULT_WORKDIR = "/scratch"
+
+
+class StagingError(Exception):
+    """A staging input is invalid; the message names the variable and the rule."""
+
+
+def parse_s3_uri(uri: str, variable: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into bucket and key, rejecting unsafe keys."""
+    if not uri.startswith("s3://"):
+        raise StagingError(f"{variable}: {uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise StagingError(f"{variable}: {uri!r} must name a bucket and a key")
+    parts = PurePosixPath(key).parts
+    if any(part in ("..", ".") for part in parts) or key.startswith("/"):
+        raise StagingError(f"{variable}: {uri!r} has a relative or absolute path segment")
+    return bucket, key
+
+
+def _safe_join(root: Path, relative: str, what: str) -> Path:
+    """Join ``relative`` under ``root`` and refuse anything that escapes it."""
+    target = (root / relative).resolve()
+    if root.resolve() not in target.parents:
+        raise StagingError(f"{what}: {relative!r} would be written outside {root}")
+    return target
+
+
+def plan_downloads(client, inputs: str, input_dir: Path) -> list[tuple[str, str, Path]]:
+    """List (bucket, key, local path) for every input, failing on name clashes."""
+    plan: list[tuple[str, str, Path]] = []
+    seen: dict[Path, str] = {}
+    for uri in inputs.split():
+        bucket, key = parse_s3_uri(uri, "SEQFLOW_INPUTS")
+        if key.endswith("/"):
+            folder = PurePosixPath(key).name
+            paginator = client.get_paginator("list_objects_v2")
+            found = False
+            for page in paginator.paginate(Bucket=bucket, Prefix=key):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith("/"):
+                        continue  # console-made "folder" placeholders
+                    found = True
+                    relative = f"{folder}/{obj['Key'][len(key):]}"
+                    plan.append((bucket, obj["Key"], _safe_join(input_dir, relative, "SEQFLOW_INPUTS")))
+            if not found:
+                raise StagingError(f"SEQFLOW_INPUTS: prefix {uri!r} holds no objects")
+        else:
+            plan.append((bucket, key, _safe_join(input_dir, PurePosixPath(key).name, "SEQFLOW_INPUTS")))
+    for _bucket, _key, path in plan:
+        source = f"s3://{_bucket}/{_key}"
+        if path in seen:
+            raise StagingError(f"SEQFLOW_INPUTS: {seen[path]} and {source} both stage to {path}")
+        seen[path] = source
+    return plan
+
+
+def download(client, plan: list[tuple[str, str, Path]]) -> None:
+    """Download every planned object (boto3 verifies sizes and retries)."""
+    for bucket, key, path in plan:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        print(f"seqflow-stage: s3://{bucket}/{key} -> {path}", flush=True)
+        client.download_file(bucket, key, str(path))
+
+
+def output_files(output_dir: Path) -> list[Path]:
+    """Files to publish: everything under ``output_dir`` except hidden entries."""
+    files = []
+    for path in sorted(output_dir.rglob("*")):
+        relative = path.relative_to(output_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None) -> int:
+    """Upload the outputs under ``output_uri``; returns how many files went up."""
+    bucket, prefix = parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")
+    if not prefix.endswith("/"):
+        prefix += "/"
+    extra = {"ServerSideEncryption": "aws:kms"}
+    if kms_key_arn:
+        extra["SSEKMSKeyId"] = kms_key_arn
+    files = output_files(output_dir)
+    for path in files:
+        key = prefix + path.relative_to(output_dir).as_posix()
+        print(f"seqflow-stage: {path} -> s3://{bucket}/{key}", flush=True)
+        client.upload_file(str(path), bucket, key, ExtraArgs=dict(extra))
+    return len(files)
+
+
+def main(argv: list[str] | None = None, client=None) -> int:
+    """Stage inputs, run the command, publish outputs; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: s3_stage.py COMMAND [ARG...]  (see the module docstring)", file=sys.stderr)
+        return 2
+    env = os.environ
+    inputs = env.get("SEQFLOW_INPUTS", "").strip()
+    output_uri = env.get("SEQFLOW_OUTPUT_URI", "").strip()
+    if not inputs and not output_uri:
+        os.execvp(argv[0], argv)  # pass-through; does not return
+    workdir = Path(env.get("SEQFLOW_WORKDIR", DEFAULT_WORKDIR))
+    input_dir, output_dir = workdir / "inputs", workdir / "outputs"
+    input_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if output_uri:
+            parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")  # fail before any work
+        if client is None:
+            import boto3  # only needed when something is staged
+
+            client = boto3.client("s3")
+        if inputs:
+            download(client, plan_downloads(client, inputs, input_dir))
+    except StagingError as err:
+        print(f"seqflow-stage: {err}", file=sys.stderr)
+        return 2
+
+    child_env = dict(env)
+    child_env.setdefault("SEQFLOW_THREADS", str(os.cpu_count() or 1))
+    child_env["SEQFLOW_INPUT_DIR"] = str(input_dir)
+    child_env["SEQFLOW_OUTPUT_DIR"] = str(output_dir)
+    # argv is passed as a list: nothing a user typed is ever parsed by a shell
+    status = subprocess.run(argv, cwd=workdir, env=child_env, check=False).returncode
+    if status != 0:
+        print(f"seqflow-stage: {argv[0]} exited {status}; outputs not uploaded", file=sys.stderr)
+        return status
+    if output_uri:
+        count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
+        print(f"seqflow-stage: uploaded {count} file(s) to {output_uri}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Per-sample analysis: the steps (QC, alignment, calling, statistics) and their metrics."""

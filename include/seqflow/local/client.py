@@ -1,0 +1,81 @@
+"""A small client of Airflow 3's REST API (``/api/v2``) for the local services.
+
+The local profile runs the simple auth manager with every user an admin, so
+requests need no token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class AirflowClient:
+    def __init__(self, base_url: str, timeout: float = 30):
+        self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v2", timeout=timeout)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = self._http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def healthy(self) -> bool:
+        try:
+            health = self._get("/monitor/health")
+        except httpx.HTTPError:
+            return False
+        return health.get("scheduler", {}).get("status") == "healthy"
+
+    def dag_loaded(self, dag_id: str) -> bool:
+        try:
+            self._get(f"/dags/{dag_id}")
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def trigger(self, dag_id: str, *, conf: dict | None = None, dag_run_id: str | None = None,
+                logical_date: str | None = None) -> dict:
+        body: dict[str, Any] = {"conf": conf or {}, "logical_date": logical_date}
+        if dag_run_id:
+            body["dag_run_id"] = dag_run_id
+        response = self._http.post(f"/dags/{dag_id}/dagRuns", json=body)
+        if response.status_code >= 400:
+            raise RuntimeError(f"triggering {dag_id} failed ({response.status_code}): {response.text}")
+        return response.json()
+
+    def dag_run(self, dag_id: str, dag_run_id: str) -> dict | None:
+        response = self._http.get(f"/dags/{dag_id}/dagRuns/{dag_run_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def task_instances(self, dag_id: str, dag_run_id: str) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            page = self._get(f"/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances", limit=100, offset=len(out))
+            out += page["task_instances"]
+            if len(out) >= page["total_entries"] or not page["task_instances"]:
+                return out
+
+    def task_log(self, dag_id: str, dag_run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
+        response = self._http.get(
+            f"/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{max(try_number, 1)}",
+            params={"map_index": map_index, "full_content": True},
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code >= 400:
+            return f"(log unavailable: HTTP {response.status_code})"
+        content = response.json().get("content")
+        if isinstance(content, list):
+            lines = []
+            for item in content:
+                if isinstance(item, dict):
+                    event = item.get("event", "")
+                    level = item.get("level", "")
+                    lines.append(f"{item.get('timestamp', '')} {level} {event}".strip())
+                else:
+                    lines.append(str(item))
+            return "\n".join(lines)
+        return str(content)

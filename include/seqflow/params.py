@@ -1,0 +1,250 @@
+"""Params of the analysis DAG: JSON schemas, Airflow Params and their re-validation.
+
+The same schemas drive Airflow's trigger form (the browser validates them) and
+:func:`validate_analysis_params`, which every task calls before a param reaches
+a path or a command: params can also arrive through the REST API or the CLI,
+and a sample list can only be checked against the run's sample sheet.
+
+Every param has a valid default, because a DAG with a schedule may not have
+required params. ``run_id`` defaults to null, meaning "the runs of the DAG
+run's date" (the scheduled and backfill case); a manual trigger names one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from seqflow.config import PIPELINE_VERSION
+from seqflow.paths import (
+    PIPELINE_VERSION_MAX_LENGTH,
+    PIPELINE_VERSION_PATTERN,
+    RUN_ID_MAX_LENGTH,
+    RUN_ID_PATTERN,
+    SAMPLE_ID_MAX_LENGTH,
+    SAMPLE_ID_PATTERN,
+    is_valid_pipeline_version,
+    is_valid_sample_id,
+)
+from seqflow.runfolder import RunFolderError, RunFolderName
+
+if TYPE_CHECKING:
+    from airflow.sdk import Param
+
+    from seqflow.samplesheet import SampleRecord, SampleSheet
+
+#: Reference genomes the pipeline can align to.
+REFERENCES: list[str] = ["lambda", "ecoli_k12_mg1655"]
+DEFAULT_REFERENCE = "lambda"
+
+ALIGNERS: list[str] = ["bwa", "minimap2"]
+ENGINES: list[str] = ["local", "batch", "omics"]
+
+#: JSON schema (draft 2020-12 subset understood by Airflow's trigger form) of each param.
+ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "run_id": {
+        "title": "Run",
+        "description": (
+            "Run folder to analyse, e.g. 241120_A01234_0042_AHXXXXXDSX. "
+            "Leave empty to analyse every run of the DAG run's date."
+        ),
+        "type": ["null", "string"],
+        "default": None,
+        "pattern": RUN_ID_PATTERN,
+        "minLength": 1,
+        "maxLength": RUN_ID_MAX_LENGTH,
+    },
+    "samples": {
+        "title": "Samples",
+        "description": "Sample_IDs of the run to analyse, one per line. Empty: all samples of the sample sheet.",
+        "type": "array",
+        "default": [],
+        "items": {"type": "string", "pattern": SAMPLE_ID_PATTERN, "maxLength": SAMPLE_ID_MAX_LENGTH},
+        "uniqueItems": True,
+    },
+    "aligner": {
+        "title": "Aligner",
+        "description": "Read aligner.",
+        "type": "string",
+        "default": "bwa",
+        "enum": ALIGNERS,
+    },
+    "pipeline_version": {
+        "title": "Pipeline version",
+        "description": "Pipeline version; results of each version live side by side.",
+        "type": "string",
+        "default": PIPELINE_VERSION,
+        "pattern": PIPELINE_VERSION_PATTERN,
+        "maxLength": PIPELINE_VERSION_MAX_LENGTH,
+    },
+    "reference": {
+        "title": "Reference",
+        "description": "Reference genome to align to.",
+        "type": "string",
+        "default": DEFAULT_REFERENCE,
+        "enum": REFERENCES,
+    },
+    "engine": {
+        "title": "Engine",
+        "description": "Where the per-sample analysis runs: local processes, AWS Batch or AWS HealthOmics.",
+        "type": "string",
+        "default": "local",
+        "enum": ENGINES,
+    },
+    "force": {
+        "title": "Force",
+        "description": "Re-analyse even if results of this pipeline version already exist.",
+        "type": "boolean",
+        "default": False,
+    },
+}
+
+#: What a rejected value of each param should have looked like (for error messages).
+_EXPECTED = {
+    "run_id": "a run folder name YYMMDD_<instrument>_<run number>_<flowcell> "
+    f"(letters, digits, '_' and '-', at most {RUN_ID_MAX_LENGTH} characters) or null",
+    "samples": f"a list of unique Sample_IDs (letters, digits, '-' and '_', at most {SAMPLE_ID_MAX_LENGTH} characters)",
+    "aligner": f"one of {', '.join(ALIGNERS)}",
+    "pipeline_version": "MAJOR.MINOR.PATCH, e.g. 1.0.0",
+    "reference": f"one of {', '.join(REFERENCES)}",
+    "engine": f"one of {', '.join(ENGINES)}",
+    "force": "true or false",
+}
+
+_EXPECTED_SAMPLE = (
+    "a Sample_ID: letters, digits, '-' and '_' only, starting with a letter or digit, "
+    f"at most {SAMPLE_ID_MAX_LENGTH} characters (no '/', '..' or spaces)"
+)
+
+
+class ParamsError(ValueError):
+    """Invalid analysis params."""
+
+
+def analysis_schema() -> dict[str, Any]:
+    """The JSON schema of the whole params object."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": ANALYSIS_PARAM_SCHEMAS,
+    }
+
+
+def analysis_params() -> dict[str, Param]:
+    """The analysis DAG's ``params``: one Airflow Param per schema, with its default."""
+    from airflow.sdk import Param
+
+    params: dict[str, Param] = {}
+    for name, schema in ANALYSIS_PARAM_SCHEMAS.items():
+        schema = dict(schema)
+        default = schema.pop("default")
+        description = schema.pop("description")
+        params[name] = Param(default, description=description, **schema)
+    return params
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """Validated analysis params. ``run_id`` None means the runs of the DAG run's date."""
+
+    run_id: str | None
+    samples: tuple[str, ...]
+    aligner: str
+    pipeline_version: str
+    reference: str
+    engine: str
+    force: bool
+
+    def selected_samples(self, sheet: SampleSheet) -> list[SampleRecord]:
+        """The samples to analyse, one record per Sample_ID (its first row), in sheet order.
+
+        All samples of ``sheet`` when ``samples`` is empty; raises
+        :class:`ParamsError` if a requested sample is not in the sheet.
+        """
+        _check_samples_known(self.samples, sheet, self.run_id)
+        wanted = set(self.samples)
+        first: dict[str, SampleRecord] = {}
+        for record in sheet.samples:
+            if (not wanted or record.sample_id in wanted) and record.sample_id not in first:
+                first[record.sample_id] = record
+        return list(first.values())
+
+
+def _check_samples_known(samples: tuple[str, ...], sheet: SampleSheet, run_id: str | None) -> None:
+    known = sheet.sample_ids()
+    unknown = [sample for sample in samples if sample not in set(known)]
+    if unknown:
+        listed = ", ".join(known[:50]) + (f", ... ({len(known) - 50} more)" if len(known) > 50 else "")
+        raise ParamsError(
+            f"samples: unknown sample(s) {', '.join(repr(s) for s in unknown)}"
+            f"{f' for run {run_id}' if run_id else ''}; the sample sheet {sheet.path} lists: {listed}"
+        )
+
+
+def _schema_errors(params: Mapping[str, Any]) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(analysis_schema())
+    messages = []
+    for error in sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = list(error.absolute_path)
+        name = str(path[0]) if path else "params"
+        where = name + "".join(f"[{p}]" for p in path[1:])
+        expected = _EXPECTED.get(name)
+        if name == "samples" and len(path) > 1:
+            expected = _EXPECTED_SAMPLE
+        if error.validator == "uniqueItems":
+            messages.append(f"{where}: sample names must be unique, got {error.instance!r}")
+        elif expected:
+            messages.append(f"{where}: {error.instance!r} is invalid, expected {expected}")
+        else:
+            messages.append(f"{where}: {error.message}")
+    return list(dict.fromkeys(messages))
+
+
+def validate_analysis_params(
+    params: Mapping[str, Any], sample_sheet: SampleSheet | None = None
+) -> AnalysisRequest:
+    """Re-validate ``params`` (from the trigger form, the API or the CLI) into an :class:`AnalysisRequest`.
+
+    Missing params take their defaults; keys that are not analysis params are
+    ignored (a DAG may add its own). With ``sample_sheet``, every requested
+    sample must be in it. Raises :class:`ParamsError` listing every problem.
+    """
+    if not isinstance(params, Mapping):
+        raise ParamsError(f"params must be a mapping, got {type(params).__name__}")
+    values = {name: params.get(name, schema["default"]) for name, schema in ANALYSIS_PARAM_SCHEMAS.items()}
+    errors = _schema_errors(values)
+    if errors:
+        raise ParamsError("invalid analysis params: " + "; ".join(errors))
+
+    # Python's "$" also matches before a trailing newline, so the schema's
+    # patterns are not enough on their own: check with fullmatch again.
+    run_id = values["run_id"]
+    if run_id is not None:
+        try:
+            RunFolderName.parse(run_id)
+        except RunFolderError as exc:
+            raise ParamsError(f"run_id: {exc}") from None
+    samples = tuple(values["samples"])
+    bad = [sample for sample in samples if not is_valid_sample_id(sample)]
+    if bad:
+        raise ParamsError(f"samples: invalid sample name(s) {', '.join(map(repr, bad))}, expected {_EXPECTED_SAMPLE}")
+    if not is_valid_pipeline_version(values["pipeline_version"]):
+        raise ParamsError(
+            f"pipeline_version: {values['pipeline_version']!r} is invalid, expected {_EXPECTED['pipeline_version']}"
+        )
+    if samples and run_id is None:
+        raise ParamsError("samples: a sample list needs a run_id (samples are names within one run)")
+    if sample_sheet is not None:
+        _check_samples_known(samples, sample_sheet, run_id)
+    return AnalysisRequest(
+        run_id=run_id,
+        samples=samples,
+        aligner=values["aligner"],
+        pipeline_version=values["pipeline_version"],
+        reference=values["reference"],
+        engine=values["engine"],
+        force=values["force"],
+    )

@@ -1,0 +1,120 @@
+"""The run registry: which runs were ingested and analysed, and where their outputs are.
+
+One interface, two backends: :class:`SqliteRunRegistry` for the local profile
+(a SQLite file under ``SEQFLOW_HOME``) and a DynamoDB table for the ``aws``
+profile (``seqflow.aws.registry``). Keys are the run id and the pipeline
+version, so each version's analysis of a run has its own record, side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+#: status values, in the order a run goes through them
+STATUSES = ("ingesting", "ingested", "incomplete", "analysing", "analysed", "failed")
+
+#: pipeline-version placeholder for the ingest record, which no version owns
+INGEST = "-"
+
+
+@dataclass
+class RunRecord:
+    """One registry item."""
+
+    run_id: str
+    pipeline_version: str
+    status: str
+    updated_at: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class RunRegistry(Protocol):
+    """What the DAGs need of a registry."""
+
+    def put(self, run_id: str, pipeline_version: str, status: str, **details: Any) -> RunRecord: ...
+
+    def get(self, run_id: str, pipeline_version: str = INGEST) -> RunRecord | None: ...
+
+    def list(self, run_id: str | None = None) -> list[RunRecord]: ...
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
+
+
+class SqliteRunRegistry:
+    """Registry in a SQLite file; safe for the concurrent task processes of a LocalExecutor."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS runs ("
+                " run_id TEXT NOT NULL, pipeline_version TEXT NOT NULL, status TEXT NOT NULL,"
+                " updated_at TEXT NOT NULL, details TEXT NOT NULL,"
+                " PRIMARY KEY (run_id, pipeline_version))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        # WAL + a busy timeout: several task processes write at once
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def put(self, run_id: str, pipeline_version: str, status: str, **details: Any) -> RunRecord:
+        """Create or update a record; ``details`` are merged into the stored ones."""
+        _check_status(status)
+        with closing(self._connect()) as db, db:
+            row = db.execute(
+                "SELECT details FROM runs WHERE run_id = ? AND pipeline_version = ?",
+                (run_id, pipeline_version),
+            ).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **details}
+            record = RunRecord(run_id, pipeline_version, status, _now(), merged)
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, pipeline_version)"
+                " DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,"
+                " details = excluded.details",
+                (run_id, pipeline_version, status, record.updated_at, json.dumps(merged, sort_keys=True)),
+            )
+        return record
+
+    def get(self, run_id: str, pipeline_version: str = INGEST) -> RunRecord | None:
+        """The record of a run (``INGEST`` for its ingest record), or None."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT run_id, pipeline_version, status, updated_at, details FROM runs"
+                " WHERE run_id = ? AND pipeline_version = ?",
+                (run_id, pipeline_version),
+            ).fetchone()
+        return None if row is None else RunRecord(*row[:4], json.loads(row[4]))
+
+    def list(self, run_id: str | None = None) -> list[RunRecord]:
+        """All records, or those of one run, ordered by run and version."""
+        query = "SELECT run_id, pipeline_version, status, updated_at, details FROM runs"
+        args: tuple = ()
+        if run_id is not None:
+            query += " WHERE run_id = ?"
+            args = (run_id,)
+        with closing(self._connect()) as db:
+            rows = db.execute(query + " ORDER BY run_id, pipeline_version", args).fetchall()
+        return [RunRecord(*r[:4], json.loads(r[4])) for r in rows]
+
+
+def local_registry() -> SqliteRunRegistry:
+    """The local profile's registry."""
+    from seqflow.config import local_paths
+
+    return SqliteRunRegistry(local_paths().registry)

@@ -1,0 +1,108 @@
+"""Daily ingest, local profile: find the date's runs, copy them, check their flags, hand them over.
+
+The ``aws`` profile runs the same steps with DataSync and an S3 key sensor; what
+is shared (which runs, the include filter, the registry records) lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from seqflow.config import DEFAULT_COMPLETION_FLAGS, PIPELINE_VERSION, local_paths
+from seqflow.registry import INGEST, RunRegistry, local_registry
+from seqflow.runfolder import RunFolder, RunFolderName, discover_runs
+from seqflow.transfer import build_include_filter, transfer_runs
+
+log = logging.getLogger(__name__)
+
+#: statuses after which a run is not ingested again (unless forced)
+DONE_STATUSES = ("ingested",)
+
+
+def resolve_run_date(param_value: str | None, logical_date: datetime | None, run_after: datetime | None) -> date:
+    """The sequencing date whose runs a DAG run ingests.
+
+    An explicit ``run_date`` param wins (manual triggers); otherwise the logical
+    date (scheduled runs and backfills); a manual trigger with neither uses the
+    day it was triggered.
+    """
+    if param_value:
+        try:
+            return date.fromisoformat(str(param_value))
+        except ValueError:
+            raise ValueError(f"run_date: {param_value!r} is not a date in YYYY-MM-DD form") from None
+    when = logical_date or run_after
+    if when is None:
+        raise ValueError("no run_date param and no logical date: cannot tell which runs to ingest")
+    return when.date()
+
+
+def runs_to_ingest(run_date: date, *, force: bool = False, registry: RunRegistry | None = None) -> list[str]:
+    """Run ids on the landing share for ``run_date`` that have not been ingested yet."""
+    registry = registry or local_registry()
+    landing = local_paths().landing
+    landing.mkdir(parents=True, exist_ok=True)
+    found = discover_runs(landing, run_date)
+    todo = []
+    for run in found:
+        record = registry.get(run.run_id, INGEST)
+        if record and record.status in DONE_STATUSES and not force:
+            log.info("%s: already ingested at %s, skipping (force=true re-ingests)", run.run_id, record.updated_at)
+            continue
+        todo.append(run.run_id)
+    log.info("runs dated %s on %s: %d found, %d to ingest: %s", run_date, landing, len(found), len(todo), todo)
+    return todo
+
+
+def transfer_to_raw(run_ids: list[str], *, registry: RunRegistry | None = None) -> dict[str, Any]:
+    """Copy the runs from the landing share to raw storage (the local DataSync).
+
+    One transfer with an include filter for exactly these run folders,
+    checksum-verified, incremental on retry.
+    """
+    registry = registry or local_registry()
+    paths = local_paths()
+    include = build_include_filter(run_ids)
+    for run_id in run_ids:
+        registry.put(run_id, INGEST, "ingesting", include_filter=include)
+    report = transfer_runs(paths.landing, paths.raw, include, verify=True, progress=log.info)
+    log.info("transfer summary:\n%s", report.summary())
+    return {
+        "include_filter": include,
+        "files_copied": report.files_copied,
+        "files_skipped": report.files_skipped,
+        "bytes_copied": report.bytes_copied,
+    }
+
+
+def raw_run(run_id: str) -> RunFolder:
+    """The run folder in raw storage."""
+    return RunFolder(path=local_paths().raw / run_id, name=RunFolderName.parse(run_id))
+
+
+def completion_flag_present(run_id: str, flags: tuple[str, ...] = DEFAULT_COMPLETION_FLAGS) -> str | None:
+    """The completion flag's path in raw storage, or None while the run is not complete."""
+    flag = raw_run(run_id).completion_flag(flags)
+    return str(flag) if flag else None
+
+
+def mark_incomplete(run_id: str, waited_s: float, *, registry: RunRegistry | None = None) -> None:
+    """Record that a run's flag never came, so the timeout is visible in the registry too."""
+    (registry or local_registry()).put(run_id, INGEST, "incomplete", waited_s=waited_s)
+
+
+def record_ingested(
+    run_id: str, *, reference: str, aligner: str, pipeline_version: str = PIPELINE_VERSION,
+    registry: RunRegistry | None = None,
+) -> dict[str, Any]:
+    """Mark the run ingested and return the analysis DAG run's conf."""
+    registry = registry or local_registry()
+    registry.put(run_id, INGEST, "ingested", raw_path=str(raw_run(run_id).path))
+    return {
+        "run_id": run_id,
+        "reference": reference,
+        "aligner": aligner,
+        "pipeline_version": pipeline_version,
+    }

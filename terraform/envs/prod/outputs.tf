@@ -1,0 +1,39 @@
+output "ssm_parameter_names" {
+  description = "SSM parameter name by configuration key (what Airflow reads)."
+  value       = module.seqflow.ssm_parameter_names
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository URL by tool."
+  value       = module.seqflow.ecr_repository_urls
+}
+
+output "ecr_repository_prefix" {
+  description = "ECR namespace for containers/_common/push.sh (ECR_PREFIX)."
+  value       = module.seqflow.ecr_repository_prefix
+}
+
+output "bucket_names" {
+  description = "Bucket name by purpose."
+  value       = module.seqflow.bucket_names
+}
+
+output "datasync_agent_arn" {
+  description = "ARN of the activated DataSync agent."
+  value       = module.seqflow.datasync_agent_arn
+}
+
+output "airflow_execution_role_arn" {
+  description = "Role Airflow runs with."
+  value       = module.seqflow.airflow_execution_role_arn
+}
+
+output "mwaa_webserver_url" {
+  description = "Private MWAA UI URL (null without MWAA)."
+  value       = module.seqflow.mwaa_webserver_url
+}
+
+output "mwaa_dag_bucket" {
+  description = "MWAA DAG bucket for mwaa/sync_dags.sh (null without MWAA)."
+  value       = module.seqflow.mwaa_dag_bucket
+}

@@ -1,0 +1,24 @@
+output "execution_role_arn" {
+  description = "ARN of the Airflow execution role (MWAA or self-hosted)."
+  value       = aws_iam_role.this.arn
+}
+
+output "ssm_parameter_names" {
+  description = "SSM parameter name by configuration key (include/seqflow/aws/config_keys.py)."
+  value       = { for k, p in aws_ssm_parameter.config : k => p.name }
+}
+
+output "registry_table_name" {
+  description = "DynamoDB table of the run registry."
+  value       = aws_dynamodb_table.registry.name
+}
+
+output "mwaa_webserver_url" {
+  description = "Private URL of the MWAA Airflow UI (null without MWAA)."
+  value       = var.enable_mwaa ? aws_mwaa_environment.this[0].webserver_url : null
+}
+
+output "mwaa_dag_bucket" {
+  description = "S3 URI of the MWAA DAG bucket, the argument of mwaa/sync_dags.sh (null without MWAA)."
+  value       = var.enable_mwaa ? "s3://${aws_s3_bucket.dags[0].id}" : null
+}

@@ -1,0 +1,390 @@
+# AWS Batch for the per-sample steps: a Spot and an On-Demand compute
+# environment, a default queue (Spot first, On-Demand fallback), a priority
+# On-Demand queue, and one job definition per pipeline step.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+  partition  = data.aws_partition.current.partition
+}
+
+# ---------------------------------------------------------------- IAM
+
+data "aws_iam_policy_document" "batch_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  name               = "${var.name_prefix}-batch-service"
+  assume_role_policy = data.aws_iam_policy_document.batch_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "service" {
+  role       = aws_iam_role.service.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+# the container instance role only runs the ECS agent; jobs get the job role
+resource "aws_iam_role" "instance" {
+  name               = "${var.name_prefix}-batch-instance"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "instance_ecs" {
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_role_policy_attachment" "instance_ssm" {
+  count = var.enable_ssm_session_manager ? 1 : 0
+
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${var.name_prefix}-batch-instance"
+  role = aws_iam_role.instance.name
+}
+
+data "aws_iam_policy_document" "job_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+# what the S3 staging entrypoint (containers/_common/s3_stage.py) does: read
+# inputs, write outputs under the results and scratch buckets
+resource "aws_iam_role" "job" {
+  name               = "${var.name_prefix}-batch-job"
+  assume_role_policy = data.aws_iam_policy_document.job_assume.json
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ListStagedBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = distinct(concat(var.read_bucket_arns, var.write_bucket_arns))
+  }
+
+  statement {
+    sid       = "ReadInputs"
+    actions   = ["s3:GetObject"]
+    resources = [for arn in distinct(concat(var.read_bucket_arns, var.write_bucket_arns)) : "${arn}/*"]
+  }
+
+  statement {
+    sid = "WriteOutputs"
+    actions = [
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
+    resources = [for arn in var.write_bucket_arns : "${arn}/*"]
+  }
+
+  statement {
+    sid = "UseDataKeyThroughS3"
+    actions = [
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+    ]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "stage-inputs-and-outputs"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+# ---------------------------------------------------------------- network
+
+resource "aws_security_group" "this" {
+  name        = "${var.name_prefix}-batch"
+  description = "Batch container instances: no inbound, HTTPS out (S3, ECR, ECS, Logs via endpoints or NAT)"
+  vpc_id      = var.vpc_id
+
+  tags = {
+    Name = "${var.name_prefix}-batch"
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.this.id
+  description       = "HTTPS to AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# ---------------------------------------------------------------- compute
+
+resource "aws_launch_template" "this" {
+  name_prefix            = "${var.name_prefix}-batch-"
+  description            = "seqflow Batch instances: IMDSv2 only, encrypted gp3 volume for container scratch"
+  update_default_version = true
+
+  # hop limit 1: containers (one hop further) cannot reach the instance
+  # metadata service, so jobs only ever hold the job role's credentials
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
+  }
+
+  # The ECS-optimized AL2023 AMI keeps Docker's storage on the root volume, so
+  # this volume is where /scratch of every container (inputs, BAM sorting
+  # temporaries, outputs) lives.
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = var.scratch_volume_size_gib
+      volume_type           = "gp3"
+      iops                  = var.scratch_volume_iops
+      throughput            = var.scratch_volume_throughput
+      encrypted             = true
+      kms_key_id            = var.ebs_kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags = {
+      Name = "${var.name_prefix}-batch-scratch"
+    }
+  }
+}
+
+resource "aws_batch_compute_environment" "spot" {
+  name_prefix  = "${var.name_prefix}-spot-"
+  type         = "MANAGED"
+  state        = "ENABLED"
+  service_role = aws_iam_role.service.arn
+
+  compute_resources {
+    type                = "SPOT"
+    allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    min_vcpus           = 0
+    max_vcpus           = var.spot_max_vcpus
+    instance_type       = var.instance_types
+    instance_role       = aws_iam_instance_profile.instance.arn
+    security_group_ids  = [aws_security_group.this.id]
+    subnets             = var.subnet_ids
+
+    launch_template {
+      launch_template_id = aws_launch_template.this.id
+      version            = aws_launch_template.this.latest_version
+    }
+
+    ec2_configuration {
+      image_type = "ECS_AL2023"
+    }
+
+    tags = {
+      Name     = "${var.name_prefix}-batch-spot"
+      capacity = "spot"
+    }
+  }
+
+  # a replaced environment must exist before the queues let go of the old one
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_iam_role_policy_attachment.service]
+}
+
+resource "aws_batch_compute_environment" "on_demand" {
+  name_prefix  = "${var.name_prefix}-ondemand-"
+  type         = "MANAGED"
+  state        = "ENABLED"
+  service_role = aws_iam_role.service.arn
+
+  compute_resources {
+    type                = "EC2"
+    allocation_strategy = "BEST_FIT_PROGRESSIVE"
+    min_vcpus           = 0
+    max_vcpus           = var.on_demand_max_vcpus
+    instance_type       = var.instance_types
+    instance_role       = aws_iam_instance_profile.instance.arn
+    security_group_ids  = [aws_security_group.this.id]
+    subnets             = var.subnet_ids
+
+    launch_template {
+      launch_template_id = aws_launch_template.this.id
+      version            = aws_launch_template.this.latest_version
+    }
+
+    ec2_configuration {
+      image_type = "ECS_AL2023"
+    }
+
+    tags = {
+      Name     = "${var.name_prefix}-batch-ondemand"
+      capacity = "on-demand"
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_iam_role_policy_attachment.service]
+}
+
+resource "aws_batch_job_queue" "this" {
+  name     = "${var.name_prefix}-default"
+  state    = "ENABLED"
+  priority = 1
+
+  # Spot first; On-Demand takes what Spot cannot place
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.spot.arn
+  }
+
+  compute_environment_order {
+    order               = 2
+    compute_environment = aws_batch_compute_environment.on_demand.arn
+  }
+
+  # a job asking for more than any instance type offers would wait forever
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = 600
+    reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+}
+
+resource "aws_batch_job_queue" "priority" {
+  name     = "${var.name_prefix}-priority"
+  state    = "ENABLED"
+  priority = 10
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.on_demand.arn
+  }
+
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = 600
+    reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+}
+
+# ---------------------------------------------------------------- jobs
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/batch/${var.name_prefix}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+}
+
+resource "aws_batch_job_definition" "this" {
+  for_each = var.job_definitions
+
+  name                  = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  # jobs carry run_id, sample_id, project and pipeline_version tags from
+  # SubmitJob; propagating them to the ECS task makes them cost-allocatable
+  propagate_tags = true
+
+  parameters = merge({ threads = tostring(each.value.vcpus) }, each.value.parameters)
+
+  container_properties = jsonencode({
+    image      = var.images[each.value.image]
+    command    = each.value.command
+    jobRoleArn = aws_iam_role.job.arn
+    resourceRequirements = [
+      { type = "VCPU", value = tostring(each.value.vcpus) },
+      { type = "MEMORY", value = tostring(each.value.memory_mib) },
+    ]
+    environment = [
+      { name = "SEQFLOW_WORKDIR", value = "/scratch" },
+      { name = "SEQFLOW_KMS_KEY_ARN", value = var.kms_key_arn },
+    ]
+    privileged = false
+    linuxParameters = {
+      initProcessEnabled = true
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = each.key
+      }
+    }
+  })
+
+  # Spot reclaims end a job with a status reason starting "Host EC2"; only
+  # those are retried. Anything else is a real failure and Airflow decides.
+  retry_strategy {
+    attempts = each.value.attempts
+
+    evaluate_on_exit {
+      on_status_reason = "Host EC2*"
+      action           = "RETRY"
+    }
+
+    evaluate_on_exit {
+      on_reason = "*"
+      action    = "EXIT"
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = each.value.timeout_seconds
+  }
+
+  tags = {
+    pipeline_step = each.key
+  }
+}

@@ -1,0 +1,49 @@
+output "job_queue_arn" {
+  description = "ARN of the default job queue (Spot first, On-Demand fallback)."
+  value       = aws_batch_job_queue.this.arn
+}
+
+output "job_queue_name" {
+  description = "Name of the default job queue."
+  value       = aws_batch_job_queue.this.name
+}
+
+output "priority_job_queue_arn" {
+  description = "ARN of the On-Demand priority job queue."
+  value       = aws_batch_job_queue.priority.arn
+}
+
+output "priority_job_queue_name" {
+  description = "Name of the On-Demand priority job queue."
+  value       = aws_batch_job_queue.priority.name
+}
+
+output "job_definition_names" {
+  description = "Job definition name (without revision) by pipeline step; SubmitJob with the name runs the latest active revision."
+  value       = { for k, d in aws_batch_job_definition.this : k => d.name }
+}
+
+output "job_definition_arns" {
+  description = "Job definition ARN (with revision) by pipeline step."
+  value       = { for k, d in aws_batch_job_definition.this : k => d.arn }
+}
+
+output "job_definition_arn_prefixes" {
+  description = "Job definition ARN without revision by pipeline step (for IAM resources)."
+  value       = { for k, d in aws_batch_job_definition.this : k => d.arn_prefix }
+}
+
+output "job_role_arn" {
+  description = "IAM role the job containers run with."
+  value       = aws_iam_role.job.arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the job containers."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "log_group_arn" {
+  description = "ARN of the job containers' log group."
+  value       = aws_cloudwatch_log_group.this.arn
+}

@@ -1,0 +1,170 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name, e.g. seqflow-prod."
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the compute environments."
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Private subnets (in at least two AZs) the container instances launch in."
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "subnet_ids must span at least two subnets (AZs)."
+  }
+}
+
+variable "instance_types" {
+  type        = list(string)
+  description = "Instance types or families the compute environments may launch; several families widen the Spot pools."
+  default     = ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"]
+}
+
+variable "spot_max_vcpus" {
+  type        = number
+  description = "Maximum vCPUs of the Spot compute environment."
+  default     = 512
+}
+
+variable "on_demand_max_vcpus" {
+  type        = number
+  description = "Maximum vCPUs of the On-Demand compute environment (fallback and priority queue)."
+  default     = 128
+}
+
+variable "scratch_volume_size_gib" {
+  type        = number
+  description = "Size in GiB of each instance's encrypted gp3 volume that holds container scratch (inputs, sort temporaries, outputs)."
+  default     = 500
+
+  validation {
+    condition     = var.scratch_volume_size_gib >= 30 && var.scratch_volume_size_gib <= 16384
+    error_message = "scratch_volume_size_gib must be between 30 and 16384."
+  }
+}
+
+variable "scratch_volume_iops" {
+  type        = number
+  description = "Provisioned IOPS of the gp3 scratch volume (3000 is the gp3 baseline)."
+  default     = 3000
+}
+
+variable "scratch_volume_throughput" {
+  type        = number
+  description = "Provisioned throughput of the gp3 scratch volume in MiB/s (125 is the gp3 baseline)."
+  default     = 250
+}
+
+variable "ebs_kms_key_arn" {
+  type        = string
+  description = "Customer managed KMS key for the scratch volumes; null uses the account's aws/ebs key. A customer key must grant the EC2 Auto Scaling / Spot service-linked roles use of the key."
+  default     = null
+}
+
+variable "enable_ssm_session_manager" {
+  type        = bool
+  description = "Let operators open SSM sessions on container instances for debugging."
+  default     = false
+}
+
+variable "images" {
+  type        = map(string)
+  description = "Full image reference (repository URL:tag) by tool: fastp, bwa, minimap2, samtools, bcftools."
+}
+
+variable "read_bucket_arns" {
+  type        = list(string)
+  description = "Buckets jobs read inputs from (raw runs, references)."
+}
+
+variable "write_bucket_arns" {
+  type        = list(string)
+  description = "Buckets jobs write outputs to (results, scratch); also readable, since steps read earlier steps' outputs."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Data KMS key of the buckets (used through S3 only)."
+}
+
+variable "logs_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN for the job log group."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the job log group in days."
+  default     = 365
+}
+
+variable "job_definitions" {
+  type = map(object({
+    image           = string
+    command         = list(string)
+    vcpus           = number
+    memory_mib      = number
+    timeout_seconds = number
+    attempts        = optional(number, 3)
+    parameters      = optional(map(string), {})
+  }))
+  nullable    = false
+  description = <<-EOT
+    One job definition per pipeline step. image is a key of var.images; command
+    runs under the image's S3 staging entrypoint and uses Batch parameters
+    (Ref::name) that SubmitJob fills in (threads defaults to vcpus); attempts
+    counts Spot-reclaim retries (the retry strategy exits on any other failure).
+  EOT
+  default = {
+    fastp = {
+      image           = "fastp"
+      command         = ["fastp_qc.sh", "Ref::sample_id", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
+      vcpus           = 4
+      memory_mib      = 8192
+      timeout_seconds = 7200
+    }
+    align = {
+      image           = "bwa"
+      command         = ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
+      vcpus           = 16
+      memory_mib      = 32768
+      timeout_seconds = 43200
+    }
+    align_minimap2 = {
+      image           = "minimap2"
+      command         = ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
+      vcpus           = 16
+      memory_mib      = 32768
+      timeout_seconds = 43200
+    }
+    call = {
+      image           = "bcftools"
+      command         = ["call_variants.sh", "Ref::sample_id", "Ref::reference", "Ref::bam", "outputs", "Ref::ploidy", "Ref::threads"]
+      vcpus           = 4
+      memory_mib      = 8192
+      timeout_seconds = 21600
+      parameters      = { ploidy = "2" }
+    }
+    # the bcftools image also carries samtools and bam_qc.sh: SubmitJob
+    # overrides the command with vcf_stats.sh for the VCF statistics
+    stats = {
+      image           = "bcftools"
+      command         = ["bam_qc.sh", "Ref::sample_id", "Ref::bam", "outputs", "Ref::threads"]
+      vcpus           = 2
+      memory_mib      = 4096
+      timeout_seconds = 7200
+    }
+  }
+
+  validation {
+    condition = alltrue([
+      for k, d in var.job_definitions :
+      d.vcpus >= 1 && d.memory_mib >= 512 && d.timeout_seconds >= 60 && d.attempts >= 1 && d.attempts <= 10
+    ])
+    error_message = "Each job definition needs vcpus >= 1, memory_mib >= 512, timeout_seconds >= 60 and 1 <= attempts <= 10."
+  }
+}

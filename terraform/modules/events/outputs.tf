@@ -1,0 +1,14 @@
+output "topic_arn" {
+  description = "ARN of the SNS alerts topic."
+  value       = aws_sns_topic.this.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key of the alerts topic (publishers need kms:GenerateDataKey on it)."
+  value       = aws_kms_key.this.arn
+}
+
+output "rule_names" {
+  description = "EventBridge rule name by alert."
+  value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.name }
+}

@@ -1,0 +1,103 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name, e.g. seqflow-prod."
+}
+
+variable "workflow_name" {
+  type        = string
+  description = "Short name of the workflow (part of resource names and the artifact key)."
+  default     = "germline"
+}
+
+variable "workflow_dir" {
+  type        = string
+  description = "Directory with the WDL definition (include/seqflow/workflows/germline); zipped as is, main file at its root."
+}
+
+variable "main_file" {
+  type        = string
+  description = "Path of the main WDL file inside the zip."
+  default     = "main.wdl"
+}
+
+variable "parameter_template_file" {
+  type        = string
+  description = "JSON parameter template of the workflow (name -> {description, optional}); excluded from the zip."
+}
+
+variable "pipeline_version" {
+  type        = string
+  description = "seqflow pipeline version the workflow implements (tag and description)."
+}
+
+variable "storage_capacity_gib" {
+  type        = number
+  description = "Default static run storage in GiB (FASTQs, BAM, temporaries of one sample)."
+  default     = 1200
+}
+
+variable "run_group_max_cpus" {
+  type        = number
+  description = "Maximum vCPUs all runs of the run group use at once."
+  default     = 1024
+}
+
+variable "run_group_max_duration_minutes" {
+  type        = number
+  description = "Maximum duration of one run in minutes."
+  default     = 1440
+}
+
+variable "run_group_max_runs" {
+  type        = number
+  description = "Maximum number of concurrent runs in the run group."
+  default     = 50
+}
+
+variable "artifacts_bucket_name" {
+  type        = string
+  description = "Bucket that holds the zipped workflow definition."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Data KMS key of the buckets."
+}
+
+variable "input_bucket_arns" {
+  type        = list(string)
+  description = "Buckets runs read inputs from (raw runs, references, results of earlier steps)."
+}
+
+variable "output_bucket_arn" {
+  type        = string
+  description = "Bucket runs write outputs to."
+}
+
+variable "output_prefix" {
+  type        = string
+  description = "Key prefix under which runs write outputs, ending in a slash."
+  default     = "omics/"
+}
+
+variable "ecr_repository_arns" {
+  type        = list(string)
+  description = "ECR repositories of the task images."
+}
+
+variable "logs_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN for the HealthOmics log group."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the HealthOmics log group in days."
+  default     = 365
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags of the awscc resources (the awscc provider has no default_tags)."
+  default     = {}
+}

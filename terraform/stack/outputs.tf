@@ -1,0 +1,77 @@
+output "ssm_parameter_names" {
+  description = "SSM parameter name by configuration key: how Airflow finds every resource below."
+  value       = module.airflow.ssm_parameter_names
+}
+
+output "bucket_names" {
+  description = "Bucket name by purpose."
+  value       = module.storage.bucket_names
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository URL by tool (push target of containers/_common/push.sh)."
+  value       = module.ecr.repository_urls
+}
+
+output "ecr_repository_prefix" {
+  description = "ECR namespace of the tool images (ECR_PREFIX of containers/_common/push.sh)."
+  value       = module.ecr.repository_prefix
+}
+
+output "datasync_task_arn" {
+  description = "ARN of the DataSync task."
+  value       = module.datasync.task_arn
+}
+
+output "datasync_agent_arn" {
+  description = "ARN of the DataSync agent."
+  value       = module.datasync.agent_arn
+}
+
+output "batch_job_queue_names" {
+  description = "Default and priority Batch job queues."
+  value = {
+    default  = module.batch.job_queue_name
+    priority = module.batch.priority_job_queue_name
+  }
+}
+
+output "batch_job_definition_names" {
+  description = "Batch job definition name by pipeline step."
+  value       = module.batch.job_definition_names
+}
+
+output "omics_workflow_id" {
+  description = "HealthOmics workflow id."
+  value       = module.omics.workflow_id
+}
+
+output "glue_job_name" {
+  description = "Glue converter job."
+  value       = module.glue_athena.job_name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup."
+  value       = module.glue_athena.workgroup_name
+}
+
+output "alerts_topic_arn" {
+  description = "SNS alerts topic."
+  value       = module.events.topic_arn
+}
+
+output "airflow_execution_role_arn" {
+  description = "Role Airflow runs with (MWAA execution role or the role a self-hosted Airflow assumes)."
+  value       = module.airflow.execution_role_arn
+}
+
+output "mwaa_webserver_url" {
+  description = "Private MWAA UI URL (null without MWAA)."
+  value       = module.airflow.mwaa_webserver_url
+}
+
+output "mwaa_dag_bucket" {
+  description = "MWAA DAG bucket URI for mwaa/sync_dags.sh (null without MWAA)."
+  value       = module.airflow.mwaa_dag_bucket
+}

@@ -1,0 +1,313 @@
+# ---------------------------------------------------------------- identity
+
+variable "project" {
+  type        = string
+  description = "Project name: resource name prefix, ECR namespace and the project cost-allocation tag."
+  default     = "seqflow"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,15}$", var.project))
+    error_message = "project must be 2-16 lower-case letters or digits, starting with a letter."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name (dev, prod, ...), part of every resource name."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.environment))
+    error_message = "environment must be 2-10 lower-case letters or digits."
+  }
+}
+
+variable "repo_root" {
+  type        = string
+  description = "Path of the repository root, from which the workflow, SQL, Glue script and MWAA files are read."
+}
+
+variable "pipeline_version" {
+  type        = string
+  description = "seqflow pipeline version (seqflow.config.PIPELINE_VERSION) the deployed workflow implements."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for the awscc resources (aws resources get the provider's default_tags)."
+  default     = {}
+}
+
+# ---------------------------------------------------------------- network
+
+variable "vpc_cidr" {
+  type        = string
+  description = "IPv4 CIDR block of the VPC."
+}
+
+variable "availability_zones" {
+  type        = list(string)
+  description = "Availability zone names with a private subnet each (at least 2)."
+}
+
+variable "enable_nat_gateway" {
+  type        = bool
+  description = "Create NAT gateways for internet egress (needed by MWAA requirement installs and the ECS/Batch control plane without more endpoints)."
+  default     = true
+}
+
+variable "single_nat_gateway" {
+  type        = bool
+  description = "One shared NAT gateway instead of one per AZ."
+  default     = false
+}
+
+variable "onprem_cidrs" {
+  type        = list(string)
+  description = "On-prem networks the DataSync agent connects from (over VPN or Direct Connect)."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of every CloudWatch log group in days."
+  default     = 365
+}
+
+# ---------------------------------------------------------------- storage
+
+variable "raw_prefix" {
+  type        = string
+  description = "Key prefix of run folders in the raw bucket."
+  default     = "runs/"
+}
+
+variable "raw_glacier_after_days" {
+  type        = number
+  description = "Age in days after which raw runs move to S3 Glacier Flexible Retrieval."
+  default     = 90
+}
+
+variable "raw_deep_archive_after_days" {
+  type        = number
+  description = "Age in days after which raw runs move to S3 Glacier Deep Archive."
+  default     = 365
+}
+
+variable "scratch_expiration_days" {
+  type        = number
+  description = "Days after which scratch objects expire."
+  default     = 14
+}
+
+variable "noncurrent_version_expiration_days" {
+  type        = number
+  description = "Days after which noncurrent object versions expire."
+  default     = 30
+}
+
+# ---------------------------------------------------------------- DataSync
+
+variable "datasync_agent_activation_key" {
+  type        = string
+  description = "Activation key of the on-prem DataSync agent (from its local console); null to activate by IP."
+  default     = null
+  sensitive   = true
+}
+
+variable "datasync_agent_ip_address" {
+  type        = string
+  description = "IP of the on-prem DataSync agent, when Terraform can reach it on port 80 to fetch the activation key."
+  default     = null
+}
+
+variable "share_protocol" {
+  type        = string
+  description = "Protocol of the instrument share: NFS or SMB."
+  default     = "NFS"
+}
+
+variable "share_server_hostname" {
+  type        = string
+  description = "File server of the instrument share, as the agent resolves it."
+}
+
+variable "share_subdirectory" {
+  type        = string
+  description = "Export (NFS) or share path (SMB) that holds the run folders."
+}
+
+variable "datasync_bytes_per_second" {
+  type        = number
+  description = "Bandwidth cap of DataSync in bytes per second; -1 for none."
+  default     = -1
+}
+
+# ---------------------------------------------------------------- compute
+
+variable "image_tags" {
+  type        = map(string)
+  description = "Image tag (<tool version>-<image revision>, containers/_common/build.sh) by tool."
+  default = {
+    fastp    = "0.23.2-1"
+    bwa      = "0.7.17-1"
+    minimap2 = "2.24-1"
+    samtools = "1.16.1-1"
+    bcftools = "1.16-1"
+  }
+}
+
+variable "batch_instance_types" {
+  type        = list(string)
+  description = "Instance types or families of the Batch compute environments."
+  default     = ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"]
+}
+
+variable "batch_spot_max_vcpus" {
+  type        = number
+  description = "Maximum vCPUs of the Spot compute environment."
+  default     = 512
+}
+
+variable "batch_on_demand_max_vcpus" {
+  type        = number
+  description = "Maximum vCPUs of the On-Demand compute environment."
+  default     = 128
+}
+
+variable "batch_scratch_volume_size_gib" {
+  type        = number
+  description = "Encrypted gp3 scratch volume size of each Batch instance in GiB."
+  default     = 500
+}
+
+variable "batch_job_definitions" {
+  type = map(object({
+    image           = string
+    command         = list(string)
+    vcpus           = number
+    memory_mib      = number
+    timeout_seconds = number
+    attempts        = optional(number, 3)
+    parameters      = optional(map(string), {})
+  }))
+  description = "Job definitions by pipeline step; null keeps the batch module's defaults (fastp, align, align_minimap2, call, stats)."
+  default     = null
+}
+
+variable "omics_max_cpus" {
+  type        = number
+  description = "Maximum vCPUs of all HealthOmics runs at once."
+  default     = 1024
+}
+
+variable "omics_max_duration_minutes" {
+  type        = number
+  description = "Maximum duration of one HealthOmics run in minutes."
+  default     = 1440
+}
+
+variable "omics_max_runs" {
+  type        = number
+  description = "Maximum concurrent HealthOmics runs."
+  default     = 50
+}
+
+# ---------------------------------------------------------------- lake
+
+variable "glue_version" {
+  type        = string
+  description = "Glue version of the converter job."
+  default     = "5.0"
+}
+
+variable "glue_additional_python_modules" {
+  type        = list(string)
+  description = "Pinned pip requirements of the converter job (include/seqflow/glue/README.md)."
+  default     = []
+}
+
+variable "manage_glue_catalog_encryption" {
+  type        = bool
+  description = "Manage the account-wide Glue Data Catalog encryption settings in this environment."
+  default     = true
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  type        = number
+  description = "Athena per-query bytes-scanned cutoff of the workgroup."
+  default     = 107374182400
+}
+
+# ---------------------------------------------------------------- Airflow
+
+variable "default_engine" {
+  type        = string
+  description = "Default analysis engine of the aws profile: batch or omics."
+  default     = "batch"
+}
+
+variable "restore_tier" {
+  type        = string
+  description = "S3 Glacier restore tier of backfills: Expedited, Standard or Bulk."
+  default     = "Standard"
+}
+
+variable "registry_deletion_protection" {
+  type        = bool
+  description = "Protect the run registry table from deletion."
+  default     = true
+}
+
+variable "airflow_trusted_service_principals" {
+  type        = list(string)
+  description = "Services that assume the Airflow execution role."
+  default     = ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]
+}
+
+variable "airflow_trusted_role_arns" {
+  type        = list(string)
+  description = "Roles that assume the Airflow execution role (self-hosted Airflow)."
+  default     = []
+}
+
+variable "enable_mwaa" {
+  type        = bool
+  description = "Create an MWAA environment."
+  default     = false
+}
+
+variable "mwaa_airflow_version" {
+  type        = string
+  description = "Airflow version of MWAA (3.0.6, the newest 3.x MWAA offers)."
+  default     = "3.0.6"
+}
+
+variable "mwaa_environment_class" {
+  type        = string
+  description = "MWAA environment class."
+  default     = "mw1.small"
+}
+
+variable "mwaa_max_workers" {
+  type        = number
+  description = "Maximum MWAA workers."
+  default     = 5
+}
+
+# ---------------------------------------------------------------- alerts and cost
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "E-mail addresses for failure and budget alerts."
+  default     = []
+}
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "Monthly cost budget in USD."
+}
+
+variable "activate_cost_allocation_tags" {
+  type        = bool
+  description = "Activate the project, run_id, sample_id and pipeline_version cost-allocation tags (once Billing has seen them)."
+  default     = false
+}
