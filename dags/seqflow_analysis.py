@@ -27,7 +27,7 @@ this version is skipped unless `force` is set.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, task, task_group
+from airflow.sdk import DAG, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
 from seqflow.alerts import on_task_failure
@@ -79,36 +79,49 @@ with DAG(
 
         return with_reference(run_plan["jobs"], fasta)
 
+    def label(sample_id: str) -> None:
+        """Show the sample id, not a number, as the map index in the UI."""
+        get_current_context()["sample_id"] = sample_id
+
+    def sample_task(fn):
+        """A per-sample task, labelled with its sample in the UI."""
+        return task(map_index_template="{{ sample_id }}")(fn)
+
     @task_group(group_id="sample")
     def per_sample(job: dict):
-        @task(map_index_template="{{ task.op_kwargs['job']['sample_id'] }}")
+        @sample_task
         def fastp(job: dict) -> dict:
             from seqflow.tasks.analysis import qc_reads
 
+            label(job["sample_id"])
             return qc_reads(job)
 
-        @task
+        @sample_task
         def align(state: dict) -> dict:
             from seqflow.tasks.analysis import align as run
 
+            label(state["job"]["sample_id"])
             return run(state)
 
-        @task
+        @sample_task
         def call_variants(state: dict) -> dict:
             from seqflow.tasks.analysis import call_variants as run
 
+            label(state["job"]["sample_id"])
             return run(state)
 
-        @task
+        @sample_task
         def qc_stats(state: dict) -> dict:
             from seqflow.tasks.analysis import qc_stats as run
 
+            label(state["job"]["sample_id"])
             return run(state)
 
-        @task
+        @sample_task
         def to_parquet(state: dict, params=None) -> dict:
             from seqflow.tasks.analysis import to_parquet as run
 
+            label(state["job"]["sample_id"])
             return run(state, params["reference"])
 
         return to_parquet(qc_stats(call_variants(align(fastp(job)))))

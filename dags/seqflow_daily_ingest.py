@@ -119,6 +119,8 @@ with DAG(
         wait_for_completion=True,
         deferrable=True,
         poke_interval=5,
+        # the analysis DAG retries its own tasks; retrying this one would re-run the whole analysis
+        retries=0,
         # a cleared daily run re-analyses; the analysis plan skips what is already done
         reset_dag_run=True,
     ).expand_kwargs(triggers)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 #: Partition values become folder names: keep them to a safe alphabet (no
 #: path traversal, nothing Hive would have to escape).
-_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
 _TABLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 STAGING_DIR = "_staging"
@@ -49,7 +49,7 @@ def check_value(kind: str, value: str) -> str:
     """Validate a partition value (run id, sample id, version) for use in a path."""
     if not isinstance(value, str) or not _VALUE_RE.match(value) or ".." in value:
         raise ValueError(
-            f"{kind} {value!r} is not allowed in a lake path: use letters, digits and . _ + - "
+            f"{kind} {value!r} is not allowed in a lake path: use letters, digits and . _ + @ - "
             "(starting with a letter or digit, at most 128 characters)"
         )
     return value

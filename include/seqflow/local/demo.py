@@ -56,6 +56,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     paths = local_paths()
     t0 = time.monotonic()
     print(f"seqflow demo: building the {args.reference} run dated {args.date} on the landing share ({paths.landing})")

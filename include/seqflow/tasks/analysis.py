@@ -7,6 +7,7 @@ dicts through XCom: a sample's *state* is ``{"job": SampleJob dict, "outputs":
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,21 @@ def to_parquet(state: dict[str, Any], reference: str) -> dict[str, Any]:
         run_id=job["run_id"], sample_id=job["sample_id"], pipeline_version=job["pipeline_version"],
         reference=reference, caller=CALLER,
     )
-    return {**state, "lake": result.to_dict()}
+    return {**state, "lake": {
+        "table": result.table,
+        "rows": result.rows,
+        "partitions": [dataclasses.asdict(partition) for partition in result.partitions],
+    }}
 
 
 def register_partitions(states: list[dict[str, Any]]) -> int:
     """Register the new lake partitions in the DuckDB catalog (idempotent)."""
     from seqflow.catalog import register_partitions_duckdb
+    from seqflow.lake import Partition
 
-    partitions = [p for s in states for p in s["lake"]["partitions"]]
+    partitions = [
+        Partition(**{**p, "files": tuple(p["files"])}) for s in states for p in s["lake"]["partitions"]
+    ]
     paths = local_paths()
     register_partitions_duckdb(paths.catalog, paths.lake, partitions)
     return len(partitions)

@@ -34,6 +34,12 @@ variable "raw_deep_archive_after_days" {
   type        = number
   description = "Age in days after which raw run objects move to S3 Glacier Deep Archive (at least 90 days after the Glacier transition)."
   default     = 365
+
+  # Glacier Flexible Retrieval bills 90 days minimum; S3 rejects shorter gaps
+  validation {
+    condition     = var.raw_deep_archive_after_days >= var.raw_glacier_after_days + 90
+    error_message = "raw_deep_archive_after_days must be at least raw_glacier_after_days + 90."
+  }
 }
 
 variable "scratch_expiration_days" {

@@ -1,0 +1,1 @@
+"""AWS Glue job scripts (uploaded by Terraform)."""

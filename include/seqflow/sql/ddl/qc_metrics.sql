@@ -1,0 +1,17 @@
+-- Athena (Hive DDL): per-sample QC metrics, one row per sample per run and
+-- pipeline version. precision/recall/f1 are null unless a truth set was used.
+CREATE EXTERNAL TABLE IF NOT EXISTS qc_metrics (
+  sample_id string,
+  read_pairs bigint,
+  pct_mapped double,
+  pct_duplicates double,
+  mean_depth double,
+  variants_called bigint,
+  `precision` double,
+  recall double,
+  f1 double
+)
+PARTITIONED BY (run_id string, pipeline_version string)
+STORED AS PARQUET
+LOCATION '${location}'
+TBLPROPERTIES ('parquet.compression' = 'ZSTD')

@@ -1,0 +1,34 @@
+-- Athena (Hive DDL): the variant lake, one row per variant per sample.
+-- ${location} is the table's root (s3://<lake-bucket>/variants/); partitions
+-- are registered explicitly (seqflow.catalog.athena), never by a crawler.
+-- `end` is 0-based exclusive (= the VCF's 1-based inclusive end).
+CREATE EXTERNAL TABLE IF NOT EXISTS variants (
+  contig string,
+  pos bigint,
+  `start` bigint,
+  `end` bigint,
+  ids array<string>,
+  ref string,
+  alt array<string>,
+  qual double,
+  filters array<string>,
+  info map<string,string>,
+  info_dp int,
+  info_an int,
+  info_mq double,
+  info_af array<double>,
+  info_ac array<int>,
+  gt array<smallint>,
+  gt_phased boolean,
+  gq int,
+  dp int,
+  ad array<int>,
+  pl array<int>,
+  format map<string,string>,
+  reference string,
+  caller string
+)
+PARTITIONED BY (run_id string, pipeline_version string, sample_id string)
+STORED AS PARQUET
+LOCATION '${location}'
+TBLPROPERTIES ('parquet.compression' = 'ZSTD')

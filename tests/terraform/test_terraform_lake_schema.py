@@ -1,0 +1,39 @@
+"""The Glue tables declare the lake's Arrow schemas (seqflow.lake.schema)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from tf_helpers import MODULES, locals_of
+
+schema = pytest.importorskip("seqflow.lake.schema")
+
+
+def hive_type(arrow: pa.DataType) -> str:
+    """Hive/Athena spelling of an Arrow type as the converter writes it."""
+    simple = {
+        pa.string(): "string",
+        pa.int64(): "bigint",
+        pa.int32(): "int",
+        pa.int16(): "smallint",
+        pa.float64(): "double",
+        pa.bool_(): "boolean",
+    }
+    if arrow in simple:
+        return simple[arrow]
+    if pa.types.is_list(arrow):
+        return f"array<{hive_type(arrow.value_type)}>"
+    if pa.types.is_map(arrow):
+        return f"map<{hive_type(arrow.key_type)},{hive_type(arrow.item_type)}>"
+    raise AssertionError(f"no Hive type for {arrow}")
+
+
+def test_tables_match_the_lake_schemas():
+    tables = locals_of(MODULES / "glue_athena")["tables"]
+    assert set(tables) == set(schema.TABLE_SCHEMAS)
+    for name, arrow_schema in schema.TABLE_SCHEMAS.items():
+        declared = [(c["name"], c["type"]) for c in tables[name]["columns"]]
+        expected = [(f.name, hive_type(f.type)) for f in arrow_schema]
+        assert declared == expected, name
+        assert tuple(tables[name]["partition_keys"]) == tuple(schema.TABLE_PARTITION_KEYS[name]), name

@@ -1,0 +1,122 @@
+"""What each concern's module must guarantee, read from its HCL."""
+
+from __future__ import annotations
+
+import json
+
+from tf_helpers import MODULES, blocks, locals_of, parse, resources
+
+
+def _text(module: str) -> str:
+    return json.dumps(parse(MODULES / module / "main.tf"))
+
+
+def test_network_private_subnets_span_two_azs_with_s3_gateway_and_interface_endpoints():
+    network = MODULES / "network"
+    variables = blocks(network, "variable")
+    assert "length(var.availability_zones) >= 2" in variables["availability_zones"]["validation"][0]["condition"]
+    assert set(variables["interface_endpoints"]["default"]) >= {"ecr.api", "ecr.dkr", "logs", "sts", "datasync"}
+    found = resources(network)
+    assert found[("aws_vpc_endpoint", "s3")]["vpc_endpoint_type"] == "Gateway"
+    assert found[("aws_subnet", "private")]["map_public_ip_on_launch"] is False
+    assert ("aws_flow_log", "this") in found
+    assert ("aws_default_security_group", "this") in found
+
+
+def test_storage_buckets_are_kms_versioned_private_tls_only_and_logged():
+    storage = MODULES / "storage"
+    found = resources(storage)
+    assert set(locals_of(storage)["buckets"]) >= {"raw", "results", "lake", "athena_results", "scratch"}
+    sse = found[("aws_s3_bucket_server_side_encryption_configuration", "this")]["rule"][0]
+    assert sse["bucket_key_enabled"] is True
+    assert sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
+    assert found[("aws_s3_bucket_versioning", "this")]["versioning_configuration"][0]["status"] == "Enabled"
+    pab = found[("aws_s3_bucket_public_access_block", "this")]
+    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert ("aws_s3_bucket_logging", "this") in found
+    policy = _text("storage")
+    for sid in ("DenyInsecureTransport", "DenyNonKmsEncryption", "DenyForeignKmsKey"):
+        assert sid in policy
+    assert found[("aws_kms_key", "this")]["enable_key_rotation"] is True
+
+
+def test_storage_lifecycle_archives_raw_runs_expires_scratch_and_noncurrent_versions():
+    text = _text("storage")
+    for needle in ('"GLACIER"', '"DEEP_ARCHIVE"', "var.raw_glacier_after_days", "var.raw_deep_archive_after_days",
+                   "var.scratch_expiration_days", "var.noncurrent_version_expiration_days"):
+        assert needle in text, needle
+
+
+def test_datasync_task_verifies_transferred_files_and_reports():
+    task = resources(MODULES / "datasync")[("aws_datasync_task", "this")]
+    options = task["options"][0]
+    assert options["verify_mode"] == "ONLY_FILES_TRANSFERRED"
+    assert options["preserve_deleted_files"] == "PRESERVE"
+    assert options["transfer_mode"] == "CHANGED"
+    assert "includes" not in task, "include filters are per execution, from Airflow"
+    assert task["task_report_config"][0]["s3_destination"]
+    assert task["cloudwatch_log_group_arn"] == "${aws_cloudwatch_log_group.this.arn}"
+
+
+def test_ecr_repositories_scan_on_push_use_kms_and_let_healthomics_pull():
+    found = resources(MODULES / "ecr")
+    repo = found[("aws_ecr_repository", "this")]
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"][0]["scan_on_push"] is True
+    assert repo["encryption_configuration"][0]["encryption_type"] == "KMS"
+    assert ("aws_ecr_lifecycle_policy", "this") in found
+    text = _text("ecr")
+    assert "omics.amazonaws.com" in text and "ecr:BatchGetImage" in text
+    assert set(blocks(MODULES / "ecr", "variable")["tools"]["default"]) == {"fastp", "bwa", "minimap2", "samtools", "bcftools"}
+
+
+def test_omics_workflow_run_group_role_and_log_group():
+    found = resources(MODULES / "omics")
+    workflow = found[("awscc_omics_workflow", "this")]
+    assert workflow["engine"] == "WDL" and "definition_uri" in workflow
+    group = found[("awscc_omics_run_group", "this")]
+    assert {"max_cpus", "max_duration", "max_runs"} <= set(group)
+    assert found[("aws_cloudwatch_log_group", "this")]["name"] == "/aws/omics/WorkflowLog"
+    assert "omics.amazonaws.com" in _text("omics")
+
+
+def test_glue_job_and_athena_workgroup():
+    found = resources(MODULES / "glue_athena")
+    job = found[("aws_glue_job", "this")]
+    assert job["security_configuration"] == "${aws_glue_security_configuration.this.name}"
+    assert blocks(MODULES / "glue_athena", "variable")["glue_version"]["default"] == "5.0"
+    configuration = found[("aws_athena_workgroup", "this")]["configuration"][0]
+    assert configuration["enforce_workgroup_configuration"] is True
+    assert configuration["engine_version"][0]["selected_engine_version"] == "Athena engine version 3"
+    assert configuration["result_configuration"][0]["encryption_configuration"][0]["encryption_option"] == "SSE_KMS"
+    assert configuration["bytes_scanned_cutoff_per_query"] == "${var.bytes_scanned_cutoff_per_query}"
+    assert "fileset(var.sql_dir" in json.dumps(locals_of(MODULES / "glue_athena"))
+    assert ("aws_athena_named_query", "this") in found
+
+
+def test_events_rules_cover_the_four_failure_sources():
+    rules = locals_of(MODULES / "events")["rules"]
+    sources = {r["pattern"]["source"][0]: r["pattern"] for r in rules.values()}
+    assert sources["aws.batch"]["detail"]["status"] == ["FAILED"]
+    assert sorted(sources["aws.omics"]["detail"]["status"]) == ["COMPLETED", "FAILED"]
+    assert sources["aws.datasync"]["detail"]["State"] == ["ERROR"]
+    assert "FAILED" in sources["aws.glue"]["detail"]["state"]
+    assert resources(MODULES / "events")[("aws_sns_topic", "this")]["kms_master_key_id"]
+
+
+def test_cost_budget_alerts_and_cost_allocation_tags():
+    found = resources(MODULES / "cost")
+    budget = found[("aws_budgets_budget", "this")]
+    assert budget["notification"], "the budget must alert"
+    assert set(locals_of(MODULES / "cost")["cost_allocation_tags"]) == {"project", "run_id", "sample_id", "pipeline_version"}
+
+
+def test_mwaa_is_private_versioned_and_logs_to_cloudwatch():
+    found = resources(MODULES / "airflow")
+    mwaa = found[("aws_mwaa_environment", "this")]
+    assert mwaa["webserver_access_mode"] == "PRIVATE_ONLY"
+    logging = mwaa["logging_configuration"][0]
+    assert all(logging[k][0]["enabled"] is True for k in logging)
+    assert found[("aws_s3_bucket_versioning", "dags")]["versioning_configuration"][0]["status"] == "Enabled"
+    version = blocks(MODULES / "airflow", "variable")["mwaa_airflow_version"]["default"]
+    assert version.startswith("3.")
