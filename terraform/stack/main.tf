@@ -124,6 +124,8 @@ module "glue_athena" {
   script_file                    = local.glue_script
   glue_version                   = var.glue_version
   additional_python_modules      = var.glue_additional_python_modules
+  wheel_files                    = [for f in var.glue_wheel_files : "${var.repo_root}/${f}"]
+  bcftools_archive_file          = var.glue_bcftools_archive_file == null ? null : "${var.repo_root}/${var.glue_bcftools_archive_file}"
   athena_results_bucket_name     = local.bucket.athena_results.name
   bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff
   sql_dir                        = local.sql_dir
@@ -145,7 +147,7 @@ module "airflow" {
 
   name_prefix = local.name_prefix
   project     = var.project
-  buckets = {
+  buckets     = {
     raw            = local.bucket.raw
     results        = local.bucket.results
     lake           = local.bucket.lake
@@ -155,7 +157,7 @@ module "airflow" {
   raw_prefix        = module.storage.raw_prefix
   kms_key_arn       = module.storage.kms_key_arn
   datasync_task_arn = module.datasync.task_arn
-  batch = {
+  batch             = {
     job_queue_name              = module.batch.job_queue_name
     job_queue_arn               = module.batch.job_queue_arn
     priority_job_queue_name     = module.batch.priority_job_queue_name

@@ -146,7 +146,7 @@ variable "datasync_bytes_per_second" {
 variable "image_tags" {
   type        = map(string)
   description = "Image tag (<tool version>-<image revision>, containers/_common/build.sh) by tool."
-  default = {
+  default     = {
     fastp    = "0.23.2-1"
     bwa      = "0.7.17-1"
     minimap2 = "2.24-1"
@@ -223,6 +223,18 @@ variable "glue_additional_python_modules" {
   type        = list(string)
   description = "Pinned pip requirements of the converter job (include/seqflow/glue/README.md)."
   default     = []
+}
+
+variable "glue_wheel_files" {
+  type        = list(string)
+  description = "Wheels for the converter job, relative to the repository root (the seqflow wheel from `pip wheel --no-deps -w dist .`)."
+  default     = []
+}
+
+variable "glue_bcftools_archive_file" {
+  type        = string
+  description = "Tarball with bin/bcftools and libhts for Amazon Linux 2023 x86_64, relative to the repository root; the converter job needs it."
+  default     = null
 }
 
 variable "manage_glue_catalog_encryption" {

@@ -145,6 +145,12 @@ def test_mwaa_requirements_constraints_match_the_terraform_airflow_version():
     requirements = (REPO / "mwaa/requirements.txt").read_text()
     assert f"constraints-{version}/" in requirements
     assert "apache-airflow==" not in requirements, "MWAA installs Airflow itself"
+    # what Airflow's constraints do not pin is pinned to the project lock
+    lock = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements.txt").read_text(), re.M))
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", requirements, re.M)
+    assert pins, "duckdb and sqlglot are not in Airflow's constraints and must be pinned"
+    for name, version in pins:
+        assert lock.get(name) == version, f"mwaa/requirements.txt pins {name}=={version}, the lock has {lock.get(name)}"
 
 
 # ---------------------------------------------------------------- staging entrypoint

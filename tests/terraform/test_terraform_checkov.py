@@ -1,6 +1,6 @@
 """checkov over the whole tree: no failed check, every skip inline with a reason.
 
-Runs the linter once per module (it takes ~40 s) from its own virtual
+Runs the linter once for the module (it takes ~20-40 s) from its own virtual
 environment, offline (--skip-download)."""
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import pytest
 from tf_helpers import REPO, TERRAFORM
 
 CHECKOV = REPO / ".venv-lint" / "bin" / "checkov"
+
+# one worker runs every test of this module under `pytest -n`, so checkov runs once
+pytestmark = pytest.mark.xdist_group("checkov")
 
 
 @pytest.fixture(scope="module")

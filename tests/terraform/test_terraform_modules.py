@@ -120,3 +120,29 @@ def test_mwaa_is_private_versioned_and_logs_to_cloudwatch():
     assert found[("aws_s3_bucket_versioning", "dags")]["versioning_configuration"][0]["status"] == "Enabled"
     version = blocks(MODULES / "airflow", "variable")["mwaa_airflow_version"]["default"]
     assert version.startswith("3.")
+
+
+def test_glue_job_gets_the_converters_deployment_arguments():
+    job = resources(MODULES / "glue_athena")[("aws_glue_job", "this")]
+    arguments = json.dumps(job["default_arguments"])
+    for name in ("--lake_uri", "--database", "--bcftools_uri", "--additional-python-modules", "--TempDir"):
+        assert name in arguments, name
+    # the converter stages under <lake>/_staging/: the lake needs a key prefix
+    lake_prefix = blocks(MODULES / "glue_athena", "variable")["lake_prefix"]["default"]
+    assert lake_prefix and lake_prefix.endswith("/")
+
+
+def test_env_glue_modules_are_the_lock_pins_and_the_wheel_is_this_version():
+    import re
+    import tomllib
+
+    from tf_helpers import ENVS, REPO
+
+    lock = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements.txt").read_text(), re.M))
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    for env in sorted(ENVS.iterdir()):
+        tfvars = parse(env / "terraform.tfvars")
+        for requirement in tfvars["glue_additional_python_modules"]:
+            name, pinned = requirement.split("==")
+            assert lock.get(name) == pinned, f"{env.name}: {requirement} differs from the lock"
+        assert tfvars["glue_wheel_files"] == [f"dist/seqflow-{version}-py3-none-any.whl"], env.name

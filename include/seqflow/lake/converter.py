@@ -286,10 +286,12 @@ class _Block:
             out["format"] = pa.nulls(n, _DICT_MAP)
             return out
         col = lambda f: batch.column(f"{prefix}{f}")  # noqa: E731
-        gt_raw = col("GT")
+        # a lone '.' is a (haploid) no-call, kept as [null]: a null gt is
+        # reserved for sites-only rows, so queries can tell the two apart
+        gt_raw = pc.fill_null(col("GT"), ".")
         parts = pc.split_pattern(pc.replace_substring(gt_raw, "/", "|"), "|")
         alleles = _cast(_null_dots(parts.values), pa.int16(), "FORMAT/GT", pc.list_parent_indices(parts).to_numpy())
-        gt = pa.ListArray.from_arrays(parts.offsets, alleles, type=pa.list_(pa.int16()), mask=gt_raw.is_null())
+        gt = pa.ListArray.from_arrays(parts.offsets, alleles, type=pa.list_(pa.int16()))
         ploidy = pc.list_value_length(gt).to_numpy(zero_copy_only=False)
         ploidy = np.nan_to_num(ploidy.astype(float), nan=0).astype(np.int64)
         if len(alleles) and pc.max(alleles).as_py() is not None:
@@ -373,8 +375,35 @@ def _record_line(path: Path, index: int) -> int | None:
     return None if n is None else n + index + 1
 
 
+_UNDECLARED_RE = re.compile(r"(INFO|FORMAT) '([^']+)'.* is not defined in the header")
+
+
+def _locate_tag(path: Path, kind: str, tag: str) -> int | None:
+    """Line number of the first record using an INFO/FORMAT tag (text VCF)."""
+    fh = open_text(path)
+    if fh is None:
+        return None
+    try:
+        with fh:
+            for n, line in enumerate(fh, start=1):
+                if line.startswith("#"):
+                    continue
+                cols = line.rstrip("\n").split("\t")
+                if kind == "INFO" and len(cols) > 7:
+                    if tag in (kv.split("=", 1)[0] for kv in cols[7].split(";")):
+                        return n
+                elif kind == "FORMAT" and len(cols) > 8 and tag in cols[8].split(":"):
+                    return n
+    except (EOFError, OSError):
+        return None
+    return None
+
+
 def _fatal_error(path: Path, line: str, records_read: int) -> VcfFormatError:
     reason = re.sub(r"^\[[EW]::[^\]]*\]\s*", "", line)
+    undeclared = _UNDECLARED_RE.search(line)
+    if undeclared:
+        return VcfFormatError(path, _locate_tag(path, undeclared.group(1), undeclared.group(2)), reason)
     m = _AT_RE.search(line)
     if m:
         where = _locate_record(path, m.group(1), m.group(2))

@@ -180,7 +180,10 @@ class Transaction:
         return self
 
     def __exit__(self, *exc) -> None:
-        if not self.committed:
+        # once the journal exists the staged data belongs to it: recover()
+        # rolls it forward, so it must survive a failure mid-commit
+        journal = self.lake_root / JOURNAL_DIR / f"{self.id}.json"
+        if not self.committed and not journal.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
 
     def stage(self, partition: Partition) -> Path:

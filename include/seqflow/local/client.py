@@ -51,6 +51,17 @@ class AirflowClient:
         response.raise_for_status()
         return response.json()
 
+    def active_runs(self, dag_id: str) -> list[dict]:
+        """DAG runs still queued or running."""
+        runs = self._get(f"/dags/{dag_id}/dagRuns", state=["queued", "running"], limit=100)
+        return runs["dag_runs"]
+
+    def mark_run(self, dag_id: str, dag_run_id: str, state: str, note: str | None = None) -> None:
+        response = self._http.patch(f"/dags/{dag_id}/dagRuns/{dag_run_id}", json={"state": state})
+        response.raise_for_status()
+        if note:
+            self._http.patch(f"/dags/{dag_id}/dagRuns/{dag_run_id}", json={"note": note})
+
     def task_instances(self, dag_id: str, dag_run_id: str) -> list[dict]:
         out: list[dict] = []
         while True:

@@ -71,6 +71,11 @@ def run_demo(args: argparse.Namespace) -> int:
     with running_airflow(args.port, dag_ids=(INGEST_DAG_ID, ANALYSIS_DAG_ID)) as airflow:
         print(f"seqflow demo: Airflow is up at {airflow.url} (logs: {airflow.log_dir})")
         client = AirflowClient(airflow.url)
+        # runs left behind by an interrupted demo would hold the daily DAG's single slot
+        for dag_id in (INGEST_DAG_ID, ANALYSIS_DAG_ID):
+            for stale in client.active_runs(dag_id):
+                print(f"seqflow demo: marking {dag_id} run {stale['dag_run_id']}, left over from an interrupted demo, failed")
+                client.mark_run(dag_id, stale["dag_run_id"], "failed", note="interrupted; superseded by a new demo")
         dag_run_id = f"demo__{args.date.isoformat()}__{uuid.uuid4().hex[:8]}"
         client.trigger(
             INGEST_DAG_ID, dag_run_id=dag_run_id,

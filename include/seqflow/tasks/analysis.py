@@ -172,7 +172,7 @@ def finalise_run(
 ) -> dict[str, Any]:
     """Per-sample QC metrics (and truth concordance for demo runs), lake QC table, QC summary, manifest."""
     from seqflow.demo.scoring import score_vcf
-    from seqflow.lake import publish_qc_metrics
+    from seqflow.lake import QC_METRICS_SCHEMA, publish_qc_metrics
 
     registry = registry or local_registry()
     run_id, version = plan_["run_id"], plan_["pipeline_version"]
@@ -187,7 +187,11 @@ def finalise_run(
             row.update(precision=round(score.precision, 4), recall=round(score.recall, 4), f1=round(score.f1, 4))
         rows.append(row)
     paths = local_paths()
-    publish_qc_metrics(paths.lake, rows, run_id=run_id, pipeline_version=version)
+    lake_columns = set(QC_METRICS_SCHEMA.names)
+    publish_qc_metrics(
+        paths.lake, [{k: v for k, v in row.items() if k in lake_columns} for row in rows],
+        run_id=run_id, pipeline_version=version,
+    )
     context = {k: plan_[k] for k in ("run_id", "pipeline_version", "reference", "aligner")}
     run_dir = paths.results / run_id / version
     summary = report.write_qc_summary(run_dir, rows, context)

@@ -41,6 +41,8 @@ module "seqflow" {
   omics_max_runs                = var.omics_max_runs
 
   glue_additional_python_modules = var.glue_additional_python_modules
+  glue_wheel_files               = var.glue_wheel_files
+  glue_bcftools_archive_file     = var.glue_bcftools_archive_file
 
   default_engine               = var.default_engine
   restore_tier                 = var.restore_tier

@@ -27,6 +27,12 @@ batch_scratch_volume_size_gib = 200
 omics_max_cpus                = 128
 omics_max_runs                = 5
 
+# include/seqflow/glue/README.md; build the wheel with `pip wheel --no-deps -w dist .`
+# and the bcftools bundle on Amazon Linux 2023 before planning
+glue_additional_python_modules = ["pyarrow==26.0.1", "numpy==2.4.6", "sqlglot==30.30.0"]
+glue_wheel_files               = ["dist/seqflow-0.1.0-py3-none-any.whl"]
+glue_bcftools_archive_file     = "dist/glue/bcftools-1.16-al2023-x86_64.tar.gz"
+
 default_engine               = "batch"
 restore_tier                 = "Bulk"
 registry_deletion_protection = false

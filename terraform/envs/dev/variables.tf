@@ -108,6 +108,18 @@ variable "glue_additional_python_modules" {
   default     = []
 }
 
+variable "glue_wheel_files" {
+  type        = list(string)
+  description = "Wheels of the Glue converter job, relative to the repository root."
+  default     = []
+}
+
+variable "glue_bcftools_archive_file" {
+  type        = string
+  description = "bcftools + libhts tarball for the Glue workers, relative to the repository root."
+  default     = null
+}
+
 variable "default_engine" {
   type        = string
   description = "Default analysis engine: batch or omics."

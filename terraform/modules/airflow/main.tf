@@ -169,8 +169,8 @@ data "aws_iam_policy_document" "pipeline" {
   # -- configuration: the SSM secrets backend looks up every Variable and
   # Connection it is asked for under these prefixes
   statement {
-    sid     = "ReadConfiguration"
-    actions = ["ssm:GetParameter", "ssm:GetParameters"]
+    sid       = "ReadConfiguration"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
     resources = [
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.ssm_variables_prefix}/*",
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.ssm_connections_prefix}/*",
@@ -206,8 +206,8 @@ data "aws_iam_policy_document" "pipeline" {
 
   # results (run manifests, reports), lake (publishing), scratch, Athena results
   statement {
-    sid     = "ReadWriteResultsLakeScratch"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    sid       = "ReadWriteResultsLakeScratch"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = [
       "${var.buckets.results.arn}/*",
       "${var.buckets.lake.arn}/*",
@@ -217,13 +217,13 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid     = "DataKey"
-    actions = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values = [
+      values   = [
         "s3.${local.region}.amazonaws.com",
         "athena.${local.region}.amazonaws.com",
         "glue.${local.region}.amazonaws.com",
@@ -235,8 +235,8 @@ data "aws_iam_policy_document" "pipeline" {
   # -- Batch engine: BatchOperator (deferrable) submits with cost tags,
   # polls, terminates on kill, and fetches the job's awslogs
   statement {
-    sid     = "BatchSubmit"
-    actions = ["batch:SubmitJob"]
+    sid       = "BatchSubmit"
+    actions   = ["batch:SubmitJob"]
     resources = concat(
       [var.batch.job_queue_arn, var.batch.priority_job_queue_arn],
       [for p in values(var.batch.job_definition_arn_prefixes) : p],
@@ -251,7 +251,7 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    # checkov:skip=CKV_AWS_355:batch:DescribeJobs and batch:DescribeJobDefinitions support no resource-level permissions.
+    # DescribeJobs and DescribeJobDefinitions support no resource-level permissions
     sid       = "BatchDescribe"
     actions   = ["batch:DescribeJobs", "batch:DescribeJobDefinitions"]
     resources = ["*"]
@@ -265,8 +265,8 @@ data "aws_iam_policy_document" "pipeline" {
 
   # -- HealthOmics engine: one run per sample, idempotent by requestId
   statement {
-    sid     = "OmicsStartRun"
-    actions = ["omics:StartRun", "omics:TagResource"]
+    sid       = "OmicsStartRun"
+    actions   = ["omics:StartRun", "omics:TagResource"]
     resources = [
       var.omics.workflow_arn,
       var.omics.run_group_arn,
@@ -275,8 +275,8 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid     = "OmicsRuns"
-    actions = ["omics:GetRun", "omics:CancelRun", "omics:ListRunTasks", "omics:GetRunTask", "omics:GetWorkflow", "omics:GetRunGroup"]
+    sid       = "OmicsRuns"
+    actions   = ["omics:GetRun", "omics:CancelRun", "omics:ListRunTasks", "omics:GetRunTask", "omics:GetWorkflow", "omics:GetRunGroup"]
     resources = [
       var.omics.workflow_arn,
       var.omics.run_group_arn,
@@ -305,7 +305,7 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid = "GlueCatalog"
+    sid     = "GlueCatalog"
     actions = [
       "glue:GetDatabase",
       "glue:GetTable",
@@ -335,7 +335,7 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid = "Athena"
+    sid     = "Athena"
     actions = [
       "athena:StartQueryExecution",
       "athena:GetQueryExecution",
@@ -352,7 +352,7 @@ data "aws_iam_policy_document" "pipeline" {
   # -- run registry and alerts
   statement {
     sid       = "Registry"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
     resources = [aws_dynamodb_table.registry.arn]
   }
 
@@ -588,7 +588,7 @@ data "aws_iam_policy_document" "mwaa" {
   }
 
   statement {
-    sid = "AirflowLogs"
+    sid     = "AirflowLogs"
     actions = [
       "logs:CreateLogStream",
       "logs:CreateLogGroup",
@@ -602,14 +602,14 @@ data "aws_iam_policy_document" "mwaa" {
   }
 
   statement {
-    # checkov:skip=CKV_AWS_355:logs:DescribeLogGroups supports no resource-level permissions; cloudwatch:PutMetricData is limited by namespace.
+    # neither action supports resource-level permissions
     sid       = "DescribeLogGroupsAndMetrics"
     actions   = ["logs:DescribeLogGroups", "cloudwatch:PutMetricData"]
     resources = ["*"]
   }
 
   statement {
-    sid = "CeleryQueues"
+    sid     = "CeleryQueues"
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",

@@ -108,7 +108,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid = "WriteOutputs"
+    sid     = "WriteOutputs"
     actions = [
       "s3:PutObject",
       "s3:AbortMultipartUpload",
@@ -117,7 +117,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid = "UseDataKeyThroughS3"
+    sid     = "UseDataKeyThroughS3"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey",
@@ -192,7 +192,7 @@ resource "aws_launch_template" "this" {
 
   tag_specifications {
     resource_type = "volume"
-    tags = {
+    tags          = {
       Name = "${var.name_prefix}-batch-scratch"
     }
   }

@@ -62,7 +62,8 @@ locals {
   }
 
   lake_root        = "s3://${var.lake_bucket_name}/${var.lake_prefix}"
-  script_key       = "glue/${var.job_name_suffix}/${basename(var.script_file)}"
+  artifact_folder  = "glue/${var.job_name_suffix}"
+  script_key       = "${local.artifact_folder}/${basename(var.script_file)}"
   named_query_file = { for f in fileset(var.sql_dir, "*.sql") : trimsuffix(f, ".sql") => "${var.sql_dir}/${f}" }
 }
 
@@ -121,7 +122,7 @@ resource "aws_glue_catalog_table" "this" {
     ser_de_info {
       name                  = "parquet"
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      parameters = {
+      parameters            = {
         "serialization.format" = "1"
       }
     }
@@ -169,13 +170,28 @@ resource "aws_s3_object" "script" {
   content_type           = "text/x-python"
 }
 
-resource "aws_s3_object" "extra_files" {
-  for_each = var.extra_files
+# Python wheels for --additional-python-modules (the seqflow package itself,
+# built by `pip wheel --no-deps -w dist .`); pip needs the wheel's own file name
+resource "aws_s3_object" "wheels" {
+  for_each = { for path in var.wheel_files : basename(path) => path }
 
   bucket                 = var.artifacts_bucket_name
-  key                    = "glue/${var.job_name_suffix}/${each.key}"
+  key                    = "${local.artifact_folder}/${each.key}"
   source                 = each.value
   source_hash            = filemd5(each.value)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+}
+
+# bcftools + libhts built for Amazon Linux 2023 x86_64: the converter streams
+# through `bcftools query` and Glue workers have no bcftools
+resource "aws_s3_object" "bcftools" {
+  count = var.bcftools_archive_file == null ? 0 : 1
+
+  bucket                 = var.artifacts_bucket_name
+  key                    = "${local.artifact_folder}/${basename(var.bcftools_archive_file)}"
+  source                 = var.bcftools_archive_file
+  source_hash            = filemd5(var.bcftools_archive_file)
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
 }
@@ -208,8 +224,8 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "ReadVcfsAndCode"
-    actions = ["s3:GetObject"]
+    sid       = "ReadVcfsAndCode"
+    actions   = ["s3:GetObject"]
     resources = concat(
       [for arn in var.input_bucket_arns : "${arn}/*"],
       ["${var.artifacts_bucket_arn}/glue/*"],
@@ -218,7 +234,7 @@ data "aws_iam_policy_document" "this" {
 
   # publishing is atomic: write under a staging key, then swap, so deletes too
   statement {
-    sid = "WriteLakeAndTemp"
+    sid     = "WriteLakeAndTemp"
     actions = [
       "s3:GetObject",
       "s3:PutObject",
@@ -232,7 +248,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "DataKey"
+    sid     = "DataKey"
     actions = [
       "kms:Decrypt",
       "kms:Encrypt",
@@ -242,7 +258,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "CatalogPartitions"
+    sid     = "CatalogPartitions"
     actions = [
       "glue:GetDatabase",
       "glue:GetTable",
@@ -264,7 +280,7 @@ data "aws_iam_policy_document" "this" {
 
   # continuous logging to the Glue log groups, encrypted by the security configuration
   statement {
-    sid = "JobLogs"
+    sid     = "JobLogs"
     actions = [
       "logs:CreateLogGroup",
       "logs:CreateLogStream",
@@ -320,22 +336,25 @@ resource "aws_glue_job" "this" {
     max_concurrent_runs = var.max_concurrent_runs
   }
 
+  # Per-run arguments (--vcf_uri, --run_id, --pipeline_version, --reference,
+  # --caller, --sample_id) come from Airflow; these are the deployment's.
   default_arguments = merge(
     {
       "--job-language"                     = "python"
       "--enable-continuous-cloudwatch-log" = "true"
       "--enable-metrics"                   = "true"
-      "--enable-glue-datacatalog"          = "true"
       "--job-bookmark-option"              = "job-bookmark-disable"
       "--TempDir"                          = "s3://${var.temp_bucket_name}/glue/tmp/"
-      "--lake_root"                        = local.lake_root
+      "--lake_uri"                         = trimsuffix(local.lake_root, "/")
       "--database"                         = aws_glue_catalog_database.this.name
+      "--table"                            = "variants"
+      "--bcftools_uri"                     = var.bcftools_archive_file == null ? "-" : "s3://${var.artifacts_bucket_name}/${aws_s3_object.bcftools[0].key}"
     },
-    length(var.additional_python_modules) > 0 ? {
-      "--additional-python-modules" = join(",", var.additional_python_modules)
-    } : {},
-    length(var.extra_files) > 0 ? {
-      "--extra-py-files" = join(",", [for k, o in aws_s3_object.extra_files : "s3://${o.bucket}/${o.key}"])
+    length(var.additional_python_modules) + length(var.wheel_files) > 0 ? {
+      "--additional-python-modules" = join(",", concat(
+        var.additional_python_modules,
+        [for o in aws_s3_object.wheels : "s3://${o.bucket}/${o.key}"],
+      ))
     } : {},
     var.extra_job_arguments,
   )

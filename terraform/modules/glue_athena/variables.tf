@@ -31,12 +31,12 @@ variable "lake_bucket_arn" {
 
 variable "lake_prefix" {
   type        = string
-  description = "Key prefix of the lake tables in the lake bucket (empty, or ending in a slash); each table lives under <prefix><table>/."
-  default     = ""
+  description = "Key prefix of the lake in the lake bucket, ending in a slash; each table lives under <prefix><table>/ and the converter stages under <prefix>_staging/."
+  default     = "lake/"
 
   validation {
-    condition     = var.lake_prefix == "" || can(regex("^[A-Za-z0-9._/-]+/$", var.lake_prefix))
-    error_message = "lake_prefix must be empty or end in a slash."
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$", var.lake_prefix))
+    error_message = "lake_prefix must be a non-empty key prefix ending in a slash, e.g. lake/."
   }
 }
 
@@ -80,10 +80,16 @@ variable "script_file" {
   description = "Local path of the Glue job script (include/seqflow/glue/vcf_to_parquet_job.py)."
 }
 
-variable "extra_files" {
-  type        = map(string)
-  description = "Extra files for --extra-py-files: object name -> local path (e.g. a zip of the seqflow package)."
-  default     = {}
+variable "wheel_files" {
+  type        = list(string)
+  description = "Local paths of wheels to upload and add to --additional-python-modules (the seqflow wheel, see include/seqflow/glue/README.md)."
+  default     = []
+}
+
+variable "bcftools_archive_file" {
+  type        = string
+  description = "Local path of a tarball with bin/bcftools and libhts built for Amazon Linux 2023 x86_64; uploaded and passed as --bcftools_uri. Null passes \"-\" (bcftools on PATH)."
+  default     = null
 }
 
 variable "job_name_suffix" {
@@ -129,7 +135,7 @@ variable "max_concurrent_runs" {
 
 variable "additional_python_modules" {
   type        = list(string)
-  description = "Pinned pip requirements for --additional-python-modules (as include/seqflow/glue/README.md lists them)."
+  description = "Pinned pip requirements for --additional-python-modules (as include/seqflow/glue/README.md lists them); uploaded wheels are appended."
   default     = []
 }
 

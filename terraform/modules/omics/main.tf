@@ -42,7 +42,8 @@ resource "awscc_omics_workflow" "this" {
   main               = var.main_file
   definition_uri     = "s3://${aws_s3_object.workflow.bucket}/${aws_s3_object.workflow.key}"
   parameter_template = jsondecode(file(var.parameter_template_file))
-  storage_capacity   = var.storage_capacity_gib
+  storage_type       = var.storage_type
+  storage_capacity   = var.storage_type == "STATIC" ? var.storage_capacity_gib : null
   tags               = merge(local.tags, { pipeline_version = var.pipeline_version })
 }
 
@@ -95,7 +96,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "WriteOutputs"
+    sid     = "WriteOutputs"
     actions = [
       "s3:PutObject",
       "s3:AbortMultipartUpload",
@@ -104,7 +105,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "DataKeyThroughS3"
+    sid     = "DataKeyThroughS3"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey",
@@ -118,7 +119,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "PullTaskImages"
+    sid     = "PullTaskImages"
     actions = [
       "ecr:BatchGetImage",
       "ecr:GetDownloadUrlForLayer",
@@ -128,7 +129,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid = "RunLogs"
+    sid     = "RunLogs"
     actions = [
       "logs:CreateLogStream",
       "logs:DescribeLogStreams",

@@ -30,9 +30,20 @@ variable "pipeline_version" {
   description = "seqflow pipeline version the workflow implements (tag and description)."
 }
 
+variable "storage_type" {
+  type        = string
+  description = "Run storage of the workflow: DYNAMIC (grows with the run, billed as used) or STATIC (fixed size, storage_capacity_gib)."
+  default     = "DYNAMIC"
+
+  validation {
+    condition     = contains(["DYNAMIC", "STATIC"], var.storage_type)
+    error_message = "storage_type must be DYNAMIC or STATIC."
+  }
+}
+
 variable "storage_capacity_gib" {
   type        = number
-  description = "Default static run storage in GiB (FASTQs, BAM, temporaries of one sample)."
+  description = "Static run storage in GiB (FASTQs, BAM, temporaries of one sample); used only with storage_type STATIC."
   default     = 1200
 }
 
