@@ -30,16 +30,20 @@ from airflow.sdk import DAG, Param, PokeReturnValue, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from seqflow.alerts import on_task_failure
+from seqflow.aws.alerts import on_task_failure as on_task_failure_sns
+from seqflow.config import profile
 from seqflow.params import ALIGNERS, DEFAULT_REFERENCE, REFERENCES
 
 DAG_ID = "seqflow_daily_ingest"
 ANALYSIS_DAG_ID = "seqflow_analysis"
+#: local | aws (env SEQFLOW_PROFILE): which operators sit at the edges
+PROFILE = profile()
 
 default_args = {
     "owner": "seqflow",
     "retries": 2,
     "retry_delay": pendulum.duration(minutes=1),
-    "on_failure_callback": on_task_failure,
+    "on_failure_callback": on_task_failure_sns if PROFILE == "aws" else on_task_failure,
 }
 
 with DAG(
@@ -51,7 +55,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
-    tags=["seqflow", "ingest", "local"],
+    tags=["seqflow", "ingest", PROFILE],
     params={
         "run_date": Param(
             None, type=["null", "string"], format="date", title="Run date",
@@ -107,11 +111,17 @@ with DAG(
         conf = record(run_folder, reference=params["reference"], aligner=params["aligner"])
         return {"trigger_run_id": f"ingest__{run_folder}__{conf['pipeline_version']}", "conf": conf}
 
-    runs = find_runs()
-    copied = transfer_runs(runs)
-    complete = wait_for_completion_flag.expand(run_folder=runs)
-    copied >> complete
-    triggers = record_ingested.expand(run_folder=complete)
+    if PROFILE == "aws":
+        # DataSync (date include filter) -> runs in S3 -> deferrable S3KeySensor per run flag
+        from seqflow.aws.wiring import build_ingest
+
+        triggers = build_ingest()
+    else:
+        runs = find_runs()
+        copied = transfer_runs(runs)
+        complete = wait_for_completion_flag.expand(run_folder=runs)
+        copied >> complete
+        triggers = record_ingested.expand(run_folder=complete)
 
     TriggerDagRunOperator.partial(
         task_id="trigger_analysis",

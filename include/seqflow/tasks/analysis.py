@@ -187,11 +187,14 @@ def finalise_run(
             row.update(precision=round(score.precision, 4), recall=round(score.recall, 4), f1=round(score.f1, 4))
         rows.append(row)
     paths = local_paths()
+    from seqflow.catalog import register_partitions_duckdb
+
     lake_columns = set(QC_METRICS_SCHEMA.names)
-    publish_qc_metrics(
+    published = publish_qc_metrics(
         paths.lake, [{k: v for k, v in row.items() if k in lake_columns} for row in rows],
         run_id=run_id, pipeline_version=version,
     )
+    register_partitions_duckdb(paths.catalog, paths.lake, published.partitions)
     context = {k: plan_[k] for k in ("run_id", "pipeline_version", "reference", "aligner")}
     run_dir = paths.results / run_id / version
     summary = report.write_qc_summary(run_dir, rows, context)
