@@ -20,6 +20,13 @@ again by the first task).
    for demo runs) into the lake's `qc_metrics` table, `qc_summary.json/.md`
    and `manifest.json` under `results/<run_id>/<pipeline_version>/`.
 
+**aws profile** (`SEQFLOW_PROFILE=aws`, see docs/aws.md): the same steps on AWS.
+`restore_archived` first restores Glacier / Deep Archive inputs; `engine`
+(empty: the deployment's default) picks one Batch job per sample and step
+(group `batch`) or one HealthOmics run per sample (`omics_run`); then a Glue
+job per VCF (`convert_to_parquet`), partitions in the Glue Data Catalog, the QC
+summary through Athena (`qc_summary`) and the DynamoDB registry.
+
 Results of each pipeline version live side by side; a run already analysed with
 this version is skipped unless `force` is set.
 """
@@ -31,15 +38,20 @@ from airflow.sdk import DAG, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
 from seqflow.alerts import on_task_failure
+from seqflow.aws.alerts import on_task_failure as on_task_failure_sns
+from seqflow.aws.analysis import aws_analysis_params
+from seqflow.config import profile
 from seqflow.params import analysis_params
 
 DAG_ID = "seqflow_analysis"
+#: local | aws (env SEQFLOW_PROFILE): which operators sit at the edges
+PROFILE = profile()
 
 default_args = {
     "owner": "seqflow",
     "retries": 2,
     "retry_delay": pendulum.duration(seconds=30),
-    "on_failure_callback": on_task_failure,
+    "on_failure_callback": on_task_failure_sns if PROFILE == "aws" else on_task_failure,
 }
 
 with DAG(
@@ -51,8 +63,8 @@ with DAG(
     catchup=False,
     max_active_runs=4,
     default_args=default_args,
-    tags=["seqflow", "analysis", "local"],
-    params=analysis_params(),
+    tags=["seqflow", "analysis", PROFILE],
+    params=aws_analysis_params() if PROFILE == "aws" else analysis_params(),
     render_template_as_native_obj=True,
 ) as dag:
 
@@ -138,8 +150,14 @@ with DAG(
 
         return finalise(run_plan, list(states))
 
-    run_plan = plan()
-    jobs = sample_jobs(run_plan, prepare_reference(run_plan))
-    states = per_sample.expand(job=jobs)
-    registered = register_partitions(states)
-    registered >> finalise_run(run_plan, states)
+    if PROFILE == "aws":
+        # Glacier restore, then Batch or HealthOmics per `engine`, Glue, Athena, DynamoDB
+        from seqflow.aws.wiring import build_analysis
+
+        build_analysis()
+    else:
+        run_plan = plan()
+        jobs = sample_jobs(run_plan, prepare_reference(run_plan))
+        states = per_sample.expand(job=jobs)
+        registered = register_partitions(states)
+        registered >> finalise_run(run_plan, states)

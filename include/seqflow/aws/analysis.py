@@ -184,18 +184,18 @@ def omics_images(settings, *, batch_hook=None) -> dict[str, str]:
     """Tool images of the workflow, read from the Batch job definitions (one source of truth)."""
     from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 
-    from seqflow.aws.batch import MINIMAP2_SUFFIX
-
     hook = batch_hook or BatchClientHook(aws_conn_id=AWS_CONN_ID)
     names = {
         "fastp_image": settings.require("batch_job_definition_fastp"),
         "bwa_image": settings.require("batch_job_definition_align"),
-        "minimap2_image": settings.require("batch_job_definition_align") + MINIMAP2_SUFFIX,
+        "minimap2_image": settings.get("batch_job_definition_align_minimap2"),
         "samtools_image": settings.require("batch_job_definition_stats"),
         "bcftools_image": settings.require("batch_job_definition_call"),
     }
     images: dict[str, str] = {}
     for parameter, name in names.items():
+        if not name:
+            continue
         found = hook.client.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]
         if found:
             latest = max(found, key=lambda d: d["revision"])

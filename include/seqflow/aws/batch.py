@@ -36,10 +36,6 @@ BATCH_STEPS: dict[str, tuple[str, str]] = {
     "vcf_stats": ("batch_job_definition_stats", STEP_SCRIPTS["vcf_stats"]),
 }
 
-#: Suffix Terraform gives the minimap2 variant of the align job definition
-#: (``<prefix>-align`` / ``<prefix>-align-minimap2``, terraform/modules/batch).
-MINIMAP2_SUFFIX = "-minimap2"
-
 #: Batch job names: up to 128 letters, digits, hyphens and underscores.
 JOB_NAME_MAX = 128
 
@@ -56,10 +52,10 @@ def job_name(step: str, run_id: str, sample_id: str) -> str:
 
 
 def job_definition(step: str, settings, aligner: str = "bwa") -> str:
-    name = settings.require(BATCH_STEPS[step][0])
+    """The step's job definition; minimap2 alignment has its own (the minimap2 image)."""
     if step == "align" and aligner == "minimap2":
-        name += MINIMAP2_SUFFIX
-    return name
+        return settings.require("batch_job_definition_align_minimap2")
+    return settings.require(BATCH_STEPS[step][0])
 
 
 def _basename(uri: str) -> str:

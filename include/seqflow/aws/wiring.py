@@ -51,16 +51,16 @@ def build_ingest():
         return [ingest.flag_key_pattern(run_id) for run_id in run_ids]
 
     @task(task_id="record_ingested")
-    def record_ingested(run_id: str, params=None) -> dict:
+    def record_ingested(run_folder: str, params=None) -> dict:
         """Registry: ingested. Returns the arguments of the analysis trigger."""
-        conf = ingest.record_ingested(run_id, reference=params["reference"], aligner=params["aligner"])
-        return {"trigger_run_id": f"ingest__{run_id}__{conf['pipeline_version']}", "conf": conf}
+        conf = ingest.record_ingested(run_folder, reference=params["reference"], aligner=params["aligner"])
+        return {"trigger_run_id": f"ingest__{run_folder}__{conf['pipeline_version']}", "conf": conf}
 
     copied = ingest.datasync_operator(include_filter())
     runs = find_copied_runs()
     copied >> runs
     complete = ingest.flag_sensor(flag_keys(runs))
-    triggers = record_ingested.expand(run_id=runs)
+    triggers = record_ingested.expand(run_folder=runs)
     complete >> triggers
     return triggers
 

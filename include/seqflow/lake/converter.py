@@ -15,12 +15,11 @@ by every sample of that block.
 
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,9 +191,8 @@ def _check_number(
     expected = _expected_lengths(d.number, n_alt, ploidy)
     if expected is None:
         return
-    lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
-    present = ~np.isnan(lengths.astype(float)) if lengths.dtype == object else values.is_valid().to_numpy(zero_copy_only=False)
-    lengths = np.nan_to_num(lengths.astype(float), nan=0).astype(np.int64)
+    present = values.is_valid().to_numpy(zero_copy_only=False)
+    lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     bad = present & (expected >= 0) & (lengths != expected)
     if bad.any():
         row = int(np.argmax(bad))
@@ -292,8 +290,7 @@ class _Block:
         parts = pc.split_pattern(pc.replace_substring(gt_raw, "/", "|"), "|")
         alleles = _cast(_null_dots(parts.values), pa.int16(), "FORMAT/GT", pc.list_parent_indices(parts).to_numpy())
         gt = pa.ListArray.from_arrays(parts.offsets, alleles, type=pa.list_(pa.int16()))
-        ploidy = pc.list_value_length(gt).to_numpy(zero_copy_only=False)
-        ploidy = np.nan_to_num(ploidy.astype(float), nan=0).astype(np.int64)
+        ploidy = pc.fill_null(pc.list_value_length(gt), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         if len(alleles) and pc.max(alleles).as_py() is not None:
             max_allele = pc.if_else(alleles.is_null(), -1, alleles).to_numpy(zero_copy_only=False)
             parents = pc.list_parent_indices(gt).to_numpy()

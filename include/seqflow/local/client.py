@@ -70,6 +70,13 @@ class AirflowClient:
             if len(out) >= page["total_entries"] or not page["task_instances"]:
                 return out
 
+    def xcom(self, dag_id: str, dag_run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value, or None while it has none."""
+        response = self._http.get(f"/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        if response.status_code >= 400:
+            return None
+        return response.json().get("value")
+
     def task_log(self, dag_id: str, dag_run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         response = self._http.get(
             f"/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{max(try_number, 1)}",

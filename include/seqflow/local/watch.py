@@ -25,10 +25,10 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _sample_progress(tis: list[dict]) -> dict[str, str]:
+def _sample_progress(tis: list[dict], names: dict[int, str] | None = None) -> dict[str, str]:
     """sample id -> "step (state)" of the furthest step reached."""
     by_index: dict[int, tuple[int, str, str]] = {}
-    names: dict[int, str] = {}
+    names = dict(names or {})
     for ti in tis:
         task = ti["task_id"].removeprefix("sample.")
         if task not in SAMPLE_STEPS or ti.get("map_index", -1) < 0:
@@ -66,6 +66,7 @@ def follow(
     """Poll until the ingest DAG run is finished; print a line whenever progress changes."""
     start = time.monotonic()
     last = ""
+    sample_names: dict[str, dict[int, str]] = {}
     while True:
         state, summary, tis = describe(client, INGEST_DAG_ID, ingest_run_id)
         parts = [f"ingest {state}: {summary}"]
@@ -76,7 +77,11 @@ def follow(
         analysis_ids = sorted(set(analysis_ids))
         for rid in analysis_ids:
             a_state, a_summary, a_tis = describe(client, ANALYSIS_DAG_ID, rid)
-            samples = _sample_progress(a_tis)
+            if rid not in sample_names:
+                jobs = client.xcom(ANALYSIS_DAG_ID, rid, "sample_jobs")
+                if isinstance(jobs, list):
+                    sample_names[rid] = {i: job.get("sample_id", f"#{i}") for i, job in enumerate(jobs)}
+            samples = _sample_progress(a_tis, sample_names.get(rid))
             parts.append(f"analysis {rid.split('__')[1] if '__' in rid else rid} {a_state}: {a_summary}")
             parts += [f"    {sample}: {step}" for sample, step in samples.items()]
         line = "\n  ".join(parts)
