@@ -249,7 +249,11 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     other = run_folder_name(RUN_DATE - dt.timedelta(days=1), "A01234", 41,
                             default_flowcell(RUN_DATE - dt.timedelta(days=1), "A01234", 41))
     s3.put_object(Bucket=buckets["landing"], Key=f"{other}/CopyComplete.txt", Body=b"")
-    return {"config": config, "buckets": buckets, "run": run_name, "other_run": other, "queue_url": queue_url}
+    from seqflow.demo.runfolder import demo_samples
+
+    samples = [s.sample_id for s in demo_samples("S", 2)]
+    return {"config": config, "buckets": buckets, "run": run_name, "other_run": other, "queue_url": queue_url,
+            "samples": samples}
 
 
 @pytest.fixture(scope="module")
@@ -342,20 +346,28 @@ def test_batch_engine_submits_one_job_per_sample_and_step_with_cost_tags(batch_a
     submits = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("batch", "SubmitJob")]
     steps = ("fastp", "align", "call_variants", "bam_qc", "vcf_stats")
     assert sorted(p["jobName"] for p in submits) == sorted(
-        f"seqflow_{step}_{aws['run']}_{sample}" for step in steps for sample in ("S1", "S2"))
+        f"seqflow_{step}_{aws['run']}_{sample}" for step in steps for sample in aws["samples"])
     results = aws["buckets"]["results"]
     for submit in submits:
         sample = submit["jobName"].rsplit("_", 1)[1]
+        assert sample in aws["samples"]
         assert submit["tags"] == {"run_id": aws["run"], "sample_id": sample, "project": "seqflow-e2e",
                                   "pipeline_version": "1.0.0"}
         assert submit["jobQueue"] == aws["config"]["batch_job_queue"]
         env = {e["name"]: e["value"] for e in submit["containerOverrides"]["environment"]}
         assert env["SEQFLOW_OUTPUT_URI"] == f"s3://{results}/results/{aws['run']}/1.0.0/{sample}/"
         assert all(uri.startswith("s3://") for uri in env["SEQFLOW_INPUTS"].split())
-    fastp = next(p for p in submits if p["jobName"].startswith("seqflow_fastp_") and p["jobName"].endswith("_S1"))
+    first = aws["samples"][0]
+    fastp = next(p for p in submits if p["jobName"] == f"seqflow_fastp_{aws['run']}_{first}")
     assert fastp["jobDefinition"] == f"{PREFIX}-fastp"
-    assert fastp["parameters"] == {"sample_id": "S1", "r1": "inputs/S1_S1_L001_R1_001.fastq.gz",
-                                   "r2": "inputs/S1_S1_L001_R2_001.fastq.gz"}
+    assert fastp["parameters"] == {"sample_id": first, "r1": f"inputs/{first}_S1_L001_R1_001.fastq.gz",
+                                   "r2": f"inputs/{first}_S1_L001_R2_001.fastq.gz"}
+    env = {e["name"]: e["value"] for e in fastp["containerOverrides"]["environment"]}
+    raw = f"s3://{aws['buckets']['raw']}/runs/{aws['run']}/Analysis/1/Data/fastq"
+    assert env["SEQFLOW_INPUTS"] == f"{raw}/{first}_S1_L001_R1_001.fastq.gz {raw}/{first}_S1_L001_R2_001.fastq.gz"
+    align = next(p for p in submits if p["jobName"] == f"seqflow_align_{aws['run']}_{first}")
+    assert align["jobDefinition"] == f"{PREFIX}-align"
+    assert align["parameters"]["reference"] == "inputs/lambda/lambda.fa"
     vcf_stats = next(p for p in submits if p["jobName"].startswith("seqflow_vcf_stats_"))
     assert vcf_stats["jobDefinition"] == f"{PREFIX}-stats"
     assert vcf_stats["containerOverrides"]["command"] == [
@@ -366,7 +378,7 @@ def test_glue_job_per_vcf_partitions_and_registry(batch_analysis, aws):
     runs = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("glue", "StartJobRun")]
     assert [r["JobName"] for r in runs] == [f"{PREFIX}-vcf-to-parquet"] * 2
     results = aws["buckets"]["results"]
-    for run, sample in zip(runs, ("S1", "S2")):
+    for run, sample in zip(runs, aws["samples"]):
         args = {k: v for k, v in run["Arguments"].items() if not k.startswith("--airflow")}
         assert args == {
             "--vcf_uri": f"s3://{results}/results/{aws['run']}/1.0.0/{sample}/{sample}.vcf.gz",
@@ -375,18 +387,19 @@ def test_glue_job_per_vcf_partitions_and_registry(batch_analysis, aws):
             "--database": "seqflow_lake",
         }
     partitions = _client("glue").get_partitions(DatabaseName="seqflow_lake", TableName="variants")["Partitions"]
-    assert sorted(p["Values"] for p in partitions) == [[aws["run"], "1.0.0", "S1"], [aws["run"], "1.0.0", "S2"]]
+    assert sorted(p["Values"] for p in partitions) == [[aws["run"], "1.0.0", s] for s in aws["samples"]]
     athena = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("athena", "StartQueryExecution")]
     assert len(athena) == 1 and f"q.run_id = '{aws['run']}'" in athena[0]["QueryString"]
     assert athena[0]["WorkGroup"] == f"{PREFIX}-wg"
     record = _registry(aws).get(aws["run"], "1.0.0")
     assert record.status == "analysed"
     assert record.details["engine"] == "batch"
-    assert record.details["vcfs"]["S2"] == f"s3://{results}/results/{aws['run']}/1.0.0/S2/S2.vcf.gz"
+    last = aws["samples"][1]
+    assert record.details["vcfs"][last] == f"s3://{results}/results/{aws['run']}/1.0.0/{last}/{last}.vcf.gz"
 
 
 def test_failed_batch_job_publishes_an_sns_alert(batch_analysis, aws, env):
-    conf = {"run_id": aws["run"], "reference": "lambda", "pipeline_version": "1.0.1", "samples": ["S1"]}
+    conf = {"run_id": aws["run"], "reference": "lambda", "pipeline_version": "1.0.1", "samples": aws["samples"][:1]}
     dag = _load("seqflow_analysis")
     for task in dag.tasks:
         task.retries = 0
@@ -402,7 +415,7 @@ def test_failed_batch_job_publishes_an_sns_alert(batch_analysis, aws, env):
     fastp = [a for a in alerts if a["task_id"] == "batch.fastp"]
     assert len(fastp) == 1
     assert fastp[0]["run_id"] == aws["run"]
-    assert fastp[0]["sample_id"] == "S1"
+    assert fastp[0]["sample_id"] == aws["samples"][0]
     assert fastp[0]["dag_id"] == "seqflow_analysis"
     assert "log_url" in fastp[0] and fastp[0]["error"]
 
@@ -416,7 +429,7 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
     client = boto3.client("omics", region_name=REGION)
     stubber = Stubber(client)
     results = aws["buckets"]["results"]
-    for n, sample in enumerate(("S1", "S2"), start=1):
+    for n, sample in enumerate(aws["samples"], start=1):
         run_id = f"10000{n}"
         stubber.add_response("start_run", {"id": run_id, "arn": f"arn:aws:omics:{REGION}:{ACCOUNT}:run/{run_id}",
                                            "status": "PENDING"}, {
@@ -440,4 +453,6 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
     assert set(states["batch.fastp"]) == {"skipped"}
     record = _registry(aws).get(aws["run"], "2.0.0")
     assert record.status == "analysed" and record.details["engine"] == "omics"
-    assert record.details["vcfs"]["S1"] == f"s3://{results}/omics/{aws['run']}/2.0.0/S1/100001/out/vcf/S1.vcf.gz"
+    first = aws["samples"][0]
+    assert record.details["vcfs"][first] == (
+        f"s3://{results}/omics/{aws['run']}/2.0.0/{first}/100001/out/vcf/{first}.vcf.gz")
