@@ -65,7 +65,8 @@ with DAG(
     default_args=default_args,
     tags=["seqflow", "analysis", PROFILE],
     params=aws_analysis_params() if PROFILE == "aws" else analysis_params(),
-    render_template_as_native_obj=True,
+    # aws: resource ids such as a HealthOmics workflow id are digit strings and must stay strings
+    render_template_as_native_obj=PROFILE == "local",
 ) as dag:
 
     @task(retries=0)

@@ -63,7 +63,7 @@ with DAG(
         ),
         "reference": Param(DEFAULT_REFERENCE, enum=REFERENCES, title="Reference genome"),
         "aligner": Param("bwa", enum=ALIGNERS, title="Aligner"),
-        "force": Param(False, type="boolean", title="Re-ingest runs already ingested"),
+        "force": Param(False, type="boolean", title="Re-ingest and re-analyse runs already done"),
         "flag_timeout_s": Param(6 * 3600, type="integer", minimum=1, title="Completion-flag timeout (s)"),
     },
 ) as dag:
@@ -109,6 +109,7 @@ with DAG(
         from seqflow.tasks.ingest import record_ingested as record
 
         conf = record(run_folder, reference=params["reference"], aligner=params["aligner"])
+        conf["force"] = params["force"]  # a forced re-ingest re-analyses too
         return {"trigger_run_id": f"ingest__{run_folder}__{conf['pipeline_version']}", "conf": conf}
 
     if PROFILE == "aws":

@@ -256,22 +256,35 @@ def aws(moto_server, recorder, env, tmp_path_factory):
             "samples": samples}
 
 
+def _reconfigure_orm() -> None:
+    from airflow import settings
+
+    settings.dispose_orm(do_log=False)
+    settings.configure_vars()
+    settings.configure_orm()
+
+
 @pytest.fixture(scope="module")
 def airflow_db(env, tmp_path_factory):
-    """A fresh metadata DB and the datasync pool."""
+    """A metadata DB of this module's own (xdist workers share AIRFLOW_HOME) and the datasync pool."""
     home = tmp_path_factory.mktemp("airflow-aws")
     env.setenv("SEQFLOW_PROFILE", "aws")
     env.setenv("SEQFLOW_AWS_POLL_S", "1")
     env.setenv("SEQFLOW_HOME", str(home / "seqflow"))
     # dag.test serialises the DAGs of the dags-folder bundle: make that the repository's dags/
     env.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
+    env.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
+    _reconfigure_orm()
     from airflow.models.pool import Pool
     from airflow.utils.db import resetdb
 
     resetdb(skip_init=False)
     Pool.create_or_update_pool("datasync", slots=1, description="one DataSync execution at a time",
                                include_deferred=False)
-    return home
+    yield home
+    env.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    env.delenv("AIRFLOW__CORE__DAGS_FOLDER")
+    _reconfigure_orm()
 
 
 def _load(dag_id: str):

@@ -118,37 +118,34 @@ def sample_requests(job: dict[str, Any], settings, *, project: str | None = None
     return requests
 
 
-def _pull(step: str, field: str, request_task_id: str) -> str:
-    # the request task is in the same mapped group: pull this sample's (same map index)
-    return (
-        "{{ ti.xcom_pull(task_ids='%s', map_indexes=ti.map_index)['%s']['%s'] }}"
-        % (request_task_id, step, field)
-    )
+def flat_requests(requests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{"<step>__<argument>": value}``: one XCom per operator argument (``multiple_outputs``)."""
+    return {f"{step}__{name}": value for step, request in requests.items() for name, value in request.items()}
 
 
-def batch_operator(step: str, *, request_task_id: str, **kwargs):
+def batch_operator(step: str, requests, **kwargs):
     """A deferrable BatchOperator for ``step`` whose arguments are this sample's request.
 
-    Used inside the per-sample mapped task group; the DAG renders templates as
-    native objects, so ``parameters``, ``container_overrides`` and ``tags`` are dicts.
+    ``requests`` is the output of the per-sample request task (``multiple_outputs``
+    of :func:`flat_requests`); inside the mapped task group each XCom resolves to
+    the same sample.
     """
     from airflow.providers.amazon.aws.operators.batch import BatchOperator
 
     return BatchOperator(
         task_id=step,
         aws_conn_id=AWS_CONN_ID,
-        job_name=_pull(step, "job_name", request_task_id),
-        job_definition=_pull(step, "job_definition", request_task_id),
-        job_queue=_pull(step, "job_queue", request_task_id),
-        parameters=_pull(step, "parameters", request_task_id),
-        container_overrides=_pull(step, "container_overrides", request_task_id),
-        tags=_pull(step, "tags", request_task_id),
+        job_name=requests[f"{step}__job_name"],
+        job_definition=requests[f"{step}__job_definition"],
+        job_queue=requests[f"{step}__job_queue"],
+        parameters=requests[f"{step}__parameters"],
+        container_overrides=requests[f"{step}__container_overrides"],
+        tags=requests[f"{step}__tags"],
         deferrable=True,
         poll_interval=poll_seconds(30),
         # two days of polls; the job definitions' own timeouts end a stuck job sooner
         max_retries=max(1, 2 * 24 * 3600 // poll_seconds(30)),
         awslogs_enabled=True,
-        map_index_template="{{ ti.xcom_pull(task_ids='%s', map_indexes=ti.map_index)['%s']['tags']['sample_id'] }}"
-        % (request_task_id, step),
+        map_index_template="{{ task.tags['sample_id'] }}",
         **kwargs,
     )

@@ -113,18 +113,19 @@ def build_analysis():
 
     @task_group(group_id="batch")
     def batch_sample(job: dict):
-        @task(map_index_template="{{ sample_id }}")
+        @task(map_index_template="{{ sample_id }}", multiple_outputs=True)
         def requests(job: dict) -> dict:
-            """SubmitJob arguments of the sample's steps."""
-            from seqflow.aws.batch import sample_requests
+            """SubmitJob arguments of the sample's steps, one XCom per operator argument."""
+            from seqflow.aws.batch import flat_requests, sample_requests
             from seqflow.aws.settings import load_settings
 
             _label(job["sample_id"])
-            return sample_requests(job, load_settings())
+            return flat_requests(sample_requests(job, load_settings()))
 
-        previous = requests(job)
+        submitted = requests(job)
+        previous = submitted
         for step in BATCH_STEPS:
-            operator = batch_operator(step, request_task_id="batch.requests")
+            operator = batch_operator(step, submitted)
             previous >> operator
             previous = operator
 

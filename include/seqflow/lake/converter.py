@@ -40,6 +40,9 @@ _FIXED_FORMAT = ("GT", "GQ", "DP", "AD", "PL")
 #: Bytes of bcftools output per Arrow block: bounds memory (~10x this) while
 #: keeping row groups large enough for Parquet.
 DEFAULT_BLOCK_SIZE = 16 << 20
+#: Bytes the CSV reader parses at a time (DEFAULT_BLOCK_SIZE is reached by
+#: concatenating such blocks): parsing is fastest on blocks that fit in cache.
+READ_BLOCK_SIZE = 4 << 20
 #: Samples handled in one pass over the file; bounds open writers and memory
 #: for population-scale VCFs.
 MAX_SAMPLES_PER_PASS = 256
@@ -53,7 +56,7 @@ WRITE_THREADS = 2
 #: coordinates.
 WRITER_OPTIONS = dict(
     use_dictionary=[
-        "contig", "ref", "filters.list.element", "info.key_value.key", "format.key_value.key",
+        "contig", "ref", "filters.list.element", "info.key_value.key", "info.key_value.value", "format.key_value.key",
         "reference", "caller", "gt.list.element", "alt.list.element",
     ],
     write_statistics=["contig", "pos", "start", "end", "qual", "info_dp", "gq", "dp"],
@@ -62,17 +65,20 @@ WRITER_OPTIONS = dict(
 
 _DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 _DICT_MAP = pa.map_(_DICT_STRING, pa.string())
-#: What the writer is handed: the lake schema with low-cardinality strings
-#: dictionary-encoded in Arrow, which the Parquet writer stores without
+#: The INFO map is the same for every sample of a block: its values are
+#: dictionary-encoded once per block, and each sample's file then stores the
+#: dictionary and the indices without hashing or re-encoding a string.
+_DICT_DICT_MAP = pa.map_(_DICT_STRING, _DICT_STRING)
+_WRITE_TYPES = {
+    "info": _DICT_DICT_MAP,
+    "format": _DICT_MAP,
+    "reference": _DICT_STRING,
+    "caller": _DICT_STRING,
+}
+#: What the writer is handed: the lake schema with low-cardinality or shared
+#: strings dictionary-encoded in Arrow, which the Parquet writer stores without
 #: re-hashing. Files still read back as VARIANT_SCHEMA (store_schema=False).
-WRITE_SCHEMA = pa.schema(
-    [
-        f.with_type(_DICT_MAP if f.name in ("info", "format") else _DICT_STRING)
-        if f.name in ("info", "format", "reference", "caller")
-        else f
-        for f in VARIANT_SCHEMA
-    ]
-)
+WRITE_SCHEMA = pa.schema([f.with_type(_WRITE_TYPES.get(f.name, f.type)) for f in VARIANT_SCHEMA])
 
 _AT_RE = re.compile(r"\bat ([^\s:]+):(\d+)")
 
@@ -102,12 +108,24 @@ def _query_format(header: VcfHeader, samples: list[str]) -> tuple[str, list[str]
     used but not declared are fatal (see :func:`_is_fatal`), so nothing is lost.
     """
     others = [f for f in header.format if f not in _FIXED_FORMAT]
-    per_sample = list(_FIXED_FORMAT) + others
+    # a promoted FORMAT field the header does not declare is all null (and
+    # using it undeclared is fatal): no need to have bcftools print its dots
+    fixed = [f for f in _FIXED_FORMAT if f == "GT" or f in header.format]
+    per_sample = fixed + others
     site = _SITE_FORMAT + "".join(f"\t%INFO/{i}" for i in header.info)
     if not samples:
         return site + "\n", []
     block = "".join(f"\t%{f}" for f in per_sample)
     return f"{site}[{block}]\n", per_sample
+
+
+def _map_info_ids(header: VcfHeader) -> list[str]:
+    """INFO fields that go into the ``info`` map: all declared ones except those
+    promoted to a typed column (a promoted ID declared as a Flag has no typed
+    column and so stays in the map)."""
+    return [
+        i for i, d in header.info.items() if i not in PROMOTED_INFO or d.type == "Flag"
+    ]
 
 
 def _null_dots(values: pa.Array) -> pa.Array:
@@ -209,22 +227,23 @@ def _stacked_map(columns: list[pa.Array], names: list[str], n: int, encode_value
     Building the map from per-field columns (rather than re-splitting the
     ``k=v;k=v`` text) costs a few numpy passes and no string parsing. Keys are
     Arrow dictionary indices, which the Parquet writer stores without hashing;
-    values are dictionary-encoded once per block when several sample files
-    will re-encode them.
+    ``encode_values`` dictionary-encodes the values too (once per block, for a
+    map every sample file repeats: see ``_DICT_DICT_MAP``).
     """
+    typ = _DICT_DICT_MAP if encode_values else _DICT_MAP
     k = len(columns)
     if k == 0 or n == 0:
-        return pa.nulls(n, _DICT_MAP)
+        return pa.nulls(n, typ)
     stacked = pa.concat_arrays(columns)  # field j of row r at j * n + r
-    valid = stacked.is_valid().to_numpy(zero_copy_only=False).reshape(k, n).T
-    index = np.arange(k * n, dtype=np.int64).reshape(k, n).T[valid]  # row-major
-    counts = valid.sum(axis=1)
+    valid = stacked.is_valid().to_numpy(zero_copy_only=False).reshape(k, n)
+    counts = valid.sum(axis=0, dtype=np.int32)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    values = stacked.take(pa.array(index))
+    rows, fields = np.nonzero(valid.T)  # row-major: each row's fields in header order
+    values = stacked.take(pa.array(fields.astype(np.int64) * n + rows))
     if encode_values:
         values = pc.dictionary_encode(values)
-    keys = pa.DictionaryArray.from_arrays(pa.array((index // n).astype(np.int32)), pa.array(names, pa.string()))
+    keys = pa.DictionaryArray.from_arrays(pa.array(fields.astype(np.int32)), pa.array(names, pa.string()))
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values, mask=pa.array(counts == 0))
 
 
@@ -241,8 +260,8 @@ class _Block:
         # ALT '.' means "no alternate allele": an empty list, not a missing one
         alt = pc.if_else(alt_raw.is_null(), pa.scalar([], pa.list_(pa.string())), alt)
         self.n_alt = pc.list_value_length(alt).to_numpy(zero_copy_only=False).astype(np.int64)
-        info_ids = list(header.info)
-        info = _stacked_map([col(f"i_{i}") for i in info_ids], info_ids, n, n_samples > 1)
+        info_ids = _map_info_ids(header)
+        info = _stacked_map([col(f"i_{i}") for i in info_ids], info_ids, n, True)
         self.columns: dict[str, pa.Array] = {
             "contig": col("chrom"),
             "pos": pos,
@@ -286,21 +305,31 @@ class _Block:
         col = lambda f: batch.column(f"{prefix}{f}")  # noqa: E731
         # a lone '.' is a (haploid) no-call, kept as [null]: a null gt is
         # reserved for sites-only rows, so queries can tell the two apart
-        gt_raw = pc.fill_null(col("GT"), ".")
-        parts = pc.split_pattern(pc.replace_substring(gt_raw, "/", "|"), "|")
-        alleles = _cast(_null_dots(parts.values), pa.int16(), "FORMAT/GT", pc.list_parent_indices(parts).to_numpy())
-        gt = pa.ListArray.from_arrays(parts.offsets, alleles, type=pa.list_(pa.int16()))
-        ploidy = pc.fill_null(pc.list_value_length(gt), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-        if len(alleles) and pc.max(alleles).as_py() is not None:
-            max_allele = pc.if_else(alleles.is_null(), -1, alleles).to_numpy(zero_copy_only=False)
-            parents = pc.list_parent_indices(gt).to_numpy()
-            bad = max_allele > self.n_alt[parents]
-            if bad.any():
-                row = int(parents[np.argmax(bad)])
-                raise _RowError(row, f"FORMAT/GT allele {max_allele[np.argmax(bad)]} exceeds the {self.n_alt[row]} ALT allele(s)")
-        out["gt"] = gt
+        # a sample has few distinct GT strings: parse those once, then index
+        codes = pc.dictionary_encode(pc.fill_null(col("GT"), "."))
+        idx = codes.indices.to_numpy(zero_copy_only=False)
+        words = codes.dictionary
+        parts = pc.split_pattern(pc.replace_substring(words, "/", "|"), "|")
+        try:
+            alleles = _cast(_null_dots(parts.values), pa.int16(), "FORMAT/GT", pc.list_parent_indices(parts).to_numpy())
+        except _RowError as exc:  # exc.row is a dictionary entry: report its first row
+            raise _RowError(int(np.argmax(idx == exc.row)), exc.reason) from None
+        gt_words = pa.ListArray.from_arrays(parts.offsets, alleles, type=pa.list_(pa.int16()))
+        starts = parts.offsets.to_numpy()
+        values = pc.fill_null(alleles, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        max_allele = np.maximum.reduceat(values, starts[:-1]) if len(values) else np.zeros(0, np.int64)
+        ploidy = np.diff(starts).astype(np.int64)[idx]
+        bad = max_allele[idx] > self.n_alt
+        if bad.any():
+            row = int(np.argmax(bad))
+            word = values[starts[idx[row]] : starts[idx[row] + 1]]
+            allele = int(word[np.argmax(word > self.n_alt[row])])
+            raise _RowError(row, f"FORMAT/GT allele {allele} exceeds the {self.n_alt[row]} ALT allele(s)")
+        take = pa.array(idx)
+        out["gt"] = gt_words.take(take)
         # haploid calls have no separator and so are never phased
-        out["gt_phased"] = pc.and_(pc.match_substring(gt_raw, "|"), pc.invert(pc.match_substring(gt_raw, "/")))
+        phased = pc.and_(pc.match_substring(words, "|"), pc.invert(pc.match_substring(words, "/")))
+        out["gt_phased"] = phased.take(take)
         for vcf_id, (name, typ, is_list) in PROMOTED_FORMAT.items():
             d = header.format.get(vcf_id)
             if d is None:
@@ -435,10 +464,27 @@ def convert_stream(
     return ConversionStats(records=records, outputs=outputs)
 
 
+def _grouped(reader, n: int):
+    """Batches of ``n`` CSV blocks each: the reader parses small, cache-sized
+    blocks (much cheaper per byte than large ones, measured), the converter and
+    the Parquet writer work on large ones (one row group each)."""
+    if n <= 1:
+        yield from reader
+        return
+    pending: list[pa.RecordBatch] = []
+    for batch in reader:
+        pending.append(batch)
+        if len(pending) == n:
+            yield pa.concat_batches(pending)
+            pending = []
+    if pending:
+        yield pa.concat_batches(pending)
+
+
 def _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, compression, on_block) -> int:
     vcf_samples = [o.vcf_sample for o in group if o.vcf_sample is not None]
     fmt, per_sample = _query_format(header, vcf_samples)
-    others = per_sample[len(_FIXED_FORMAT) :]
+    others = [f for f in per_sample if f not in _FIXED_FORMAT]
     cmd = [bcftools, "query", "-u", "-f", fmt]
     if vcf_samples:
         cmd += ["-s", ",".join(vcf_samples)]
@@ -454,16 +500,17 @@ def _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, c
     pending: list[Future] = []
     records = 0
     try:
+        read_size = min(block_size, READ_BLOCK_SIZE)
         reader = pacsv.open_csv(
             proc.stdout,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=block_size),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=read_size),
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False
             ),
         )
         prefixes: list[str | None] = [f"s{i}_" for i in range(len(vcf_samples))] or [None] * len(group)
-        for batch in reader:
+        for batch in _grouped(reader, -(-block_size // read_size)):
             if watch.fatal:
                 break
             try:

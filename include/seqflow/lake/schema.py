@@ -18,6 +18,9 @@ QC_PARTITION_KEYS = ("run_id", "pipeline_version")
 #: INFO fields promoted to typed columns: VCF ID -> (column, value type, is_list).
 #: Types are fixed whatever a header declares so that every file of the lake
 #: has one schema (AF declared Number=1 still lands as a one-element list).
+#: A promoted field lives only in its typed column, not in the ``info`` map,
+#: which holds every other declared INFO field (and a promoted ID that the
+#: header declares as a Flag, which has no typed column).
 PROMOTED_INFO: dict[str, tuple[str, pa.DataType, bool]] = {
     "DP": ("info_dp", pa.int32(), False),
     "AN": ("info_an", pa.int32(), False),
@@ -47,7 +50,7 @@ VARIANT_SCHEMA = pa.schema(
         pa.field("alt", pa.list_(pa.string()), nullable=False),
         pa.field("qual", pa.float64()),
         pa.field("filters", pa.list_(pa.string())),
-        pa.field("info", STRING_MAP),
+        pa.field("info", STRING_MAP),  # INFO fields other than the promoted ones
         pa.field("info_dp", pa.int32()),
         pa.field("info_an", pa.int32()),
         pa.field("info_mq", pa.float64()),

@@ -2,6 +2,8 @@
 -- ${location} is the table's root (s3://<lake-bucket>/variants/); partitions
 -- are registered explicitly (seqflow.catalog.athena), never by a crawler.
 -- `end` is 0-based exclusive (= the VCF's 1-based inclusive end).
+-- `info` holds the INFO fields other than the promoted ones (DP, AN, MQ, AF,
+-- AC), which are only in their typed info_* columns.
 CREATE EXTERNAL TABLE IF NOT EXISTS variants (
   contig string,
   pos bigint,

@@ -1,0 +1,43 @@
+"""Shared values of the aws profile's unit tests."""
+
+from __future__ import annotations
+
+from seqflow.aws.config_keys import AWS_CONFIG_KEYS
+from seqflow.aws.settings import AwsSettings
+
+REGION = "eu-west-1"
+RUN = "261120_A01234_0042_AHBJ8YDSXY"
+CONFIG = {key: "" for key in AWS_CONFIG_KEYS} | {
+    "region": "eu-west-1",
+    "project": "seqflow-test",
+    "raw_bucket": "raw",
+    "raw_prefix": "runs/",
+    "results_bucket": "results",
+    "lake_bucket": "lake",
+    "athena_results_bucket": "athena",
+    "batch_job_queue": "queue",
+    "batch_job_definition_fastp": "sf-fastp",
+    "batch_job_definition_align": "sf-align",
+    "batch_job_definition_align_minimap2": "sf-align-minimap2",
+    "batch_job_definition_call": "sf-call",
+    "batch_job_definition_stats": "sf-stats",
+    "omics_workflow_id": "1234567",
+    "omics_role_arn": "arn:aws:iam::123456789012:role/omics",
+    "omics_output_uri": "s3://results/omics/",
+    "glue_job_name": "sf-vcf-to-parquet",
+    "glue_database": "lake_db",
+    "athena_workgroup": "wg",
+    "registry_table": "registry",
+    "alerts_topic_arn": "",
+    "default_engine": "batch",
+    "restore_tier": "Bulk",
+}
+
+
+def settings(**overrides) -> AwsSettings:
+    return AwsSettings({**CONFIG, **overrides})
+
+
+def of(calls, service: str, operation: str) -> list[dict]:
+    """The params of every recorded call of one operation."""
+    return [p for s, o, p in calls if s == service and o == operation]
