@@ -196,7 +196,7 @@ def aws(moto_server, recorder, env, tmp_path_factory):
         "Name": "variants", "TableType": "EXTERNAL_TABLE",
         "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
         "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
-                              "Location": f"s3://{buckets['lake']}/variants/", **PARQUET_STORAGE},
+                              "Location": f"s3://{buckets['lake']}/lake/variants/", **PARQUET_STORAGE},
     })
     glue.create_job(Name=f"{PREFIX}-vcf-to-parquet", Role=role,
                     Command={"Name": "glueetl", "ScriptLocation": f"s3://{buckets['scratch']}/vcf_to_parquet_job.py",
@@ -395,7 +395,7 @@ def test_glue_job_per_vcf_partitions_and_registry(batch_analysis, aws):
         args = {k: v for k, v in run["Arguments"].items() if not k.startswith("--airflow")}
         assert args == {
             "--vcf_uri": f"s3://{results}/results/{aws['run']}/1.0.0/{sample}/{sample}.vcf.gz",
-            "--lake_uri": f"s3://{aws['buckets']['lake']}", "--run_id": aws["run"], "--pipeline_version": "1.0.0",
+            "--lake_uri": f"s3://{aws['buckets']['lake']}/lake", "--run_id": aws["run"], "--pipeline_version": "1.0.0",
             "--reference": "lambda", "--caller": "bcftools", "--sample_id": sample, "--table": "variants",
             "--database": "seqflow_lake",
         }

@@ -40,6 +40,10 @@ ENGINES = ("batch", "omics")
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
 
 
+#: key prefix of the lake in the lake bucket (terraform/modules/glue_athena: lake_prefix)
+LAKE_PREFIX = "lake"
+
+
 class AwsConfigError(LookupError):
     """A configuration key the aws profile needs is missing or invalid."""
 
@@ -119,8 +123,13 @@ class AwsSettings:
         return f"s3://{self.require('raw_bucket')}/references/{reference}/"
 
     def lake_uri(self) -> str:
-        """Root of the Parquet lake (the Glue job's ``--lake_uri``, no trailing slash)."""
-        return f"s3://{self.require('lake_bucket')}"
+        """Root of the Parquet lake (the Glue job's ``--lake_uri``, no trailing slash).
+
+        Tables live under ``<lake_uri>/<table>/``: the prefix is the default of
+        Terraform's ``glue_athena`` ``lake_prefix``, where the Glue tables point,
+        and it keeps the converter's ``_staging/`` out of the bucket root.
+        """
+        return f"s3://{self.require('lake_bucket')}/{LAKE_PREFIX}"
 
     @property
     def engine(self) -> str:

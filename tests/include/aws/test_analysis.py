@@ -134,12 +134,12 @@ def test_glue_arguments_and_idempotent_partition_registration(moto, calls):
     glue.create_table(DatabaseName="lake_db", TableInput={
         "Name": "variants", "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
         "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
-                              "Location": "s3://lake/variants/", **PARQUET_STORAGE}})
+                              "Location": "s3://lake/lake/variants/", **PARQUET_STORAGE}})
     run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "engine": "batch"}
     vcfs = vcf_uris([JOB, {**JOB, "sample_id": "S2"}], "batch", settings=settings())
     assert vcfs[1] == {"sample_id": "S2", "vcf": f"s3://results/results/{RUN}/1.0.0/S2/S2.vcf.gz"}
     args = glue_script_args(run_plan, vcfs, settings=settings())
-    assert args[0] == {"--vcf_uri": f"s3://results/results/{RUN}/1.0.0/S1/S1.vcf.gz", "--lake_uri": "s3://lake",
+    assert args[0] == {"--vcf_uri": f"s3://results/results/{RUN}/1.0.0/S1/S1.vcf.gz", "--lake_uri": "s3://lake/lake",
                        "--run_id": RUN, "--pipeline_version": "1.0.0", "--reference": "lambda",
                        "--caller": "bcftools", "--sample_id": "S1", "--table": "variants", "--database": "lake_db"}
     assert register_partitions(run_plan, vcfs, settings=settings()) == 2
@@ -148,7 +148,7 @@ def test_glue_arguments_and_idempotent_partition_registration(moto, calls):
     assert call["DatabaseName"] == "lake_db" and call["TableName"] == "variants"
     assert [p["Values"] for p in call["PartitionInputList"]] == [[RUN, "1.0.0", "S1"], [RUN, "1.0.0", "S2"]]
     assert call["PartitionInputList"][0]["StorageDescriptor"]["Location"] == (
-        f"s3://lake/variants/run_id={RUN}/pipeline_version=1.0.0/sample_id=S1/")
+        f"s3://lake/lake/variants/run_id={RUN}/pipeline_version=1.0.0/sample_id=S1/")
     assert len(glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"]) == 2
 
 
