@@ -77,7 +77,7 @@ def main() -> int:
     os.environ["SEQFLOW_HOME"] = str(home)
     logging.basicConfig(level=logging.WARNING)
 
-    from seqflow.analysis.steps import STEP_THREADS, index_reference
+    from seqflow.analysis.steps import index_reference
     from seqflow.config import local_paths
     from seqflow.demo.references import fetch_reference
     from seqflow.demo.runfolder import generate_run
@@ -85,7 +85,7 @@ def main() -> int:
     from seqflow.local.services import running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
     from seqflow.samplesheet import parse_sample_sheet
-    from seqflow.tasks.analysis import PLOIDY
+    from seqflow.tasks.analysis import PLOIDY, STEP_THREADS
 
     paths = local_paths()
     try:
@@ -109,7 +109,7 @@ def main() -> int:
             t1 = time.monotonic()
             client.trigger(INGEST_DAG_ID, dag_run_id="bench",
                            conf={"run_date": BENCH_DATE.isoformat(), "reference": args.reference})
-            outcome = follow(client, "bench", say=lambda _: None, poll_s=1)
+            outcome = follow(client, "bench", say=lambda _: None, poll_s=2)
             airflow_s = time.monotonic() - t1
             if outcome.state != "success":
                 print(failure_report(client, outcome), file=sys.stderr)

@@ -54,7 +54,14 @@ def pipeline(home, demo_run):
                        conf={"run_date": RUN_DATE.isoformat(), "reference": "lambda"})
         second = follow(client, "e2e-2", say=print, poll_s=2, timeout_s=600)
         second_tis = {ti["task_id"]: ti["state"] for ti in client.task_instances(INGEST_DAG_ID, "e2e-2")}
-        yield {"first": first, "second": second, "second_tis": second_tis}
+        # a manual trigger naming a sample the sheet does not have fails in `plan`, with the reason in its log
+        client.trigger(ANALYSIS_DAG_ID, dag_run_id="e2e-bad-sample",
+                       conf={"run_id": demo_run.name, "samples": ["LAM-S09"], "reference": "lambda"})
+        bad_state = _wait(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
+        bad_tis = {ti["task_id"]: ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-bad-sample")}
+        bad_log = client.task_log(ANALYSIS_DAG_ID, "e2e-bad-sample", "plan", bad_tis["plan"]["try_number"])
+        yield {"first": first, "second": second, "second_tis": second_tis,
+               "bad": (bad_state, bad_tis["plan"]["state"], bad_log)}
 
 
 def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run):
@@ -105,6 +112,24 @@ def test_sql_on_the_lake(pipeline, demo_run):
     columns, rows = run_query(paths.catalog, paths.lake, "qc_metrics")
     assert len(rows) == 2
     assert "f1" in columns
+
+
+def test_manual_trigger_with_unknown_sample_fails_with_the_reason(pipeline):
+    state, plan_state, log = pipeline["bad"]
+    assert (state, plan_state) == ("failed", "failed")
+    assert "unknown sample(s) 'LAM-S09'" in log and "LAM-S01, LAM-S02" in log
+
+
+def _wait(client, dag_id, dag_run_id, timeout_s=300):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = client.dag_run(dag_id, dag_run_id)
+        if run and run["state"] in ("success", "failed"):
+            return run["state"]
+        time.sleep(2)
+    raise TimeoutError(f"{dag_id} {dag_run_id} not finished after {timeout_s} s")
 
 
 def _vcf_lines(path):

@@ -93,6 +93,8 @@ class AirflowClient:
                     event = item.get("event", "")
                     level = item.get("level", "")
                     lines.append(f"{item.get('timestamp', '')} {level} {event}".strip())
+                    for error in item.get("error_detail") or []:
+                        lines.append(f"    {error.get('exc_type')}: {error.get('exc_value')}")
                 else:
                     lines.append(str(item))
             return "\n".join(lines)

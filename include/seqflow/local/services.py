@@ -70,7 +70,7 @@ def airflow_env(port: int, *, parallelism: int = 4) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home / ".jwt_secret"),
         "AIRFLOW__API__SECRET_KEY": _secret(home / ".api_secret"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "60",  # re-parsing costs CPU the tools need
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
