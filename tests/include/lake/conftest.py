@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,17 +20,21 @@ def seqflow_home() -> Path:
 def extdata() -> Path:
     """VariantAnnotation's example VCFs (Debian r-bioc-variantannotation),
     fetched once into $SEQFLOW_HOME/testdata with apt-get download."""
+    import fcntl
+    import tempfile
+
     root = seqflow_home() / "testdata" / "variantannotation"
     target = root / EXTDATA_REL
-    if not (target / "chr22.vcf.gz").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        work = root / "download"
-        work.mkdir(exist_ok=True)
-        subprocess.run(["apt-get", "download", "r-bioc-variantannotation"], cwd=work, check=True,
-                       capture_output=True)
-        deb = next(work.glob("r-bioc-variantannotation_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-        shutil.rmtree(work)
+    root.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers each run this session fixture: one downloads, the others wait
+    with open(root.parent / ".variantannotation.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "chr22.vcf.gz").exists():
+            with tempfile.TemporaryDirectory(dir=root.parent) as work:
+                subprocess.run(["apt-get", "download", "r-bioc-variantannotation"], cwd=work, check=True,
+                               capture_output=True)
+                deb = next(Path(work).glob("r-bioc-variantannotation_*.deb"))
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     return target
 
 
