@@ -104,13 +104,12 @@ with DAG(
         return PokeReturnValue(is_done=False)
 
     @task
-    def record_ingested(run_folder: str, params=None) -> dict:
-        """Registry: ingested. Returns the arguments of the analysis trigger."""
-        from seqflow.tasks.ingest import record_ingested as record
+    def record_ingested(run_folder: str, params=None, run_id=None) -> dict:
+        """Registry: ingested. Returns the arguments of the analysis trigger (a forced re-ingest re-analyses)."""
+        from seqflow.tasks.ingest import analysis_trigger, record_ingested as record
 
         conf = record(run_folder, reference=params["reference"], aligner=params["aligner"])
-        conf["force"] = params["force"]  # a forced re-ingest re-analyses too
-        return {"trigger_run_id": f"ingest__{run_folder}__{conf['pipeline_version']}", "conf": conf}
+        return analysis_trigger(conf, force=params["force"], ingest_dag_run_id=run_id)
 
     if PROFILE == "aws":
         # DataSync (date include filter) -> runs in S3 -> deferrable S3KeySensor per run flag

@@ -65,7 +65,7 @@ def pipeline(home, demo_run):
 
 
 def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run):
-    assert pipeline["first"].analysis_run_ids == [f"ingest__{demo_run.name}__1.0.0"]
+    assert pipeline["first"].analysis_run_ids == [f"ingest__{demo_run.name}__1.0.0__e2e-1"]
     assert pipeline["second"].state == "success"
     assert pipeline["second_tis"]["find_runs"] == "skipped"
     assert pipeline["second"].analysis_run_ids == []

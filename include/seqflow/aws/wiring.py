@@ -51,10 +51,12 @@ def build_ingest():
         return [ingest.flag_key_pattern(run_id) for run_id in run_ids]
 
     @task(task_id="record_ingested")
-    def record_ingested(run_folder: str, params=None) -> dict:
-        """Registry: ingested. Returns the arguments of the analysis trigger."""
+    def record_ingested(run_folder: str, params=None, run_id=None) -> dict:
+        """Registry: ingested. Returns the arguments of the analysis trigger (a forced re-ingest re-analyses)."""
+        from seqflow.tasks.ingest import analysis_trigger
+
         conf = ingest.record_ingested(run_folder, reference=params["reference"], aligner=params["aligner"])
-        return {"trigger_run_id": f"ingest__{run_folder}__{conf['pipeline_version']}", "conf": conf}
+        return analysis_trigger(conf, force=params["force"], ingest_dag_run_id=run_id)
 
     copied = ingest.datasync_operator(include_filter())
     runs = find_copied_runs()

@@ -106,3 +106,18 @@ def record_ingested(
         "aligner": aligner,
         "pipeline_version": pipeline_version,
     }
+
+
+def analysis_trigger(conf: dict[str, Any], *, force: bool, ingest_dag_run_id: str) -> dict[str, Any]:
+    """Arguments of the ``TriggerDagRunOperator`` that starts one run's analysis.
+
+    The analysis DAG run id names the run, the pipeline version and the ingest
+    DAG run that started it: clearing that ingest run resets the same analysis
+    run (same conf), while a new ingest of the run (a forced re-ingest, a
+    backfill) starts a new analysis run with its own conf. A reset run would
+    keep its first conf, so a ``force`` would otherwise be lost.
+    """
+    return {
+        "trigger_run_id": f"ingest__{conf['run_id']}__{conf['pipeline_version']}__{ingest_dag_run_id}",
+        "conf": {**conf, "force": force},
+    }
