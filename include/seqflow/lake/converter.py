@@ -538,6 +538,13 @@ def _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, c
             if on_block:
                 on_block(records)
     except pa.ArrowInvalid as exc:
+        # bcftools' own message explains a bad record better than the CSV reader's
+        # symptom (e.g. "Empty CSV file"), but it may still be in flight on stderr
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        watch.join(timeout=10)
         if not watch.fatal:
             raise VcfFormatError(vcf, _record_line(vcf, records), f"unreadable record: {exc}") from None
     finally:
