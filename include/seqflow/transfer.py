@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from seqflow.config import DEFAULT_COMPLETION_FLAGS
+from seqflow.fsutil import sha256_file as _sha256_file
 from seqflow.paths import UnsafePathError, safe_join
 from seqflow.runfolder import is_run_folder_name
 
@@ -187,14 +188,6 @@ def _human(size: int) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _copy_stream(source: BinaryIO, destination: BinaryIO) -> str:

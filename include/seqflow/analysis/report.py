@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from seqflow.fsutil import atomic_write_text, sha256_file
 
 SUMMARY_COLUMNS = (
     ("sample_id", "sample"),
@@ -22,21 +22,6 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -48,12 +33,12 @@ def _fmt(value: Any) -> str:
 def write_qc_summary(run_dir: Path, rows: list[dict[str, Any]], context: dict[str, Any]) -> Path:
     """Write ``qc_summary.json`` and a Markdown table ``qc_summary.md`` for one run and version."""
     rows = sorted(rows, key=lambda r: r["sample_id"])
-    _atomic_write(run_dir / "qc_summary.json", json.dumps({**context, "samples": rows}, indent=2) + "\n")
+    atomic_write_text(run_dir / "qc_summary.json", json.dumps({**context, "samples": rows}, indent=2) + "\n")
     header = "| " + " | ".join(label for _, label in SUMMARY_COLUMNS) + " |"
     rule = "|" + "|".join("---" for _ in SUMMARY_COLUMNS) + "|"
     lines = [f"# QC summary: {context.get('run_id')} ({context.get('pipeline_version')})", "", header, rule]
     lines += ["| " + " | ".join(_fmt(r.get(key)) for key, _ in SUMMARY_COLUMNS) + " |" for r in rows]
-    _atomic_write(run_dir / "qc_summary.md", "\n".join(lines) + "\n")
+    atomic_write_text(run_dir / "qc_summary.md", "\n".join(lines) + "\n")
     return run_dir / "qc_summary.json"
 
 
@@ -63,12 +48,12 @@ def write_manifest(run_dir: Path, context: dict[str, Any]) -> Path:
     for path in sorted(run_dir.rglob("*")):
         if path.is_file() and not path.name.startswith(".") and path.name != "manifest.json":
             files.append(
-                {"path": str(path.relative_to(run_dir)), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+                {"path": str(path.relative_to(run_dir)), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
             )
     manifest = {
         **context,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
     }
-    _atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return run_dir / "manifest.json"

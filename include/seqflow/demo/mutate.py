@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pysam
 
-from seqflow.demo._fs import make_temp_file
+from seqflow.fsutil import make_temp_file
 from seqflow.demo.references import FASTA_LINE_WIDTH, contig_lengths
 
 BASES = "ACGT"

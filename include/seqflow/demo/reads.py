@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from seqflow.demo._fs import make_temp_file, run_tool
+from seqflow.fsutil import make_temp_file, run_tool
 
 log = logging.getLogger(__name__)
 

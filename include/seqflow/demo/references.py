@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqflow.demo._fs import file_lock, fsync_path, make_temp_file, require_tool, run_tool
+from seqflow.fsutil import file_lock, fsync_path, make_temp_file, require_tool, run_tool
 
 log = logging.getLogger(__name__)
 

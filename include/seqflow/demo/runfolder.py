@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqflow.config import DEFAULT_COMPLETION_FLAGS
-from seqflow.demo._fs import default_dir_mode, file_lock, fsync_path, fsync_tree
+from seqflow.fsutil import default_dir_mode, file_lock, fsync_path, fsync_tree
 from seqflow.demo.mutate import plan_variants, sample_seed, write_mutated_genome, write_truth_vcf
 from seqflow.demo.reads import DEFAULT_READ_LENGTH, IlluminaNames, simulate_reads
 from seqflow.demo.references import fetch_reference, reference_source

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pysam
 
-from seqflow.demo._fs import run_tool
+from seqflow.fsutil import run_tool
 
 Key = tuple[str, int, str, str]
 
