@@ -38,8 +38,6 @@ def _sample_progress(tis: list[dict], names: dict[int, str] | None = None) -> di
             names[idx] = ti["rendered_map_index"]
         rank = SAMPLE_STEPS.index(task)
         state = ti.get("state") or "waiting"
-        if state in ("none", "scheduled", "queued", "deferred", "up_for_reschedule", None):
-            state = state or "waiting"
         current = by_index.get(idx)
         if state not in ("waiting", "none") and (current is None or rank >= current[0]):
             by_index[idx] = (rank, task, state)
@@ -91,7 +89,7 @@ def follow(
         if state in FINISHED:
             outcome = Outcome(state, ingest_run_id, analysis_ids, seconds=time.monotonic() - start)
             for ti in tis:
-                if ti.get("state") in ("failed", "upstream_failed") and ti.get("state") == "failed":
+                if ti.get("state") == "failed":
                     outcome.failed_tasks.append((INGEST_DAG_ID, ingest_run_id, ti))
             for rid in analysis_ids:
                 for ti in client.task_instances(ANALYSIS_DAG_ID, rid):
