@@ -57,7 +57,7 @@ def test_analysis_params_form_rejects_bad_input(dagbag):
 
 def test_wiring(dagbag):
     analysis = dagbag.dags["seqflow_analysis"]
-    assert analysis.schedule is None if hasattr(analysis, "schedule") else True
+    assert analysis.schedule is None and dagbag.dags["seqflow_daily_ingest"].schedule == "@daily"
     order = ["sample.fastp", "sample.align", "sample.call_variants", "sample.qc_stats", "sample.to_parquet"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in analysis.get_task(upstream).downstream_task_ids
