@@ -77,6 +77,11 @@ class DemoSample:
         return f"{self.sample_id}_S{self.number}_L{LANE:03d}_R{read}_001.fastq.gz"
 
 
+def truth_vcf_name(sample_id: str) -> str:
+    """File name of a sample's truth set in ``<truth_root>/<run>/``."""
+    return f"{sample_id}.truth.vcf.gz"
+
+
 def default_flowcell(run_date: dt.date, instrument: str, run_number: int) -> str:
     """A plausible NovaSeq S4 flow-cell ID (``H????DSXY``), stable for a run's date, instrument and number."""
     alphabet = "ABCDEFGHJKLMNPRSTVWXY23456789"
@@ -279,7 +284,7 @@ def generate_run(
             for s in sample_list:
                 s_seed = sample_seed(seed, f"{name}/{s.sample_id}")
                 variants = plan_variants(fasta, seed=s_seed, **density)
-                truth_vcf = tmp_truth / f"{s.sample_id}.truth.vcf.gz"
+                truth_vcf = tmp_truth / truth_vcf_name(s.sample_id)
                 write_truth_vcf(variants, truth_vcf, reference_fasta=fasta, sample_id=s.sample_id, seed=seed)
                 genome = write_mutated_genome(fasta, variants, work / f"{s.sample_id}.fa")
                 log.info("%s: %d variants planted; simulating %gx reads", s.sample_id, len(variants), coverage)
@@ -351,7 +356,7 @@ def _is_complete_demo_run(run_dir: Path, truth_dir: Path, samples: list[DemoSamp
     needed = [run_dir / "RunInfo.xml", run_dir / "SampleSheet.csv", truth_dir / "demo.json"]
     for s in samples:
         needed += [run_dir / FASTQ_SUBDIR / s.fastq_name(r) for r in (1, 2)]
-        needed += [truth_dir / f"{s.sample_id}.truth.vcf.gz"]
+        needed += [truth_dir / truth_vcf_name(s.sample_id)]
     return all(p.is_file() for p in needed)
 
 

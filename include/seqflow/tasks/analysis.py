@@ -163,7 +163,9 @@ def register_partitions(states: list[dict[str, Any]]) -> int:
 
 def truth_vcf(run_id: str, sample_id: str) -> Path | None:
     """The demo truth set beside the run, when there is one."""
-    path = local_paths().truth / run_id / f"{sample_id}.truth.vcf.gz"
+    from seqflow.demo.runfolder import truth_vcf_name
+
+    path = local_paths().truth / run_id / truth_vcf_name(sample_id)
     return path if path.is_file() else None
 
 
