@@ -1,57 +1,61 @@
 """
 ### seqflow: analysis of one sequencing run
 
-One DAG run per sequencing run, started by **seqflow_daily_ingest** or by hand
-from the trigger form (every param is validated by its JSON schema there, and
-again by the first task).
+One DAG run per sequencing run (and reference), started by
+**seqflow_daily_ingest** or by hand from the trigger form (every param is
+validated by its JSON schema there, and again by `plan`).
 
 1. **plan**: validates the params against the run's sample sheet (unknown
-   samples, bad run ids and traversal attempts fail here, with the reason) and
-   lists each selected sample's FASTQs.
-2. **prepare_reference**: fetches the reference and builds the aligner index
-   once; later runs reuse it.
-3. **per sample** (dynamic task mapping, one group per sample):
-   `fastp` QC → `bwa mem` or `minimap2` | `samtools fixmate/sort/markdup` →
-   `bcftools mpileup/call/norm` → `samtools`/`bcftools stats` → VCF to Parquet.
-   The commands are the scripts under `containers/<tool>/`, the same that the
-   container images run.
-4. **register_partitions**: registers the new lake partitions in the catalog.
-5. **finalise_run**: per-sample QC metrics (and concordance with the truth set
-   for demo runs) into the lake's `qc_metrics` table, `qc_summary.json/.md`
-   and `manifest.json` under `results/<run_id>/<pipeline_version>/`.
+   samples, bad run ids and traversal attempts fail here, with the reason),
+   picks the **reference** (the `reference` param; else the sample sheet
+   through the deployment's mapping table; else the deployment's default; a
+   run that none of these names stops here and says how to set one) from the
+   reference catalogue, and lists each selected sample's FASTQs. The
+   *analysis identity* is the run, pipeline version, reference, aligner and
+   caller: a run already analysed with exactly this identity is skipped
+   unless `force` is set.
+2. **restore_archived**: restores Glacier / Deep Archive inputs (aws profile;
+   nothing is archived locally).
+3. **prepare_reference**: the reference's aligner index (built once locally
+   and cached; on AWS built by a Batch job at registration).
+4. **sample** (one mapped group per sample, labelled by sample): `fastp` QC →
+   `align` (bwa mem or minimap2 | samtools fixmate/sort/markdup) →
+   `call_variants` (bcftools mpileup/call/norm, with the reference's ploidy
+   file) → `bam_qc` (samtools) → `vcf_stats` (bcftools stats). The commands
+   are the step scripts under `containers/<tool>/`, run as processes (local)
+   or as AWS Batch jobs; `engine=omics` runs the same scripts as one
+   AWS HealthOmics run per sample instead (`omics_run`).
+5. **convert_to_parquet** (per VCF; in process locally, the Glue job on AWS)
+   → **register_partitions** → **qc_summary** → **finalise_run**: QC metrics,
+   `qc_summary.json/.md`, `manifest.json` under
+   `results/<run>/<version>/<reference>/<aligner>-<caller>/`, registry *analysed*.
 
-**aws profile** (`SEQFLOW_PROFILE=aws`, see docs/aws.md): the same steps on AWS.
-`restore_archived` first restores Glacier / Deep Archive inputs; `engine`
-(empty: the deployment's default) picks one Batch job per sample and step
-(group `batch`) or one HealthOmics run per sample (`omics_run`); then a Glue
-job per VCF (`convert_to_parquet`), partitions in the Glue Data Catalog, the QC
-summary through Athena (`qc_summary`) and the DynamoDB registry.
-
-Results of each pipeline version live side by side; a run already analysed with
-this version is skipped unless `force` is set.
+**Add a genome**: `seqflow reference add NAME --fasta PATH|URI [--ploidy 2 --ploidy chrM=1]`,
+then trigger with `reference=NAME` (or map the sheet's `Sample_Project` to it:
+`seqflow reference map Sample_Project PROJECT NAME`). `seqflow reference list`
+shows what is registered.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, get_current_context, task, task_group
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import DAG, task
 
-from seqflow.alerts import on_task_failure
-from seqflow.aws.alerts import on_task_failure as on_task_failure_sns
-from seqflow.aws.analysis import aws_analysis_params
+from seqflow.alerts import failure_callback
 from seqflow.config import profile
 from seqflow.params import analysis_params
+from seqflow.wiring import edges
 
 DAG_ID = "seqflow_analysis"
 #: local | aws (env SEQFLOW_PROFILE): which operators sit at the edges
 PROFILE = profile()
+EDGES = edges(PROFILE)
 
 default_args = {
     "owner": "seqflow",
     "retries": 2,
     "retry_delay": pendulum.duration(seconds=30),
-    "on_failure_callback": on_task_failure_sns if PROFILE == "aws" else on_task_failure,
+    "on_failure_callback": failure_callback(PROFILE),
 }
 
 with DAG(
@@ -64,14 +68,16 @@ with DAG(
     max_active_runs=4,
     default_args=default_args,
     tags=["seqflow", "analysis", PROFILE],
-    params=aws_analysis_params() if PROFILE == "aws" else analysis_params(),
-    # aws: resource ids such as a HealthOmics workflow id are digit strings and must stay strings
-    render_template_as_native_obj=PROFILE == "local",
+    params=analysis_params(PROFILE),
+    # resource ids such as a HealthOmics workflow id are digit strings and must stay strings
+    render_template_as_native_obj=False,
 ) as dag:
 
     @task(retries=0)
     def plan(params=None) -> dict:
-        """Validated params and the jobs of the selected samples."""
+        """Validated params, the reference, the analysis identity and the jobs of the selected samples."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from seqflow.tasks.analysis import AlreadyAnalysed, plan as make_plan
 
         try:
@@ -80,85 +86,77 @@ with DAG(
             raise AirflowSkipException(str(done)) from None
 
     @task
-    def prepare_reference(run_plan: dict) -> str:
-        """Reference FASTA with its aligner index (cached)."""
+    def prepare_reference(run_plan: dict) -> dict:
+        """The reference's FASTA, ploidy file and aligner index."""
         from seqflow.tasks.analysis import prepare_reference as prepare
 
-        return prepare(run_plan["reference"], run_plan["aligner"])
+        return prepare(run_plan)
 
     @task
-    def sample_jobs(run_plan: dict, fasta: str) -> list[dict]:
+    def sample_jobs(run_plan: dict, ref: dict) -> list[dict]:
+        """One job per sample, pointing at the prepared reference."""
         from seqflow.tasks.analysis import with_reference
 
-        return with_reference(run_plan["jobs"], fasta)
+        return with_reference(run_plan["jobs"], ref)
 
-    def label(sample_id: str) -> None:
-        """Show the sample id, not a number, as the map index in the UI."""
-        get_current_context()["sample_id"] = sample_id
+    @task.branch
+    def choose_engine(run_plan: dict) -> str:
+        """The engine of this DAG run: the per-sample steps, or one HealthOmics run per sample."""
+        return "omics_requests" if run_plan["engine"] == "omics" else "sample.requests"
 
-    def sample_task(fn):
-        """A per-sample task, labelled with its sample in the UI."""
-        return task(map_index_template="{{ sample_id }}")(fn)
+    @task(trigger_rule="none_failed_min_one_success")
+    def collect_vcfs(run_plan: dict, jobs: list[dict]) -> list[dict]:
+        """Each sample's VCF, from whichever engine ran."""
+        from airflow.sdk import get_current_context
 
-    @task_group(group_id="sample")
-    def per_sample(job: dict):
-        @sample_task
-        def fastp(job: dict) -> dict:
-            from seqflow.tasks.analysis import qc_reads
+        from seqflow.tasks.analysis import collect_vcfs as collect
 
-            label(job["sample_id"])
-            return qc_reads(job)
-
-        @sample_task
-        def align(state: dict) -> dict:
-            from seqflow.tasks.analysis import align as run
-
-            label(state["job"]["sample_id"])
-            return run(state)
-
-        @sample_task
-        def call_variants(state: dict) -> dict:
-            from seqflow.tasks.analysis import call_variants as run
-
-            label(state["job"]["sample_id"])
-            return run(state)
-
-        @sample_task
-        def qc_stats(state: dict) -> dict:
-            from seqflow.tasks.analysis import qc_stats as run
-
-            label(state["job"]["sample_id"])
-            return run(state)
-
-        @sample_task
-        def to_parquet(state: dict, params=None) -> dict:
-            from seqflow.tasks.analysis import to_parquet as run
-
-            label(state["job"]["sample_id"])
-            return run(state, params["reference"])
-
-        return to_parquet(qc_stats(call_variants(align(fastp(job)))))
+        omics_ids = None
+        if run_plan["engine"] == "omics":
+            omics_ids = list(get_current_context()["ti"].xcom_pull(task_ids="omics_run", key="return_value") or [])
+        return collect(run_plan, jobs, omics_run_ids=omics_ids)
 
     @task
-    def register_partitions(states: list[dict]) -> int:
+    def converter_args(run_plan: dict, vcfs: list[dict]) -> list[dict]:
+        """Arguments of the VCF → Parquet converter, one set per VCF (the Glue job's on AWS)."""
+        from seqflow.tasks.analysis import converter_args as args
+
+        return args(run_plan, vcfs)
+
+    @task
+    def qc_summary_sql(run_plan: dict) -> str:
+        """The per-sample QC query over exactly this analysis (the same SQL on DuckDB and Athena)."""
+        from seqflow.tasks.analysis import qc_summary_sql as sql
+
+        return sql(run_plan)
+
+    @task
+    def register_partitions(run_plan: dict, vcfs: list[dict]) -> int:
+        """The run's lake partitions in the catalog (idempotent)."""
         from seqflow.tasks.analysis import register_partitions as register
 
-        return register(list(states))
+        return register(run_plan, vcfs)
 
     @task
-    def finalise_run(run_plan: dict, states: list[dict]) -> dict:
+    def finalise_run(run_plan: dict, vcfs: list[dict], qc) -> dict:
+        """QC summary, manifest, registry: analysed."""
         from seqflow.tasks.analysis import finalise_run as finalise
 
-        return finalise(run_plan, list(states))
+        return finalise(run_plan, vcfs, qc)
 
-    if PROFILE == "aws":
-        # Glacier restore, then Batch or HealthOmics per `engine`, Glue, Athena, DynamoDB
-        from seqflow.aws.wiring import build_analysis
-
-        build_analysis()
-    else:
-        run_plan = plan()
-        jobs = sample_jobs(run_plan, prepare_reference(run_plan))
-        states = per_sample.expand(job=jobs)
-        registered = register_partitions(states)
-        registered >> finalise_run(run_plan, states)
+    run_plan = plan()
+    restored = EDGES.restore_archived(run_plan)
+    ref = prepare_reference(run_plan)
+    restored >> ref
+    jobs = sample_jobs(run_plan, ref)
+    branch = choose_engine(run_plan)
+    jobs >> branch
+    engines = EDGES.per_sample(jobs, branch)
+    vcfs = collect_vcfs(run_plan, jobs)
+    engines >> vcfs
+    converted = EDGES.convert_to_parquet(converter_args(run_plan, vcfs))
+    registered = register_partitions(run_plan, vcfs)
+    converted >> registered
+    qc = EDGES.qc_summary(qc_summary_sql(run_plan))
+    registered >> qc
+    finalise_run(run_plan, vcfs, EDGES.qc_result(qc))

@@ -26,24 +26,24 @@ from __future__ import annotations
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Param, PokeReturnValue, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import DAG, Param, get_current_context, task
 
-from seqflow.alerts import on_task_failure
-from seqflow.aws.alerts import on_task_failure as on_task_failure_sns
+from seqflow.alerts import failure_callback
 from seqflow.config import profile
-from seqflow.params import ALIGNERS, DEFAULT_REFERENCE, REFERENCES
+from seqflow.params import param
+from seqflow.wiring import edges
 
 DAG_ID = "seqflow_daily_ingest"
 ANALYSIS_DAG_ID = "seqflow_analysis"
 #: local | aws (env SEQFLOW_PROFILE): which operators sit at the edges
 PROFILE = profile()
+EDGES = edges(PROFILE)
 
 default_args = {
     "owner": "seqflow",
     "retries": 2,
     "retry_delay": pendulum.duration(minutes=1),
-    "on_failure_callback": on_task_failure_sns if PROFILE == "aws" else on_task_failure,
+    "on_failure_callback": failure_callback(PROFILE),
 }
 
 with DAG(
@@ -61,67 +61,36 @@ with DAG(
             None, type=["null", "string"], format="date", title="Run date",
             description="Sequencing date to ingest (YYYY-MM-DD); empty means the DAG run's logical date.",
         ),
-        "reference": Param(DEFAULT_REFERENCE, enum=REFERENCES, title="Reference genome"),
-        "aligner": Param("bwa", enum=ALIGNERS, title="Aligner"),
+        "reference": param("reference", description=(
+            "Registered reference genome for every run of this ingest. Empty (the schedule): each sample's "
+            "reference comes from its sample sheet through the deployment's mapping table, else the default "
+            "reference (seqflow reference map / default); a run that none of these names stops at plan."
+        )),
+        "aligner": param("aligner"),
         "force": Param(False, type="boolean", title="Re-ingest and re-analyse runs already done"),
         "flag_timeout_s": Param(6 * 3600, type="integer", minimum=1, title="Completion-flag timeout (s)"),
     },
 ) as dag:
 
-    @task
-    def find_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
-        """The run ids of the date on the landing share that still need ingesting."""
-        from seqflow.tasks.ingest import resolve_run_date, runs_to_ingest
+    @task(map_index_template="{{ run_folder }}")
+    def record_ingested(run_folder: str) -> str:
+        """Registry: ingested."""
+        from seqflow.tasks.ingest import record_ingested as record
 
-        run_date = resolve_run_date(params["run_date"], logical_date, getattr(dag_run, "run_after", None))
-        runs = runs_to_ingest(run_date, force=params["force"])
-        if not runs:
-            raise AirflowSkipException(f"no new run folders dated {run_date} on the landing share")
-        return runs
-
-    @task(pool="datasync")
-    def transfer_runs(run_ids: list[str]) -> dict:
-        """One checksum-verified copy of exactly these run folders (the local DataSync)."""
-        from seqflow.tasks.ingest import transfer_to_raw
-
-        return transfer_to_raw(run_ids)
-
-    @task.sensor(mode="reschedule", poke_interval=10, timeout=7 * 24 * 3600)
-    def wait_for_completion_flag(run_folder: str, params=None, dag_run=None) -> PokeReturnValue:
-        """Done once the run's completion flag is in raw storage; explicit failure after the timeout."""
-        from seqflow.tasks.ingest import completion_flag_present, mark_incomplete
-
-        flag = completion_flag_present(run_folder)
-        if flag:
-            return PokeReturnValue(is_done=True, xcom_value=run_folder)
-        waited = (pendulum.now("UTC") - dag_run.start_date).total_seconds()
-        if waited > params["flag_timeout_s"]:
-            mark_incomplete(run_folder, waited)
-            raise AirflowFailException(
-                f"{run_folder}: no completion flag in raw storage after {waited:.0f} s; recorded as incomplete."
-                " Clear this task once the instrument has finished the run."
-            )
-        return PokeReturnValue(is_done=False)
+        get_current_context()["run_folder"] = run_folder
+        return record(run_folder)
 
     @task
-    def record_ingested(run_folder: str, params=None, run_id=None) -> dict:
-        """Registry: ingested. Returns the arguments of the analysis trigger (a forced re-ingest re-analyses)."""
-        from seqflow.tasks.ingest import analysis_trigger, record_ingested as record
+    def analysis_triggers(run_folders: list[str], params=None, run_id=None) -> list[dict]:
+        """One analysis per run and reference (a sheet may map its samples to several genomes)."""
+        from seqflow.tasks.ingest import analysis_triggers as triggers
 
-        conf = record(run_folder, reference=params["reference"], aligner=params["aligner"])
-        return analysis_trigger(conf, force=params["force"], ingest_dag_run_id=run_id)
+        return [t for run in run_folders for t in triggers(run, dict(params), ingest_dag_run_id=run_id)]
 
-    if PROFILE == "aws":
-        # DataSync (date include filter) -> runs in S3 -> deferrable S3KeySensor per run flag
-        from seqflow.aws.wiring import build_ingest
-
-        triggers = build_ingest()
-    else:
-        runs = find_runs()
-        copied = transfer_runs(runs)
-        complete = wait_for_completion_flag.expand(run_folder=runs)
-        copied >> complete
-        triggers = record_ingested.expand(run_folder=complete)
+    runs, flags = EDGES.ingest_runs()
+    recorded = record_ingested.expand(run_folder=runs)
+    flags >> recorded
+    triggers = analysis_triggers(recorded)
 
     TriggerDagRunOperator.partial(
         task_id="trigger_analysis",

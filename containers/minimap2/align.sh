@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# Aligns one sample with minimap2 (short-read preset) and produces a duplicate-marked, sorted, indexed BAM.
+# Aligns one sample with minimap2 (short-read preset) and produces a duplicate-marked, sorted, indexed BAM
+# (step align, aligner minimap2).
 # usage: align.sh SAMPLE_ID REFERENCE.fa R1.fastq.gz R2.fastq.gz OUT_DIR [THREADS]
-# writes: OUT_DIR/SAMPLE_ID.bam, OUT_DIR/SAMPLE_ID.bam.bai, OUT_DIR/SAMPLE_ID.markdup.txt
+# needs: REFERENCE.fa.mmi beside REFERENCE.fa (index_reference.sh)
+# writes: OUT_DIR/SAMPLE_ID.bam, .bam.bai, .markdup.txt, .align.versions.json
+# The contract (arguments, inputs, outputs, resources) is minimap2/steps.yaml.
 set -euo pipefail
-[ "$#" -ge 5 ] || { echo "usage: $0 SAMPLE_ID REFERENCE.fa R1 R2 OUT_DIR [THREADS]" >&2; exit 2; }
+common="$(dirname "$0")/seqflow_common.sh"
+[ -f "$common" ] || common="$(dirname "$0")/../_common/seqflow_common.sh"
+# shellcheck source=containers/_common/seqflow_common.sh
+. "$common"
+[ "$#" -ge 5 ] && [ "$#" -le 6 ] || { echo "usage: $0 SAMPLE_ID REFERENCE.fa R1 R2 OUT_DIR [THREADS]" >&2; exit 2; }
 sample="$1" ref="$2" r1="$3" r2="$4" out="$5" threads="${6:-2}"
+seqflow_check_sample_id "$sample"
+seqflow_check_threads "$threads"
+# the prebuilt index is part of the contract: indexing a human FASTA on every run would cost more than the alignment
+[ -f "$ref.mmi" ] || { echo "no minimap2 index $ref.mmi: build it with index_reference.sh $ref" >&2; exit 2; }
 mkdir -p "$out"
-# prefer the prebuilt index (index_reference.sh) over indexing the FASTA on every run
-idx="$ref"; [ -f "$ref.mmi" ] && idx="$ref.mmi"
 tmp="$out/.tmp-align-$sample"
 rm -rf "$tmp" && mkdir -p "$tmp"
 
-minimap2 -ax sr -t "$threads" -R "@RG\tID:$sample\tSM:$sample\tPL:ILLUMINA\tLB:$sample" "$idx" "$r1" "$r2" 2> "$tmp/minimap2.log" \
+minimap2 -ax sr -t "$threads" -R "@RG\tID:$sample\tSM:$sample\tPL:ILLUMINA\tLB:$sample" "$ref.mmi" "$r1" "$r2" 2> "$tmp/minimap2.log" \
   | samtools fixmate -m -u - - \
   | samtools sort -u -@ "$threads" -T "$tmp/sort" - \
   | samtools markdup -@ "$threads" --write-index -f "$tmp/$sample.markdup.txt" \
       -T "$tmp/markdup" - "$tmp/$sample.bam##idx##$tmp/$sample.bam.bai"
+seqflow_write_versions "$tmp/$sample.align.versions.json" minimap2 samtools
 
-mv -f "$tmp/$sample.bam" "$tmp/$sample.markdup.txt" "$out"/
+mv -f "$tmp/$sample.bam" "$tmp/$sample.markdup.txt" "$tmp/$sample.align.versions.json" "$out"/
 mv -f "$tmp/$sample.bam.bai" "$out"/
 rm -rf "$tmp"

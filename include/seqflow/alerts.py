@@ -31,3 +31,12 @@ def on_task_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback`` of every seqflow task."""
     message = failure_message(context)
     log.error("ALERT seqflow task failed: %s", message)
+
+
+def failure_callback(profile: str):
+    """The failure callback of ``profile``'s tasks: a log line (local), plus SNS (aws)."""
+    if profile == "aws":
+        from seqflow.aws.alerts import on_task_failure as on_task_failure_sns
+
+        return on_task_failure_sns
+    return on_task_failure

@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "seqflow.local.demo",
     "seqflow.local.commands",
+    "seqflow.references.commands",
     "seqflow.lake.commands",
     "seqflow.demo.commands",
 ]

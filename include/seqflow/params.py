@@ -16,15 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from seqflow.analysis.steps import ALIGNERS as STEP_ALIGNERS, CALLERS as STEP_CALLERS
 from seqflow.config import PIPELINE_VERSION
 from seqflow.paths import (
     PIPELINE_VERSION_MAX_LENGTH,
     PIPELINE_VERSION_PATTERN,
+    REFERENCE_NAME_MAX_LENGTH,
+    REFERENCE_NAME_PATTERN,
     RUN_ID_MAX_LENGTH,
     RUN_ID_PATTERN,
     SAMPLE_ID_MAX_LENGTH,
     SAMPLE_ID_PATTERN,
     is_valid_pipeline_version,
+    is_valid_reference_name,
     is_valid_sample_id,
 )
 from seqflow.runfolder import RunFolderError, RunFolderName
@@ -34,12 +38,11 @@ if TYPE_CHECKING:
 
     from seqflow.samplesheet import SampleRecord, SampleSheet
 
-#: Reference genomes the pipeline can align to.
-REFERENCES: list[str] = ["lambda", "ecoli_k12_mg1655"]
-DEFAULT_REFERENCE = "lambda"
-
-ALIGNERS: list[str] = ["bwa", "minimap2"]
+#: Aligners and callers: what the step catalogue (``containers/*/``) offers.
+ALIGNERS: list[str] = list(STEP_ALIGNERS)
+CALLERS: list[str] = list(STEP_CALLERS)
 ENGINES: list[str] = ["local", "batch", "omics"]
+AWS_ENGINES: list[str] = ["batch", "omics"]
 
 #: JSON schema (draft 2020-12 subset understood by Airflow's trigger form) of each param.
 ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -80,10 +83,24 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "reference": {
         "title": "Reference",
-        "description": "Reference genome to align to.",
+        "description": (
+            "Name of a registered reference genome (seqflow reference list; add one with "
+            "seqflow reference add NAME --fasta PATH). Empty: the run's sample sheet through the "
+            "deployment's mapping table, else the deployment's default reference."
+        ),
+        "type": ["null", "string"],
+        "default": None,
+        "pattern": REFERENCE_NAME_PATTERN,
+        "minLength": 1,
+        "maxLength": REFERENCE_NAME_MAX_LENGTH,
+        "examples": ["GRCh38", "ecoli_k12_mg1655", "lambda"],
+    },
+    "caller": {
+        "title": "Variant caller",
+        "description": "Variant caller; part of the analysis identity, so each caller's results live side by side.",
         "type": "string",
-        "default": DEFAULT_REFERENCE,
-        "enum": REFERENCES,
+        "default": CALLERS[0],
+        "enum": CALLERS,
     },
     "engine": {
         "title": "Engine",
@@ -107,7 +124,9 @@ _EXPECTED = {
     "samples": f"a list of unique Sample_IDs (letters, digits, '-' and '_', at most {SAMPLE_ID_MAX_LENGTH} characters)",
     "aligner": f"one of {', '.join(ALIGNERS)}",
     "pipeline_version": "MAJOR.MINOR.PATCH, e.g. 1.0.0",
-    "reference": f"one of {', '.join(REFERENCES)}",
+    "reference": "the name of a registered reference (letters, digits, '.', '_' and '-'; "
+    f"no '/' or '..'; at most {REFERENCE_NAME_MAX_LENGTH} characters) or empty",
+    "caller": f"one of {', '.join(CALLERS)}",
     "engine": f"one of {', '.join(ENGINES)}",
     "force": "true or false",
 }
@@ -116,6 +135,16 @@ _EXPECTED_SAMPLE = (
     "a Sample_ID: letters, digits, '-' and '_' only, starting with a letter or digit, "
     f"at most {SAMPLE_ID_MAX_LENGTH} characters (no '/', '..' or spaces)"
 )
+
+
+def param(name: str, **overrides: Any) -> Param:
+    """One analysis param as an Airflow Param (other DAGs reuse them: the ingest's reference, aligner)."""
+    from airflow.sdk import Param
+
+    schema = {**ANALYSIS_PARAM_SCHEMAS[name], **overrides}
+    default = schema.pop("default")
+    description = schema.pop("description", None)
+    return Param(default, description=description, **schema)
 
 
 class ParamsError(ValueError):
@@ -131,16 +160,22 @@ def analysis_schema() -> dict[str, Any]:
     }
 
 
-def analysis_params() -> dict[str, Param]:
-    """The analysis DAG's ``params``: one Airflow Param per schema, with its default."""
-    from airflow.sdk import Param
+def analysis_params(profile: str = "local") -> dict[str, Param]:
+    """The analysis DAG's ``params``: one Airflow Param per schema, with its default.
 
-    params: dict[str, Param] = {}
-    for name, schema in ANALYSIS_PARAM_SCHEMAS.items():
-        schema = dict(schema)
-        default = schema.pop("default")
-        description = schema.pop("description")
-        params[name] = Param(default, description=description, **schema)
+    The ``engine`` param offers the engines ``profile`` can run: ``local`` in the
+    local profile; in the aws profile ``batch`` or ``omics``, empty meaning the
+    deployment's default (``seqflow_default_engine``).
+    """
+    params = {name: param(name) for name in ANALYSIS_PARAM_SCHEMAS}
+    if profile == "aws":
+        params["engine"] = param(
+            "engine", type=["null", "string"], enum=[None, *AWS_ENGINES], default=None,
+            description="Where the per-sample analysis runs: AWS Batch or AWS HealthOmics. "
+                        "Empty: the deployment's default (Variable seqflow_default_engine).",
+        )
+    else:
+        params["engine"] = param("engine", enum=["local"], description="Local processes (the local profile's engine).")
     return params
 
 
@@ -152,7 +187,8 @@ class AnalysisRequest:
     samples: tuple[str, ...]
     aligner: str
     pipeline_version: str
-    reference: str
+    reference: str | None
+    caller: str
     engine: str
     force: bool
 
@@ -235,6 +271,9 @@ def validate_analysis_params(
         raise ParamsError(
             f"pipeline_version: {values['pipeline_version']!r} is invalid, expected {_EXPECTED['pipeline_version']}"
         )
+    reference = values["reference"] or None
+    if reference is not None and not is_valid_reference_name(reference):
+        raise ParamsError(f"reference: {reference!r} is invalid, expected {_EXPECTED['reference']}")
     if samples and run_id is None:
         raise ParamsError("samples: a sample list needs a run_id (samples are names within one run)")
     if sample_sheet is not None:
@@ -244,7 +283,8 @@ def validate_analysis_params(
         samples=samples,
         aligner=values["aligner"],
         pipeline_version=values["pipeline_version"],
-        reference=values["reference"],
+        reference=reference,
+        caller=values["caller"],
         engine=values["engine"],
         force=values["force"],
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 #: Illumina run folder ``YYMMDD_<instrument>_<run number>_<flowcell>``. NovaSeq X
 #: writes an eight-digit ``YYYYMMDD`` date, so both widths are accepted.
@@ -30,7 +31,18 @@ SAMPLE_ID_MAX_LENGTH = 100
 PIPELINE_VERSION_PATTERN = r"^\d+\.\d+\.\d+$"
 PIPELINE_VERSION_MAX_LENGTH = 32
 
+#: Name of a registered reference genome (``GRCh38``, ``ecoli_k12_mg1655``,
+#: ``hg38-chr20``): a path component and an S3 key part, so no ``/`` and no ``..``.
+REFERENCE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+REFERENCE_NAME_MAX_LENGTH = 64
+
+#: Name of an aligner or a caller (``bwa``, ``minimap2``, ``bcftools``): no ``-``,
+#: which separates them in a result path.
+TOOL_NAME_PATTERN = r"^[a-z][a-z0-9]{0,31}$"
+
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+_REFERENCE_NAME_RE = re.compile(REFERENCE_NAME_PATTERN)
+_TOOL_NAME_RE = re.compile(TOOL_NAME_PATTERN)
 _SAMPLE_ID_RE = re.compile(SAMPLE_ID_PATTERN)
 _PIPELINE_VERSION_RE = re.compile(PIPELINE_VERSION_PATTERN)
 
@@ -60,6 +72,28 @@ def is_valid_pipeline_version(value: object) -> bool:
         and len(value) <= PIPELINE_VERSION_MAX_LENGTH
         and _PIPELINE_VERSION_RE.fullmatch(value) is not None
     )
+
+
+def is_valid_reference_name(value: object) -> bool:
+    """True if ``value`` can name a reference genome (letters, digits, ``.``, ``_``, ``-``; no ``..``)."""
+    return isinstance(value, str) and _REFERENCE_NAME_RE.fullmatch(value) is not None
+
+
+def check_reference_name(value: object) -> str:
+    """Return ``value`` if it is a valid reference name, else raise :class:`UnsafePathError`."""
+    if not is_valid_reference_name(value):
+        raise UnsafePathError(
+            f"invalid reference name {value!r}: use letters, digits, '.', '_' and '-' "
+            f"(starting with a letter or digit, no '/' or '..', at most {REFERENCE_NAME_MAX_LENGTH} characters)"
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_tool_name(kind: str, value: object) -> str:
+    """Return ``value`` if it can name an aligner or caller, else raise :class:`UnsafePathError`."""
+    if not isinstance(value, str) or _TOOL_NAME_RE.fullmatch(value) is None:
+        raise UnsafePathError(f"invalid {kind} name {value!r}: expected lower-case letters and digits")
+    return value
 
 
 def check_run_id(value: object) -> str:
@@ -138,11 +172,18 @@ def safe_join(root: Path, *parts: str) -> Path:
     return joined
 
 
-def result_prefix(run_id: str, pipeline_version: str, sample_id: str) -> str:
-    """The results prefix of one sample: ``results/<run_id>/<pipeline_version>/<sample_id>``.
+def result_prefix(identity: "AnalysisIdentity", sample_id: str | None = None) -> str:
+    """The results prefix of one analysis (or one of its samples):
+    ``results/<run_id>/<pipeline_version>/<reference>/<aligner>-<caller>[/<sample_id>]``.
 
     The same string is an S3 key prefix (``aws`` profile) and a path relative to
     the results bucket folder (``local`` profile). Each part is validated.
     """
-    parts = (check_run_id(run_id), check_pipeline_version(pipeline_version), check_sample_id(sample_id))
-    return str(PurePosixPath("results", *parts))
+    parts = ["results", *identity.path_parts()]
+    if sample_id is not None:
+        parts.append(check_sample_id(sample_id))
+    return str(PurePosixPath(*parts))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqflow.identity import AnalysisIdentity

@@ -2,8 +2,10 @@
 
 One interface, two backends: :class:`SqliteRunRegistry` for the local profile
 (a SQLite file under ``SEQFLOW_HOME``) and a DynamoDB table for the ``aws``
-profile (``seqflow.aws.registry``). Keys are the run id and the pipeline
-version, so each version's analysis of a run has its own record, side by side.
+profile (``seqflow.aws.registry``). Keys are the run id and the *analysis key*
+(:attr:`seqflow.identity.AnalysisIdentity.key`: pipeline version, reference,
+aligner and caller), so each analysis of a run has its own record, side by
+side; the run's ingest record has the key :data:`INGEST`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 #: status values, in the order a run goes through them
 STATUSES = ("ingesting", "ingested", "incomplete", "analysing", "analysed", "failed")
 
-#: pipeline-version placeholder for the ingest record, which no version owns
+#: analysis key of the ingest record, which no analysis owns
 INGEST = "-"
 
 
@@ -28,7 +30,8 @@ class RunRecord:
     """One registry item."""
 
     run_id: str
-    pipeline_version: str
+    #: the analysis key ``<version>/<reference>/<aligner>/<caller>``, or :data:`INGEST`
+    analysis: str
     status: str
     updated_at: str
     details: dict[str, Any] = field(default_factory=dict)
@@ -37,9 +40,9 @@ class RunRecord:
 class RunRegistry(Protocol):
     """What the DAGs need of a registry."""
 
-    def put(self, run_id: str, pipeline_version: str, status: str, **details: Any) -> RunRecord: ...
+    def put(self, run_id: str, analysis: str, status: str, **details: Any) -> RunRecord: ...
 
-    def get(self, run_id: str, pipeline_version: str = INGEST) -> RunRecord | None: ...
+    def get(self, run_id: str, analysis: str = INGEST) -> RunRecord | None: ...
 
     def list(self, run_id: str | None = None) -> list[RunRecord]: ...
 
@@ -60,11 +63,12 @@ class SqliteRunRegistry:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
+            # "analyses" replaced the "runs" table of a registry keyed by pipeline version only
             db.execute(
-                "CREATE TABLE IF NOT EXISTS runs ("
-                " run_id TEXT NOT NULL, pipeline_version TEXT NOT NULL, status TEXT NOT NULL,"
+                "CREATE TABLE IF NOT EXISTS analyses ("
+                " run_id TEXT NOT NULL, analysis TEXT NOT NULL, status TEXT NOT NULL,"
                 " updated_at TEXT NOT NULL, details TEXT NOT NULL,"
-                " PRIMARY KEY (run_id, pipeline_version))"
+                " PRIMARY KEY (run_id, analysis))"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -73,43 +77,43 @@ class SqliteRunRegistry:
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def put(self, run_id: str, pipeline_version: str, status: str, **details: Any) -> RunRecord:
+    def put(self, run_id: str, analysis: str, status: str, **details: Any) -> RunRecord:
         """Create or update a record; ``details`` are merged into the stored ones."""
         _check_status(status)
         with closing(self._connect()) as db, db:
             row = db.execute(
-                "SELECT details FROM runs WHERE run_id = ? AND pipeline_version = ?",
-                (run_id, pipeline_version),
+                "SELECT details FROM analyses WHERE run_id = ? AND analysis = ?",
+                (run_id, analysis),
             ).fetchone()
             merged = {**(json.loads(row[0]) if row else {}), **details}
-            record = RunRecord(run_id, pipeline_version, status, _now(), merged)
+            record = RunRecord(run_id, analysis, status, _now(), merged)
             db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, pipeline_version)"
+                "INSERT INTO analyses VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, analysis)"
                 " DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,"
                 " details = excluded.details",
-                (run_id, pipeline_version, status, record.updated_at, json.dumps(merged, sort_keys=True)),
+                (run_id, analysis, status, record.updated_at, json.dumps(merged, sort_keys=True)),
             )
         return record
 
-    def get(self, run_id: str, pipeline_version: str = INGEST) -> RunRecord | None:
+    def get(self, run_id: str, analysis: str = INGEST) -> RunRecord | None:
         """The record of a run (``INGEST`` for its ingest record), or None."""
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT run_id, pipeline_version, status, updated_at, details FROM runs"
-                " WHERE run_id = ? AND pipeline_version = ?",
-                (run_id, pipeline_version),
+                "SELECT run_id, analysis, status, updated_at, details FROM analyses"
+                " WHERE run_id = ? AND analysis = ?",
+                (run_id, analysis),
             ).fetchone()
         return None if row is None else RunRecord(*row[:4], json.loads(row[4]))
 
     def list(self, run_id: str | None = None) -> list[RunRecord]:
-        """All records, or those of one run, ordered by run and version."""
-        query = "SELECT run_id, pipeline_version, status, updated_at, details FROM runs"
+        """All records, or those of one run, ordered by run and analysis."""
+        query = "SELECT run_id, analysis, status, updated_at, details FROM analyses"
         args: tuple = ()
         if run_id is not None:
             query += " WHERE run_id = ?"
             args = (run_id,)
         with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY run_id, pipeline_version", args).fetchall()
+            rows = db.execute(query + " ORDER BY run_id, analysis", args).fetchall()
         return [RunRecord(*r[:4], json.loads(r[4])) for r in rows]
 
 

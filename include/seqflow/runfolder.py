@@ -166,8 +166,8 @@ class FastqPair:
     sample_id: str
     sample_number: int
     lane: int | None
-    r1: Path
-    r2: Path
+    r1: Path | str
+    r2: Path | str
 
 
 def _fastq_name_re(sample_id: str) -> re.Pattern[str]:
@@ -196,14 +196,33 @@ def find_fastqs(run_dir: Path, sample_id: str) -> list[FastqPair]:
     :class:`FastqError` when none are found, when a read has no mate, or when the
     same lane and read are found in two places (e.g. two analyses).
     """
-    check_sample_id(sample_id)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FastqError(f"run folder {run_dir} does not exist or is not a directory")
+    names = [path.relative_to(run_dir).as_posix() for path in _walk_files(run_dir)]
+    return [
+        FastqPair(p.sample_id, p.sample_number, p.lane, run_dir / p.r1, run_dir / p.r2)
+        for p in pair_fastqs(names, sample_id, where=f"run folder {run_dir}")
+    ]
+
+
+def run_files(run_dir: Path) -> list[str]:
+    """Files of a run folder, as POSIX paths relative to it (the same form as S3 keys below its prefix)."""
+    return [path.relative_to(run_dir).as_posix() for path in _walk_files(Path(run_dir))]
+
+
+def pair_fastqs(files: Iterable[str], sample_id: str, *, where: str) -> list[FastqPair]:
+    """The FASTQ pairs of ``sample_id`` among ``files`` (relative paths or keys), by lane.
+
+    The one pairing rule of both profiles: a run folder on disk (:func:`find_fastqs`)
+    and a run prefix in S3 list their files and pair them here. ``r1``/``r2`` of
+    the result are the entries of ``files``; ``where`` names the folder in errors.
+    """
+    check_sample_id(sample_id)
     pattern = _fastq_name_re(sample_id)
-    found: dict[tuple[int | None, int], tuple[Path, int]] = {}
-    for path in _walk_files(run_dir):
-        match = pattern.fullmatch(path.name)
+    found: dict[tuple[int | None, int], tuple[str, int]] = {}
+    for name in files:
+        match = pattern.fullmatch(name.rsplit("/", 1)[-1])
         if match is None:
             continue
         lane = int(match["lane"]) if match["lane"] is not None else None
@@ -211,35 +230,28 @@ def find_fastqs(run_dir: Path, sample_id: str) -> list[FastqPair]:
         key = (lane, read)
         if key in found:
             raise FastqError(
-                f"sample {sample_id!r} in run folder {run_dir}: R{read}"
-                f"{'' if lane is None else f' of lane {lane}'} found twice: "
-                f"{found[key][0].relative_to(run_dir)} and {path.relative_to(run_dir)}"
+                f"sample {sample_id!r} in {where}: R{read}"
+                f"{'' if lane is None else f' of lane {lane}'} found twice: {found[key][0]} and {name}"
             )
-        found[key] = (path, int(match["number"]))
+        found[key] = (name, int(match["number"]))
     if not found:
         raise FastqError(
-            f"no FASTQ files for sample {sample_id!r} under run folder {run_dir} "
+            f"no FASTQ files for sample {sample_id!r} under {where} "
             f"(expected {sample_id}_S<n>_L<lane>_R<1|2>_001.fastq.gz)"
         )
     lanes = {lane for lane, _ in found}
     if None in lanes and len(lanes) > 1:
-        raise FastqError(
-            f"sample {sample_id!r} in run folder {run_dir}: both lane-split and "
-            "non-lane-split FASTQ files found"
-        )
+        raise FastqError(f"sample {sample_id!r} in {where}: both lane-split and non-lane-split FASTQ files found")
     pairs: list[FastqPair] = []
     for lane in sorted(lanes, key=lambda value: value or 0):
         r1, r2 = found.get((lane, 1)), found.get((lane, 2))
-        where = "" if lane is None else f" of lane {lane}"
+        at = "" if lane is None else f" of lane {lane}"
         if r1 is None or r2 is None:
             present, missing = (r1, "R2") if r2 is None else (r2, "R1")
-            raise FastqError(
-                f"sample {sample_id!r} in run folder {run_dir}: {present[0].relative_to(run_dir)} "
-                f"has no {missing} mate{where}"
-            )
+            raise FastqError(f"sample {sample_id!r} in {where}: {present[0]} has no {missing} mate{at}")
         if r1[1] != r2[1]:
             raise FastqError(
-                f"sample {sample_id!r} in run folder {run_dir}: R1 and R2{where} have different "
+                f"sample {sample_id!r} in {where}: R1 and R2{at} have different "
                 f"sample numbers (S{r1[1]} and S{r2[1]})"
             )
         pairs.append(FastqPair(sample_id=sample_id, sample_number=r1[1], lane=lane, r1=r1[0], r2=r2[0]))

@@ -52,6 +52,8 @@ class SampleRecord:
     index2: str
     sample_project: str | None
     line: int
+    #: every cell of the row by its column name as written (``Sample_Project``, ``Reference``, …)
+    columns: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class SampleSheet:
     header: dict[str, str]
     reads: dict[str, int | str]
     samples: list[SampleRecord] = field(default_factory=list)
+    #: key/value sections other than [Header] and [Reads] (``BCLConvert_Settings``,
+    #: ``DragenGermline_Settings`` with its ``ReferenceGenomeDir``), by section name
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def sample_ids(self) -> list[str]:
         """Sample_IDs in sheet order, each once (a sample may span lanes)."""
@@ -220,6 +225,10 @@ def parse_sample_sheet(path: Path | str) -> SampleSheet:
         header=_key_values(sections.get("Header")),
         reads=_reads(sections.get("Reads"), version),
         samples=samples,
+        settings={
+            name: _key_values(section) for name, section in sections.items()
+            if name.endswith("Settings") and name not in ("Header", "Reads")
+        },
     )
 
 
@@ -326,6 +335,7 @@ def _parse_data(path: Path, section: _Section) -> list[SampleRecord]:
                 index2=indexes["index2"],
                 sample_project=project,
                 line=line,
+                columns=dict(zip(columns, (c.strip() for c in cells))),
             )
         )
     return records

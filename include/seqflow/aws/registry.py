@@ -1,8 +1,8 @@
 """The run registry of the ``aws`` profile: a DynamoDB table.
 
 Same interface as :class:`seqflow.registry.SqliteRunRegistry`: items are keyed
-by ``run_id`` (hash key) and ``pipeline_version`` (range key; ``"-"`` for the
-ingest record), as the Terraform table is. ``details`` are stored as one JSON
+by ``run_id`` (hash key) and ``analysis`` (range key: the analysis key
+``<version>/<reference>/<aligner>/<caller>``; ``"-"`` for the ingest record), as the Terraform table is. ``details`` are stored as one JSON
 string attribute, so nested outputs need no DynamoDB type mapping (no Decimal).
 """
 
@@ -15,7 +15,7 @@ from seqflow.registry import INGEST, RunRecord, _check_status, _now
 
 
 class DynamoDbRunRegistry:
-    """Registry in a DynamoDB table (hash key ``run_id``, range key ``pipeline_version``)."""
+    """Registry in a DynamoDB table (hash key ``run_id``, range key ``analysis``)."""
 
     def __init__(self, table_name: str, *, aws_conn_id: str | None = None, hook=None):
         from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
@@ -36,22 +36,22 @@ class DynamoDbRunRegistry:
     def _record(item: dict[str, Any]) -> RunRecord:
         return RunRecord(
             run_id=item["run_id"],
-            pipeline_version=item["pipeline_version"],
+            analysis=item["analysis"],
             status=item["status"],
             updated_at=item["updated_at"],
             details=json.loads(item.get("details") or "{}"),
         )
 
-    def put(self, run_id: str, pipeline_version: str, status: str, **details: Any) -> RunRecord:
+    def put(self, run_id: str, analysis: str, status: str, **details: Any) -> RunRecord:
         """Create or update an item; ``details`` are merged into the stored ones."""
         _check_status(status)
-        current = self.get(run_id, pipeline_version)
+        current = self.get(run_id, analysis)
         merged = {**(current.details if current else {}), **details}
-        record = RunRecord(run_id, pipeline_version, status, _now(), merged)
+        record = RunRecord(run_id, analysis, status, _now(), merged)
         self.table.put_item(
             Item={
                 "run_id": run_id,
-                "pipeline_version": pipeline_version,
+                "analysis": analysis,
                 "status": status,
                 "updated_at": record.updated_at,
                 "details": json.dumps(merged, sort_keys=True, default=str),
@@ -59,16 +59,16 @@ class DynamoDbRunRegistry:
         )
         return record
 
-    def get(self, run_id: str, pipeline_version: str = INGEST) -> RunRecord | None:
+    def get(self, run_id: str, analysis: str = INGEST) -> RunRecord | None:
         """The item of a run (``INGEST`` for its ingest record), or None."""
         response = self.table.get_item(
-            Key={"run_id": run_id, "pipeline_version": pipeline_version}, ConsistentRead=True
+            Key={"run_id": run_id, "analysis": analysis}, ConsistentRead=True
         )
         item = response.get("Item")
         return None if item is None else self._record(item)
 
     def list(self, run_id: str | None = None) -> list[RunRecord]:
-        """All items, or those of one run, ordered by run and version."""
+        """All items, or those of one run, ordered by run and analysis."""
         from boto3.dynamodb.conditions import Key
 
         items: list[dict] = []
@@ -82,7 +82,7 @@ class DynamoDbRunRegistry:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         records = [self._record(item) for item in items]
-        return sorted(records, key=lambda r: (r.run_id, r.pipeline_version))
+        return sorted(records, key=lambda r: (r.run_id, r.analysis))
 
 
 def aws_registry(settings=None) -> DynamoDbRunRegistry:

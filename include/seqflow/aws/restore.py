@@ -93,4 +93,8 @@ def restore_run_inputs(run_plan: dict, *, settings=None, s3_client=None) -> Rest
 
     settings = settings or load_settings()
     client = s3_client or S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
-    return restore_and_check(client, run_plan["raw_bucket"], run_plan["input_keys"], settings.tier)
+    buckets = {uri.removeprefix("s3://").split("/", 1)[0] for uri in run_plan["inputs"]}
+    if len(buckets) != 1:
+        raise ValueError(f"the run's inputs should be in one raw bucket, found {sorted(buckets)}")
+    keys = [uri.removeprefix("s3://").split("/", 1)[1] for uri in run_plan["inputs"]]
+    return restore_and_check(client, buckets.pop(), keys, settings.tier)

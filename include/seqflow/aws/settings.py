@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqflow.aws.config_keys import AWS_CONFIG_KEYS, ssm_parameter_name, variable_name
-from seqflow.paths import check_pipeline_version, check_run_id, check_sample_id
+from seqflow.identity import AnalysisIdentity
+from seqflow.params import AWS_ENGINES
+from seqflow.paths import check_reference_name, check_run_id, result_prefix
 
 #: Airflow connection every seqflow AWS operator and hook uses (MWAA: the execution role).
 AWS_CONN_ID = os.environ.get("SEQFLOW_AWS_CONN_ID", "aws_default")
@@ -36,7 +38,8 @@ DEFAULTS: dict[str, str] = {
     "athena_results_bucket": "",
 }
 
-ENGINES = ("batch", "omics")
+#: the engines of the aws profile (one owner: seqflow.params)
+ENGINES = tuple(AWS_ENGINES)
 RESTORE_TIERS = ("Expedited", "Standard", "Bulk")
 
 
@@ -107,20 +110,16 @@ class AwsSettings:
     def raw_run_uri(self, run_id: str) -> str:
         return f"s3://{self.require('raw_bucket')}/{self.raw_run_prefix(run_id)}"
 
-    def results_prefix(self, run_id: str, pipeline_version: str, sample_id: str | None = None) -> str:
-        """``results/<run>/<pv>/[<sample>/]`` (the local profile's layout, as S3 keys)."""
-        parts = ["results", check_run_id(run_id), check_pipeline_version(pipeline_version)]
-        if sample_id is not None:
-            parts.append(check_sample_id(sample_id))
-        return "/".join(parts) + "/"
+    def results_prefix(self, identity: AnalysisIdentity, sample_id: str | None = None) -> str:
+        """``results/<run>/<version>/<reference>/<aligner>-<caller>/[<sample>/]``: the local layout, as keys."""
+        return result_prefix(identity, sample_id) + "/"
 
-    def results_uri(self, run_id: str, pipeline_version: str, sample_id: str | None = None) -> str:
-        return f"s3://{self.require('results_bucket')}/{self.results_prefix(run_id, pipeline_version, sample_id)}"
+    def results_uri(self, identity: AnalysisIdentity, sample_id: str | None = None) -> str:
+        return f"s3://{self.require('results_bucket')}/{self.results_prefix(identity, sample_id)}"
 
     def reference_uri(self, reference: str) -> str:
         """Prefix of a reference and its indexes: ``s3://<raw_bucket>/references/<reference>/``."""
-        check_sample_id(reference)  # same alphabet: letters, digits, '-' and '_'
-        return f"s3://{self.require('raw_bucket')}/references/{reference}/"
+        return f"s3://{self.require('raw_bucket')}/references/{check_reference_name(reference)}/"
 
     def lake_uri(self) -> str:
         """Root of the Parquet lake (the Glue job's ``--lake_uri``, no trailing slash).

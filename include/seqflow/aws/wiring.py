@@ -1,11 +1,8 @@
-"""The ``aws`` profile's tasks of the two DAGs, built inside the DAG's context.
+"""The ``aws`` profile's edges of the two DAGs (see :mod:`seqflow.wiring`): provider operators.
 
-The DAG files stay thin: under ``SEQFLOW_PROFILE=aws`` they call
-:func:`build_ingest` / :func:`build_analysis` where the local profile wires its
-own tasks. Task ids match the local profile's where the step is the same
-(``find_runs``, ``transfer_runs``, ``wait_for_completion_flag``,
-``record_ingested``, ``plan``, ``prepare_reference``, ``sample_jobs``,
-``register_partitions``, ``finalise_run``), so runbooks and alerts read the same.
+The DAG files call these where the local profile calls :mod:`seqflow.wiring.local`;
+the task ids are the same, except the aws-only ``include_filter``, ``flag_keys``,
+``omics_requests`` and ``omics_run`` (:data:`seqflow.wiring.EDGE_TASKS`).
 
 Building touches no AWS, Variable or file: operator arguments are templates
 or XComs, task bodies read the configuration when they run.
@@ -14,7 +11,7 @@ or XComs, task bodies read the configuration when they run.
 from __future__ import annotations
 
 from airflow.sdk import PokeReturnValue, get_current_context, task, task_group
-from airflow.sdk.exceptions import AirflowSkipException
+
 
 from seqflow.aws.settings import AWS_CONN_ID, poll_seconds, template
 
@@ -28,8 +25,21 @@ def _run_date(params, logical_date, dag_run):
     return resolve_run_date(params["run_date"], logical_date, getattr(dag_run, "run_after", None))
 
 
-def build_ingest():
-    """DataSync → runs in the raw bucket → flag sensors → registry. Returns the analysis trigger kwargs."""
+def _label(sample_id: str) -> None:
+    get_current_context()["sample_id"] = sample_id
+
+
+# -- ingest --------------------------------------------------------------------------------
+
+
+def ingest_runs():
+    """DataSync (date include filter) → runs in the raw bucket → flag sensors. Returns the run folders.
+
+    Airflow cannot list the on-prem share, so the copy comes first and the runs
+    are found in the raw bucket afterwards.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from seqflow.aws import ingest
 
     @task
@@ -37,8 +47,8 @@ def build_ingest():
         """DataSync include filter selecting every run folder of the date."""
         return ingest.date_include_filter(_run_date(params, logical_date, dag_run))
 
-    @task(task_id="find_runs")
-    def find_copied_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
+    @task
+    def find_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
         """Run folders of the date in the raw bucket that still need ingesting."""
         run_date = _run_date(params, logical_date, dag_run)
         runs = ingest.runs_to_ingest(run_date, force=params["force"])
@@ -50,71 +60,37 @@ def build_ingest():
     def flag_keys(run_ids: list[str]) -> list[str]:
         return [ingest.flag_key_pattern(run_id) for run_id in run_ids]
 
-    @task(task_id="record_ingested")
-    def record_ingested(run_folder: str, params=None, run_id=None) -> dict:
-        """Registry: ingested. Returns the arguments of the analysis trigger (a forced re-ingest re-analyses)."""
-        from seqflow.tasks.ingest import analysis_trigger
-
-        conf = ingest.record_ingested(run_folder, reference=params["reference"], aligner=params["aligner"])
-        return analysis_trigger(conf, force=params["force"], ingest_dag_run_id=run_id)
-
     copied = ingest.datasync_operator(include_filter())
-    runs = find_copied_runs()
+    runs = find_runs()
     copied >> runs
-    complete = ingest.flag_sensor(flag_keys(runs))
-    triggers = record_ingested.expand(run_folder=runs)
-    complete >> triggers
-    return triggers
+    flags = ingest.flag_sensor(flag_keys(runs))
+    return runs, flags
 
 
-def _label(sample_id: str) -> None:
-    get_current_context()["sample_id"] = sample_id
+# -- analysis ------------------------------------------------------------------------------
 
 
-def build_analysis():
-    """plan → restore → reference → samples → Batch | HealthOmics → Glue → partitions → Athena → registry."""
-    from airflow.providers.amazon.aws.operators.athena import AthenaOperator
-    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-
-    from seqflow.aws import analysis as aws
-    from seqflow.aws.batch import BATCH_STEPS, batch_operator
-    from seqflow.aws.omics import OmicsStartRunOperator
-
-    poll = poll_seconds(60)
-
-    @task(task_id="plan", retries=0)
-    def plan(params=None) -> dict:
-        """Validated params, the engine, and the run's objects in S3."""
-        try:
-            return aws.plan(dict(params))
-        except aws.AlreadyAnalysed as done:
-            raise AirflowSkipException(str(done)) from None
-
-    @task.sensor(mode="reschedule", poke_interval=max(poll, 1), timeout=RESTORE_TIMEOUT_S)
+def restore_archived(run_plan):
+    @task.sensor(mode="reschedule", poke_interval=max(poll_seconds(60), 1), timeout=RESTORE_TIMEOUT_S)
     def restore_archived(run_plan: dict) -> PokeReturnValue:
         """Restore the run's archived inputs (GLACIER / DEEP_ARCHIVE) and wait until they are readable."""
         from seqflow.aws.restore import restore_run_inputs
 
         return PokeReturnValue(is_done=restore_run_inputs(run_plan).done)
 
-    @task(task_id="prepare_reference")
-    def prepare_reference(run_plan: dict) -> dict:
-        """The reference and its aligner index in S3."""
-        return aws.reference(run_plan["reference"], run_plan["aligner"])
+    return restore_archived(run_plan)
 
-    @task
-    def sample_jobs(run_plan: dict, ref: dict) -> list[dict]:
-        jobs = aws.sample_jobs(run_plan, ref)
-        aws.record_analysing(run_plan, jobs)
-        return jobs
 
-    @task.branch
-    def choose_engine(run_plan: dict) -> str:
-        """The engine of this DAG run (param, default from seqflow_default_engine)."""
-        return "batch.requests" if run_plan["engine"] == "batch" else "omics_requests"
+def per_sample(jobs, branch):
+    """``engine=batch``: one mapped group per sample, a deferrable BatchOperator per step;
+    ``engine=omics``: one HealthOmics run per sample. Returns both ends for the VCF collection."""
+    from seqflow.aws.batch import BATCH_STEPS, batch_operator
+    from seqflow.aws.omics import OmicsStartRunOperator
 
-    @task_group(group_id="batch")
-    def batch_sample(job: dict):
+    poll = poll_seconds(60)
+
+    @task_group(group_id="sample")
+    def sample(job: dict):
         @task(map_index_template="{{ sample_id }}", multiple_outputs=True)
         def requests(job: dict) -> dict:
             """SubmitJob arguments of the sample's steps, one XCom per operator argument."""
@@ -134,45 +110,12 @@ def build_analysis():
     @task
     def omics_requests(jobs: list[dict]) -> list[dict]:
         """StartRun arguments, one HealthOmics run per sample."""
-        return aws.omics_requests(jobs)
+        from seqflow.aws.analysis import omics_requests as build
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def collect_vcfs(run_plan: dict, jobs: list[dict]) -> list[dict]:
-        """Each sample's VCF URI, from whichever engine ran."""
-        ids = None
-        if run_plan["engine"] == "omics":
-            ids = list(get_current_context()["ti"].xcom_pull(task_ids="omics_run", key="return_value") or [])
-        return aws.vcf_uris(jobs, run_plan["engine"], ids)
+        return build(jobs)
 
-    @task
-    def glue_args(run_plan: dict, vcfs: list[dict]) -> list[dict]:
-        return aws.glue_script_args(run_plan, vcfs)
-
-    @task
-    def register_partitions(run_plan: dict, vcfs: list[dict]) -> int:
-        """Glue Data Catalog: the run's partitions (idempotent)."""
-        return aws.register_partitions(run_plan, vcfs)
-
-    @task
-    def qc_summary_sql(run_plan: dict) -> str:
-        return aws.qc_summary_sql(run_plan)
-
-    @task
-    def finalise_run(run_plan: dict, vcfs: list[dict], query_execution_id: str | None) -> dict:
-        """Registry: analysed, with the outputs and the QC summary."""
-        return aws.finalise(run_plan, vcfs, query_execution_id)
-
-    run_plan = plan()
-    restored = restore_archived(run_plan)
-    ref = prepare_reference(run_plan)
-    restored >> ref
-    jobs = sample_jobs(run_plan, ref)
-    branch = choose_engine(run_plan)
-    jobs >> branch
-
-    batch = batch_sample.expand(job=jobs)
+    batch = sample.expand(job=jobs)
     branch >> batch
-
     requests = omics_requests(jobs)
     branch >> requests
     omics = OmicsStartRunOperator.partial(
@@ -183,11 +126,15 @@ def build_analysis():
         waiter_max_attempts=max(1, 3 * 24 * 3600 // poll),
         map_index_template="{{ task.sample_id }}",
     ).expand_kwargs(requests)
+    return [batch, omics]
 
-    vcfs = collect_vcfs(run_plan, jobs)
-    [batch, omics] >> vcfs
 
-    convert = GlueJobOperator.partial(
+def convert_to_parquet(args):
+    """The converter Glue job, one durable deferrable run per VCF."""
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+    poll = poll_seconds(60)
+    return GlueJobOperator.partial(
         task_id="convert_to_parquet",
         aws_conn_id=AWS_CONN_ID,
         job_name=template("glue_job_name"),
@@ -196,20 +143,25 @@ def build_analysis():
         waiter_delay=poll,
         waiter_max_attempts=max(1, 6 * 3600 // poll),
         verbose=False,
-    ).expand(script_args=glue_args(run_plan, vcfs))
+    ).expand(script_args=args)
 
-    registered = register_partitions(run_plan, vcfs)
-    convert >> registered
 
-    qc = AthenaOperator(
+def qc_summary(sql):
+    """The per-sample QC query over this analysis, on Athena."""
+    from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+
+    return AthenaOperator(
         task_id="qc_summary",
         aws_conn_id=AWS_CONN_ID,
-        query=qc_summary_sql(run_plan),
+        query=sql,
         database=template("glue_database"),
         workgroup=template("athena_workgroup"),
         output_location="s3://%s/seqflow/qc_summary/" % template("athena_results_bucket"),
         deferrable=True,
-        sleep_time=poll,
+        sleep_time=poll_seconds(60),
     )
-    registered >> qc
-    return finalise_run(run_plan, vcfs, qc.output)
+
+
+def qc_result(qc):
+    """What finalise_run gets of the QC query: its Athena query execution id."""
+    return qc.output

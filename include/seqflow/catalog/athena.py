@@ -86,6 +86,9 @@ def glue_batch_create_partition_args(
 ) -> list[dict]:
     """Keyword arguments of ``glue.batch_create_partition`` calls (100 per call).
 
+    ``Values`` are in the table's partition key order (``run_id``,
+    ``pipeline_version``, ``reference``, ``aligner``, ``caller``, then
+    ``sample_id`` for ``variants``), the location is the partition's folder.
     Each partition gets the table's columns and Parquet storage so that Athena
     reads it without a crawler. Pair with :func:`unexpected_partition_errors`.
     """

@@ -17,26 +17,60 @@ import sqlglot
 
 from seqflow.catalog import sql as sqlfiles
 from seqflow.catalog.athena import table_def
+from seqflow.identity import FIELDS as IDENTITY_FIELDS
 from seqflow.lake.publish import Partition, PublishResult, check_table, check_value
 
 #: Tables the catalog knows (one DDL file each under sql/ddl/).
 TABLES = ("variants", "qc_metrics")
+
+#: Where a catalog made before partitions carried the whole analysis identity
+#: keeps its registrations: their folders (``run_id=/pipeline_version=/
+#: sample_id=``) do not match the tables any more, so they are set aside, not
+#: lost; re-publishing the analyses registers them again.
+LEGACY_PARTITIONS_TABLE = "seqflow_partitions_v1"
 
 _PARTITIONS_DDL = """
 CREATE TABLE IF NOT EXISTS seqflow_partitions (
     table_name VARCHAR NOT NULL,
     run_id VARCHAR NOT NULL,
     pipeline_version VARCHAR NOT NULL,
+    reference VARCHAR NOT NULL,
+    aligner VARCHAR NOT NULL,
+    caller VARCHAR NOT NULL,
     sample_id VARCHAR NOT NULL,  -- '' for tables without a sample level
     location VARCHAR NOT NULL,
     registered_at TIMESTAMP DEFAULT current_timestamp,
-    PRIMARY KEY (table_name, run_id, pipeline_version, sample_id)
+    PRIMARY KEY (table_name, run_id, pipeline_version, reference, aligner, caller, sample_id)
 )
 """
 
+_KEY_COLUMNS = ("table_name", *IDENTITY_FIELDS, "sample_id")
+
+
+def _partition_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'seqflow_partitions'"
+    ).fetchall()}
+
+
+def _ensure_partitions_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the registration table; set aside one of the pre-identity layout."""
+    columns = _partition_columns(con)
+    if columns and "aligner" not in columns:
+        legacy = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LEGACY_PARTITIONS_TABLE]
+        ).fetchone()[0]
+        if legacy:
+            con.execute(f"INSERT INTO {LEGACY_PARTITIONS_TABLE} SELECT * FROM seqflow_partitions ON CONFLICT DO NOTHING")
+            con.execute("DROP TABLE seqflow_partitions")
+        else:
+            con.execute(f"ALTER TABLE seqflow_partitions RENAME TO {LEGACY_PARTITIONS_TABLE}")
+    con.execute(_PARTITIONS_DDL)
+
 
 def _as_partitions(partitions) -> list[Partition]:
-    """Accept Partitions, PublishResults, or dicts with the partition keys."""
+    """Accept Partitions, PublishResults, or dicts with the partition keys
+    (``table``, the five identity fields, ``sample_id``)."""
     if isinstance(partitions, (PublishResult, Partition, dict)):
         partitions = [partitions]
     out: list[Partition] = []
@@ -46,7 +80,12 @@ def _as_partitions(partitions) -> list[Partition]:
         elif isinstance(p, Partition):
             out.append(p)
         elif isinstance(p, dict):
-            out.append(Partition(p.get("table", "variants"), p["run_id"], p["pipeline_version"], p.get("sample_id")))
+            missing = [k for k in IDENTITY_FIELDS if not p.get(k)]
+            if missing:
+                raise ValueError(f"partition {p!r} lacks {', '.join(missing)}")
+            out.append(Partition(
+                p.get("table", "variants"), *(p[k] for k in IDENTITY_FIELDS), p.get("sample_id")
+            ))
         else:
             raise TypeError(f"cannot register {p!r} as a partition")
     for p in out:
@@ -80,11 +119,18 @@ def _table_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = TABLES) -> None:
-    con.execute(_PARTITIONS_DDL)
+    _ensure_partitions_table(con)
     for table in tables:
         _table_view(con, table)
     for view in sqlfiles.list_views():
         con.execute(sqlfiles.to_duckdb(sqlfiles.load(view, "views")))
+
+
+def _is_legacy(catalog_path: Path) -> bool:
+    """True for a catalog whose registrations predate identity partitions."""
+    with duckdb.connect(str(catalog_path), read_only=True) as con:
+        columns = _partition_columns(con)
+    return bool(columns) and "aligner" not in columns
 
 
 def init_catalog(catalog_path: str | Path) -> None:
@@ -99,8 +145,9 @@ def register_partitions_duckdb(catalog_path: str | Path, lake_root: str | Path, 
 
     ``partitions``: :class:`~seqflow.lake.publish.Partition` objects, a
     :class:`~seqflow.lake.publish.PublishResult`, or dicts with ``table``,
-    ``run_id``, ``pipeline_version`` and ``sample_id``. A partition whose
-    folder does not exist under ``lake_root`` is refused.
+    ``run_id``, ``pipeline_version``, ``reference``, ``aligner``, ``caller``
+    and ``sample_id``. A partition whose folder does not exist under
+    ``lake_root`` is refused.
     """
     parts = _as_partitions(partitions)
     lake_root = Path(lake_root).resolve()
@@ -109,24 +156,25 @@ def register_partitions_duckdb(catalog_path: str | Path, lake_root: str | Path, 
         folder = p.path(lake_root)
         if not any(folder.glob("*.parquet")):
             raise FileNotFoundError(f"partition {p.relpath} has no Parquet files under {lake_root}")
-        rows.append((p.table, p.run_id, p.pipeline_version, p.sample_id or "", str(folder)))
+        rows.append((p.table, *(getattr(p, k) for k in IDENTITY_FIELDS), p.sample_id or "", str(folder)))
     Path(catalog_path).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(catalog_path)) as con:
-        con.execute(_PARTITIONS_DDL)
+        _ensure_partitions_table(con)
+        names = ", ".join((*_KEY_COLUMNS, "location"))
+        marks = ", ".join("?" * (len(_KEY_COLUMNS) + 1))
         con.executemany(
-            "INSERT INTO seqflow_partitions (table_name, run_id, pipeline_version, sample_id, location) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            rows,
+            f"INSERT INTO seqflow_partitions ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
         )
         _refresh(con)
 
 
-def registered_partitions(catalog_path: str | Path) -> list[tuple[str, str, str, str]]:
-    """(table, run_id, pipeline_version, sample_id) of every registered partition."""
+def registered_partitions(catalog_path: str | Path) -> list[tuple[str, ...]]:
+    """(table, run_id, pipeline_version, reference, aligner, caller, sample_id)
+    of every registered partition (``sample_id`` is '' for ``qc_metrics``)."""
     with duckdb.connect(str(catalog_path)) as con:
-        con.execute(_PARTITIONS_DDL)
+        _ensure_partitions_table(con)
         return con.execute(
-            "SELECT table_name, run_id, pipeline_version, sample_id FROM seqflow_partitions ORDER BY ALL"
+            f"SELECT {', '.join(_KEY_COLUMNS)} FROM seqflow_partitions ORDER BY ALL"
         ).fetchall()
 
 
@@ -144,7 +192,7 @@ def run_query(
     params = sqlfiles.check_params(text, params)
     sql = sqlfiles.to_duckdb(text)
     catalog_path = Path(catalog_path)
-    if not catalog_path.exists():
+    if not catalog_path.exists() or _is_legacy(catalog_path):
         Path(lake_root).mkdir(parents=True, exist_ok=True)
         init_catalog(catalog_path)
     with duckdb.connect(str(catalog_path), read_only=True) as con:

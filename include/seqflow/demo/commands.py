@@ -12,7 +12,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the demo subcommands to the ``seqflow`` parser."""
-    from seqflow.demo.references import REFERENCES  # light: no tool or network use at import
+    from seqflow.demo.references import DEMO_GENOMES  # light: no tool or network use at import
 
     make = subparsers.add_parser(
         "make-demo-data",
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "share; truth VCFs go to <SEQFLOW_HOME>/truth/<run>/."
         ),
     )
-    make.add_argument("--reference", choices=sorted(REFERENCES), default="lambda",
+    make.add_argument("--reference", choices=sorted(DEMO_GENOMES), default="lambda",
                       help="genome to sample from (default: %(default)s)")
     make.add_argument("--date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="run date, the date in the run folder name (default: today)")

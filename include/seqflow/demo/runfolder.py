@@ -43,7 +43,7 @@ from seqflow.config import DEFAULT_COMPLETION_FLAGS
 from seqflow.fsutil import default_dir_mode, file_lock, fsync_path, fsync_tree
 from seqflow.demo.mutate import plan_variants, sample_seed, write_mutated_genome, write_truth_vcf
 from seqflow.demo.reads import DEFAULT_READ_LENGTH, IlluminaNames, simulate_reads
-from seqflow.demo.references import fetch_reference, reference_source
+from seqflow.demo.references import demo_genome, ensure_demo_reference
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,8 @@ def generate_run(
     """Build a demo run folder in ``landing`` and return its path.
 
     Args:
-        reference: a name of :data:`seqflow.demo.references.REFERENCES`.
+        reference: a demo genome (:data:`seqflow.demo.references.DEMO_GENOMES`), registered in the
+            reference catalogue at ``references_root`` on first use.
         run_date: the date in the run name (what the daily DAG looks for).
         flowcell: 9 upper-case alphanumerics; default: derived from the date,
             instrument and run number, so separate runs get separate flow cells.
@@ -241,7 +242,7 @@ def generate_run(
         raise TypeError("run_date must be a datetime.date")
     if not 0 < coverage <= 1000:
         raise ValueError(f"coverage must be within (0, 1000], got {coverage}")
-    source = reference_source(reference)
+    source = demo_genome(reference)
     flowcell = flowcell or default_flowcell(run_date, instrument, run_number)
     name = run_folder_name(run_date, instrument, run_number, flowcell, position)
     sample_list = demo_samples(source.sample_prefix, samples)
@@ -263,7 +264,7 @@ def generate_run(
                 return run_dir
             raise RuntimeError(f"{run_dir} exists without {COMPLETION_FLAG} and is not a complete demo run; "
                                "remove it to regenerate")
-        fasta = fetch_reference(reference, Path(references_root)).resolve()
+        fasta = ensure_demo_reference(reference, Path(references_root)).resolve()
         _remove_stale(landing, truth_root, name)
         started = time.monotonic()
         tmp_run = _make_temp_dir(landing, f".tmp-{name}-")

@@ -4,9 +4,11 @@ Runs the same converter as the local profile (``seqflow.lake``) on the Glue
 worker's disk, then publishes the partitions to S3 and registers them with
 Glue ``BatchCreatePartition`` (idempotent). Job arguments (all strings):
 
-  --vcf_uri            s3://bucket/results/<run>/<pv>/<sample>/<sample>.vcf.gz
+  --vcf_uri            s3://bucket/results/<run>/<pv>/<reference>/<aligner>-<caller>/<sample>/<sample>.vcf.gz
   --lake_uri           s3://lake-bucket/lake            (no trailing slash)
-  --run_id, --pipeline_version, --reference, --caller
+  --run_id, --pipeline_version, --reference, --aligner, --caller
+                       the analysis identity: every part is a partition key,
+                       <lake>/<table>/run_id=/pipeline_version=/reference=/aligner=/caller=/sample_id=/
   --sample_id          a sample id, or "-" to take every sample of the VCF
   --table              lake table (default "variants")
   --database           Glue database to register partitions in ("-" to skip)
@@ -30,7 +32,7 @@ import uuid
 from pathlib import Path
 
 DEFAULTS = {"table": "variants", "sample_id": "-", "database": "-", "bcftools_uri": "-"}
-REQUIRED = ["vcf_uri", "lake_uri", "run_id", "pipeline_version", "reference", "caller"]
+REQUIRED = ["vcf_uri", "lake_uri", "run_id", "pipeline_version", "reference", "aligner", "caller"]
 
 
 def parse_args(argv: list[str]) -> dict[str, str]:
@@ -49,6 +51,13 @@ def parse_args(argv: list[str]) -> dict[str, str]:
     if missing:
         raise SystemExit(f"missing job argument(s): {', '.join('--' + m for m in missing)}")
     return args
+
+
+def analysis_identity(args: dict[str, str]):
+    """The :class:`~seqflow.identity.AnalysisIdentity` of the job's arguments (validated)."""
+    from seqflow.identity import FIELDS, AnalysisIdentity
+
+    return AnalysisIdentity(**{k: args[k] for k in FIELDS})
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     from seqflow.lake import convert_vcf_to_parquet
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    identity = analysis_identity(args)  # before any download: a bad argument fails at once
     s3 = boto3.client("s3")
     with tempfile.TemporaryDirectory(prefix="seqflow-") as tmp:
         work = Path(tmp)
@@ -114,11 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         result = convert_vcf_to_parquet(
             vcf,
             work / "lake",
-            run_id=args["run_id"],
+            identity=identity,
             sample_id=None if args["sample_id"] in ("", "-") else args["sample_id"],
-            pipeline_version=args["pipeline_version"],
-            reference=args["reference"],
-            caller=args["caller"],
             table=args["table"],
             bcftools=bcftools,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from seqflow.identity import AnalysisIdentity
 from seqflow.lake.converter import DEFAULT_BLOCK_SIZE, SampleOutput, convert_stream
 from seqflow.lake.header import VcfFormatError, read_header
 from seqflow.lake.publish import Partition, PublishResult, Transaction, check_table, check_value
@@ -33,55 +34,56 @@ def _sample_plan(vcf: Path, vcf_samples: list[str], sample_id: str | None) -> li
     return [(sample_id, sample_id)]
 
 
+def _check_identity(identity: AnalysisIdentity) -> AnalysisIdentity:
+    if not isinstance(identity, AnalysisIdentity):
+        raise TypeError(f"identity must be a seqflow.identity.AnalysisIdentity, not {type(identity).__name__}")
+    for key, value in identity.to_dict().items():
+        check_value(key, value)
+    return identity
+
+
 def convert_vcf_to_parquet(
     vcf: str | Path,
     lake_root: str | Path,
     *,
-    run_id: str,
+    identity: AnalysisIdentity,
     sample_id: str | None,
-    pipeline_version: str,
-    reference: str,
-    caller: str,
     table: str = "variants",
     block_size: int = DEFAULT_BLOCK_SIZE,
     bcftools: str = "bcftools",
 ) -> PublishResult:
     """Convert and atomically publish one VCF into the lake under partition path
-    ``<lake_root>/<table>/run_id=<run_id>/pipeline_version=<pv>/sample_id=<sample>/part-*.parquet``.
+    ``<lake_root>/<table>/run_id=<run>/pipeline_version=<pv>/reference=<ref>/aligner=<a>/caller=<c>/sample_id=<sample>/part-00000.parquet``.
 
-    ``vcf`` may be VCF, VCF.gz (bgzip or gzip) or BCF, with any number of
-    samples or none (sites-only: one row per variant, partition
-    ``sample_id=<sample_id or "sites">``). ``sample_id=None`` takes the sample
-    names from the VCF, one partition per sample; a given ``sample_id`` names
-    the only sample of a single-sample VCF or selects one of a multi-sample VCF.
+    ``identity`` is the analysis that produced the VCF; its five parts are
+    partition values (queryable columns, not stored in the files). ``vcf`` may
+    be VCF, VCF.gz (bgzip or gzip) or BCF, with any number of samples or none
+    (sites-only: one row per variant, partition ``sample_id=<sample_id or
+    "sites">``). ``sample_id=None`` takes the sample names from the VCF, one
+    partition per sample; a given ``sample_id`` names the only sample of a
+    single-sample VCF or selects one of a multi-sample VCF.
 
-    Publishing replaces exactly the partitions written (same run, version and
-    sample): re-running never duplicates rows and never touches other
-    versions. Malformed input raises :class:`VcfFormatError` naming the file
-    and line, and publishes nothing. Returns the partitions and row counts.
+    Publishing replaces exactly the partitions written (same identity and
+    sample): re-running never duplicates rows and never touches another
+    analysis (other version, reference, aligner or caller). Malformed input
+    raises :class:`VcfFormatError` naming the file and line, and publishes
+    nothing. Returns the partitions and row counts.
     """
     started = time.monotonic()
     vcf = Path(vcf)
     check_table(table)
-    check_value("run_id", run_id)
-    check_value("pipeline_version", pipeline_version)
-    for kind, value in (("reference", reference), ("caller", caller)):
-        if not value:
-            raise ValueError(f"{kind} must be given (it is written into every row)")
+    _check_identity(identity)
     header = read_header(vcf, bcftools=bcftools)
     plan = _sample_plan(vcf, header.samples, sample_id)
     with Transaction(lake_root, table) as txn:
-        outputs, partitions = [], []
-        for vcf_sample, sid in plan:
-            part = Partition(table, run_id, pipeline_version, sid)
-            outputs.append(SampleOutput(vcf_sample, txn.stage(part) / PART_FILE))
-            partitions.append(part)
-        stats = convert_stream(
-            vcf, header, outputs, reference=reference, caller=caller, bcftools=bcftools, block_size=block_size
-        )
+        outputs = [
+            SampleOutput(vcf_sample, txn.stage(Partition.of(table, identity, sid)) / PART_FILE)
+            for vcf_sample, sid in plan
+        ]
+        stats = convert_stream(vcf, header, outputs, bcftools=bcftools, block_size=block_size)
         done = [
-            Partition(p.table, p.run_id, p.pipeline_version, p.sample_id, rows=o.rows, files=(PART_FILE,))
-            for p, o in zip(partitions, outputs)
+            Partition.of(table, identity, sid, rows=o.rows, files=(PART_FILE,))
+            for (_, sid), o in zip(plan, outputs)
         ]
         txn.commit(done)
     result = PublishResult(table=table, lake_root=Path(lake_root), partitions=done, records=stats.records)
@@ -90,26 +92,30 @@ def convert_vcf_to_parquet(
 
 
 def publish_qc_metrics(
-    lake_root: str | Path, rows: list[dict], *, run_id: str, pipeline_version: str, table: str = "qc_metrics"
+    lake_root: str | Path, rows: list[dict], *, identity: AnalysisIdentity, table: str = "qc_metrics"
 ) -> PublishResult:
-    """Atomically publish one run's per-sample QC metrics (one row per sample).
+    """Atomically publish one analysis's per-sample QC metrics (one row per sample)
+    under ``<lake_root>/<table>/run_id=<run>/pipeline_version=<pv>/reference=<ref>/aligner=<a>/caller=<c>/``.
 
     Each row needs ``sample_id``; ``read_pairs``, ``pct_mapped``,
     ``pct_duplicates``, ``mean_depth``, ``variants_called``, ``precision``,
-    ``recall`` and ``f1`` may be missing or None (stored as null). Publishing
-    the same run and pipeline version again replaces that partition.
+    ``recall`` and ``f1`` may be missing or None (stored as null). A row may
+    repeat identity fields (``run_id``, ``reference``, ...) if they equal
+    ``identity``'s; they are partition values, not stored in the file.
+    Publishing the same identity again replaces that partition only.
     """
-    check_value("run_id", run_id)
-    check_value("pipeline_version", pipeline_version)
+    check_table(table)
+    _check_identity(identity)
     names = set(QC_METRICS_SCHEMA.names)
+    expected = identity.to_dict()
     seen: set[str] = set()
     for i, row in enumerate(rows):
-        unknown = set(row) - names - {"run_id", "pipeline_version"}
+        unknown = set(row) - names - set(expected)
         if unknown:
             raise ValueError(f"QC row {i}: unknown field(s) {sorted(unknown)}; expected {sorted(names)}")
-        for key in ("run_id", "pipeline_version"):
-            if key in row and row[key] != locals()[key]:
-                raise ValueError(f"QC row {i}: {key}={row[key]!r} does not match {locals()[key]!r}")
+        for key in [k for k in expected if k in row]:
+            if row[key] != expected[key]:
+                raise ValueError(f"QC row {i}: {key}={row[key]!r} does not match the identity's {expected[key]!r}")
         sid = check_value("sample_id", row.get("sample_id"))
         if sid in seen:
             raise ValueError(f"QC row {i}: sample {sid!r} appears twice")
@@ -117,7 +123,7 @@ def publish_qc_metrics(
     data = pa.Table.from_pylist(
         [{k: r.get(k) for k in QC_METRICS_SCHEMA.names} for r in rows], schema=QC_METRICS_SCHEMA
     )
-    part = Partition(table, run_id, pipeline_version, None, rows=data.num_rows, files=(PART_FILE,))
+    part = Partition.of(table, identity, rows=data.num_rows, files=(PART_FILE,))
     with Transaction(lake_root, table) as txn:
         pq.write_table(data, txn.stage(part) / PART_FILE, compression="zstd")
         txn.commit([part])

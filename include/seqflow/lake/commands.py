@@ -13,7 +13,8 @@ def register(subparsers) -> None:
         "vcf-to-parquet",
         help="convert a VCF/BCF into the Parquet variant lake (atomic, idempotent)",
         description="Convert a VCF, VCF.gz or BCF into the lake and publish it atomically; "
-        "converting the same run, sample and pipeline version again replaces that data.",
+        "converting the same analysis (run, pipeline version, reference, aligner, caller) and sample "
+        "again replaces that data; other analyses are untouched.",
     )
     p.add_argument("vcf", help="input VCF, VCF.gz or BCF")
     p.add_argument("--lake", help="lake root (default: the local profile's lake)")
@@ -21,7 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--sample-id", help="sample partition (default: every sample named in the VCF)")
     p.add_argument("--pipeline-version", help="default: seqflow.config.PIPELINE_VERSION")
     p.add_argument("--reference", required=True, help="reference genome name, e.g. GRCh38")
-    p.add_argument("--caller", required=True, help="variant caller that produced the VCF")
+    p.add_argument("--aligner", required=True, help="aligner that produced the reads' alignments, e.g. bwa")
+    p.add_argument("--caller", required=True, help="variant caller that produced the VCF, e.g. bcftools")
     p.add_argument("--table", default="variants")
     p.add_argument("--register", action="store_true", help="also register the partitions in the local catalog")
     p.add_argument("--catalog", help="DuckDB catalog (default: the local profile's)")
@@ -45,19 +47,18 @@ def register(subparsers) -> None:
 
 def _vcf_to_parquet(args: argparse.Namespace) -> int:
     from seqflow.config import PIPELINE_VERSION, local_paths
+    from seqflow.identity import AnalysisIdentity
     from seqflow.lake import convert_vcf_to_parquet
 
-    lake = args.lake or local_paths().lake
-    result = convert_vcf_to_parquet(
-        args.vcf,
-        lake,
+    identity = AnalysisIdentity(
         run_id=args.run_id,
-        sample_id=args.sample_id,
         pipeline_version=args.pipeline_version or PIPELINE_VERSION,
         reference=args.reference,
+        aligner=args.aligner,
         caller=args.caller,
-        table=args.table,
     )
+    lake = args.lake or local_paths().lake
+    result = convert_vcf_to_parquet(args.vcf, lake, identity=identity, sample_id=args.sample_id, table=args.table)
     if args.register:
         from seqflow.catalog import register_partitions_duckdb
 

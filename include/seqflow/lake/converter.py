@@ -60,7 +60,7 @@ WRITE_THREADS = 2
 WRITER_OPTIONS = dict(
     use_dictionary=[
         "contig", "ref", "filters.list.element", "info.key_value.key", "info.key_value.value", "format.key_value.key",
-        "reference", "caller", "gt.list.element", "alt.list.element",
+        "gt.list.element", "alt.list.element",
     ],
     write_statistics=["contig", "pos", "start", "end", "qual", "info_dp", "gq", "dp"],
     column_encoding={"pos": "DELTA_BINARY_PACKED", "start": "DELTA_BINARY_PACKED", "end": "DELTA_BINARY_PACKED"},
@@ -75,8 +75,6 @@ _DICT_DICT_MAP = pa.map_(_DICT_STRING, _DICT_STRING)
 _WRITE_TYPES = {
     "info": _DICT_DICT_MAP,
     "format": _DICT_MAP,
-    "reference": _DICT_STRING,
-    "caller": _DICT_STRING,
 }
 #: What the writer is handed: the lake schema with low-cardinality or shared
 #: strings dictionary-encoded in Arrow, which the Parquet writer stores without
@@ -253,7 +251,7 @@ def _stacked_map(columns: list[pa.Array], names: list[str], n: int, encode_value
 class _Block:
     """The columns of one block of records, shared by all samples."""
 
-    def __init__(self, batch: pa.RecordBatch, header: VcfHeader, reference: str, caller: str):
+    def __init__(self, batch: pa.RecordBatch, header: VcfHeader):
         n = batch.num_rows
         self.n = n
         col = batch.column
@@ -291,8 +289,6 @@ class _Block:
                     raise _RowError(0, f"INFO/{vcf_id} is declared Number={d.number}; seqflow expects one value")
                 arr = _cast(raw, typ, f"INFO/{vcf_id}")
             self.columns[name] = arr
-        self.reference = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([reference]))
-        self.caller = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([caller]))
 
     def sample_columns(self, batch: pa.RecordBatch, prefix: str | None, header: VcfHeader, others: list[str]):
         """Typed FORMAT columns of one sample (all null for a sites-only file)."""
@@ -348,8 +344,6 @@ class _Block:
     def table(self, sample: dict[str, pa.Array]) -> pa.Table:
         cols = dict(self.columns)
         cols.update(sample)
-        cols["reference"] = self.reference
-        cols["caller"] = self.caller
         return pa.Table.from_arrays([cols[f.name] for f in WRITE_SCHEMA], schema=WRITE_SCHEMA)
 
 
@@ -447,8 +441,6 @@ def convert_stream(
     header: VcfHeader,
     outputs: list[SampleOutput],
     *,
-    reference: str,
-    caller: str,
     bcftools: str = "bcftools",
     block_size: int = DEFAULT_BLOCK_SIZE,
     compression: str = "zstd",
@@ -456,6 +448,8 @@ def convert_stream(
 ) -> ConversionStats:
     """Convert ``vcf`` into one Parquet file per entry of ``outputs``.
 
+    The files hold the variant columns only: the analysis identity and the
+    sample are partition values in the files' path, not per-row data.
     Runs one pass per :data:`MAX_SAMPLES_PER_PASS` samples. Raises
     :class:`VcfFormatError` (naming file and line) on malformed input; the
     caller discards what was written.
@@ -463,7 +457,7 @@ def convert_stream(
     records = 0
     passes = [outputs[i : i + MAX_SAMPLES_PER_PASS] for i in range(0, len(outputs), MAX_SAMPLES_PER_PASS)]
     for group in passes or [[]]:
-        records = _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, compression, on_block)
+        records = _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block)
     return ConversionStats(records=records, outputs=outputs)
 
 
@@ -484,7 +478,7 @@ def _grouped(reader, n: int):
         yield pa.concat_batches(pending)
 
 
-def _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, compression, on_block) -> int:
+def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block) -> int:
     vcf_samples = [o.vcf_sample for o in group if o.vcf_sample is not None]
     fmt, per_sample = _query_format(header, vcf_samples)
     others = [f for f in per_sample if f not in _FIXED_FORMAT]
@@ -517,7 +511,7 @@ def _convert_pass(vcf, header, group, reference, caller, bcftools, block_size, c
             if watch.fatal:
                 break
             try:
-                block = _Block(batch, header, reference, caller)
+                block = _Block(batch, header)
                 tables = [block.table(block.sample_columns(batch, p, header, others)) for p in prefixes]
             except _RowError as exc:
                 if watch.fatal:

@@ -14,8 +14,9 @@ A process killed before step 1 leaves the lake as it was (only an orphaned
 staging folder, swept later); killed after it, the next publish or
 :func:`recover` finishes the journal, so a transaction is all-or-nothing once
 it has started to commit. Publishing the same partition again replaces exactly
-that folder: no duplicates, and other partitions (other pipeline versions,
-samples, runs) are never touched.
+that folder: no duplicates, and other partitions (other samples, runs or any
+other part of the analysis identity: pipeline version, reference, aligner,
+caller) are never touched.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqflow.identity import FIELDS as IDENTITY_FIELDS
+from seqflow.identity import AnalysisIdentity
+
 #: Partition values become folder names: keep them to a safe alphabet (no
 #: path traversal, nothing Hive would have to escape).
 _VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
@@ -46,7 +50,7 @@ TRASH_DIR = "_trash"
 
 
 def check_value(kind: str, value: str) -> str:
-    """Validate a partition value (run id, sample id, version) for use in a path."""
+    """Validate a partition value (an identity part or a sample id) for use in a path."""
     if not isinstance(value, str) or not _VALUE_RE.match(value) or ".." in value:
         raise ValueError(
             f"{kind} {value!r} is not allowed in a lake path: use letters, digits and . _ + @ - "
@@ -64,19 +68,45 @@ def check_table(table: str) -> str:
 
 @dataclass(frozen=True)
 class Partition:
-    """One published partition of a lake table."""
+    """One published partition of a lake table.
+
+    Keyed by the whole analysis identity (run, pipeline version, reference,
+    aligner, caller) and, for ``variants``, the sample: two analyses that
+    differ in any part are different folders and never replace each other.
+    """
 
     table: str
     run_id: str
     pipeline_version: str
+    reference: str
+    aligner: str
+    caller: str
     sample_id: str | None = None  # None for tables not partitioned by sample
     rows: int = 0
     files: tuple[str, ...] = ()
 
+    @classmethod
+    def of(
+        cls,
+        table: str,
+        identity: AnalysisIdentity,
+        sample_id: str | None = None,
+        *,
+        rows: int = 0,
+        files: tuple[str, ...] = (),
+    ) -> Partition:
+        """The partition of ``identity`` (and ``sample_id``) in ``table``."""
+        return cls(table, *(getattr(identity, k) for k in IDENTITY_FIELDS), sample_id, rows=rows, files=files)
+
+    @property
+    def identity(self) -> AnalysisIdentity:
+        """The analysis identity of the partition (validated)."""
+        return AnalysisIdentity(*(getattr(self, k) for k in IDENTITY_FIELDS))
+
     @property
     def values(self) -> dict[str, str]:
         """Partition keys and values in path order."""
-        out = {"run_id": self.run_id, "pipeline_version": self.pipeline_version}
+        out = {k: getattr(self, k) for k in IDENTITY_FIELDS}
         if self.sample_id is not None:
             out["sample_id"] = self.sample_id
         return out

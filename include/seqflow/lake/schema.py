@@ -1,19 +1,24 @@
 """Arrow schemas of the lake's tables.
 
 The Athena DDL in ``seqflow/sql/ddl/`` declares the same columns; a test keeps
-the two in step. Partition columns (``run_id``, ``pipeline_version``,
-``sample_id``) live in the Hive-style path, not in the files, because Athena
-refuses a column that is both a partition key and a data column.
+the two in step. Partition columns (the analysis identity ``run_id``,
+``pipeline_version``, ``reference``, ``aligner``, ``caller``, then
+``sample_id`` for ``variants``) live in the Hive-style path, not in the files,
+because Athena refuses a column that is both a partition key and a data
+column; queries still read them as columns.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-#: Hive partition keys of the ``variants`` table, in path order.
-VARIANT_PARTITION_KEYS = ("run_id", "pipeline_version", "sample_id")
+from seqflow.identity import FIELDS as IDENTITY_KEYS
+
+#: Hive partition keys of the ``variants`` table, in path order: the analysis
+#: identity, then the sample.
+VARIANT_PARTITION_KEYS = (*IDENTITY_KEYS, "sample_id")
 #: Hive partition keys of the ``qc_metrics`` table, in path order.
-QC_PARTITION_KEYS = ("run_id", "pipeline_version")
+QC_PARTITION_KEYS = tuple(IDENTITY_KEYS)
 
 #: INFO fields promoted to typed columns: VCF ID -> (column, value type, is_list).
 #: Types are fixed whatever a header declares so that every file of the lake
@@ -63,8 +68,6 @@ VARIANT_SCHEMA = pa.schema(
         pa.field("ad", pa.list_(pa.int32())),
         pa.field("pl", pa.list_(pa.int32())),
         pa.field("format", STRING_MAP),
-        pa.field("reference", pa.string(), nullable=False),
-        pa.field("caller", pa.string(), nullable=False),
     ]
 )
 

@@ -34,9 +34,9 @@ def status(args: argparse.Namespace) -> int:
         print("no runs recorded" + (f" for {args.run_id}" if args.run_id else ""))
         return 1 if args.run_id else 0
     width = max(len(r.run_id) for r in records)
-    print(f"{'run':<{width}}  {'pipeline':<9} {'status':<11} updated")
+    print(f"{'run':<{width}}  {'analysis':<32} {'status':<11} updated")
     for r in records:
-        print(f"{r.run_id:<{width}}  {r.pipeline_version:<9} {r.status:<11} {r.updated_at}")
+        print(f"{r.run_id:<{width}}  {r.analysis:<32} {r.status:<11} {r.updated_at}")
         for sample in r.details.get("samples", []) if isinstance(r.details.get("samples"), list) else []:
             if isinstance(sample, dict):
                 f1 = sample.get("f1")

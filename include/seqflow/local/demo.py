@@ -50,6 +50,8 @@ def _table(rows: list[dict]) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from seqflow.identity import AnalysisIdentity
+    from seqflow.params import CALLERS
     from seqflow.demo.runfolder import generate_run
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
@@ -89,14 +91,17 @@ def run_demo(args: argparse.Namespace) -> int:
             print(failure_report(client, outcome), file=sys.stderr)
             return 1
 
-    summary_path = paths.results / run_id / PIPELINE_VERSION / "qc_summary.json"
+    identity = AnalysisIdentity(run_id, PIPELINE_VERSION, args.reference, args.aligner, CALLERS[0])
+    results = paths.results.joinpath(*identity.path_parts())
+    summary_path = results / "qc_summary.json"
     summary = json.loads(summary_path.read_text())
     rows = summary["samples"]
     print()
     print(_table(rows))
-    print(f"pipeline {summary['pipeline_version']}, reference {summary['reference']}, aligner {summary['aligner']};"
+    print(f"pipeline {summary['pipeline_version']}, reference {summary['reference']}, aligner {summary['aligner']},"
+          f" caller {summary['caller']};"
           f" wall time {time.monotonic() - t0:.0f} s (Airflow part {outcome.seconds:.0f} s)")
-    print(f"results: {paths.results / run_id / PIPELINE_VERSION}")
+    print(f"results: {results}")
     print(f"lake:    {paths.lake}  (catalog {paths.catalog})")
     print("query it: .venv/bin/seqflow query qc_metrics    (or: seqflow query --list)")
     low = [r["sample_id"] for r in rows if r.get("f1") is None or r["f1"] < args.min_f1]
@@ -107,13 +112,17 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from seqflow.demo.references import DEMO_GENOMES
+    from seqflow.params import ALIGNERS
+
     p = subparsers.add_parser("demo", help="run a demo sequencing run through the local Airflow, end to end")
-    p.add_argument("--reference", default="ecoli_k12_mg1655", choices=["ecoli_k12_mg1655", "lambda"])
+    p.add_argument("--reference", default="ecoli_k12_mg1655", choices=sorted(DEMO_GENOMES),
+                   help="demo genome (registered in the reference catalogue on first use)")
     p.add_argument("--date", type=dt.date.fromisoformat, default=DEMO_DATE, help="run date (YYYY-MM-DD)")
     p.add_argument("--samples", type=int, default=2)
     p.add_argument("--coverage", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--aligner", default="bwa", choices=["bwa", "minimap2"])
+    p.add_argument("--aligner", default="bwa", choices=ALIGNERS)
     p.add_argument("--min-f1", type=float, default=0.99)
     p.add_argument("--port", type=int, default=None, help="API port (default: a free one)")
     p.add_argument("--poll", type=float, default=3.0, help="progress poll interval (s)")

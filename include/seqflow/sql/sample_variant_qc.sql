@@ -1,7 +1,7 @@
 -- Per-sample QC computed from the variant calls themselves (latest pipeline
--- version of each run): call counts, het/hom-alt ratio, missing calls, and
--- mean genotype quality and depth.
-SELECT run_id, pipeline_version, sample_id,
+-- version of each run, per reference, aligner and caller): call counts,
+-- het/hom-alt ratio, missing calls, and mean genotype quality and depth.
+SELECT run_id, pipeline_version, reference, aligner, caller, sample_id,
        count(*) AS records,
        count_if(cardinality(filter(gt, x -> x IS NULL)) = cardinality(gt)) AS no_calls,
        count_if(cardinality(filter(gt, x -> x > 0)) > 0
@@ -15,5 +15,5 @@ SELECT run_id, pipeline_version, sample_id,
        avg(dp) AS mean_dp
 FROM variants_latest
 WHERE gt IS NOT NULL
-GROUP BY 1, 2, 3
-ORDER BY run_id, pipeline_version, sample_id
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY run_id, pipeline_version, reference, aligner, caller, sample_id

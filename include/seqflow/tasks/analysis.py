@@ -1,8 +1,11 @@
-"""Analysis of one sequencing run, local profile: plan, reference, per-sample steps, lake, reports.
+"""Analysis of one sequencing run: the task bodies both profiles share, and the local steps.
 
-Each function is one task of the analysis DAG. They pass JSON-serialisable
-dicts through XCom: a sample's *state* is ``{"job": SampleJob dict, "outputs":
-{name: path}}`` and every per-sample step returns it with its outputs added.
+``plan``, ``prepare_reference`` and ``finalise_run``'s bookkeeping are written
+once against :class:`seqflow.backends.Backend`; the per-sample steps here are
+the local profile's (processes), the aws profile's are Batch jobs or a
+HealthOmics run (:mod:`seqflow.aws`). They pass JSON-serialisable dicts through
+XCom: a sample's *state* is ``{"job": SampleJob dict, "outputs": {name: path}}``
+and every per-sample step returns it with its outputs added.
 """
 
 from __future__ import annotations
@@ -14,94 +17,114 @@ from typing import Any
 
 from seqflow.analysis import qc, report, steps
 from seqflow.analysis.steps import SampleJob
+from seqflow.backends import Backend, get_backend
 from seqflow.config import local_paths
+from seqflow.identity import AnalysisIdentity
 from seqflow.params import ParamsError, validate_analysis_params
-from seqflow.registry import RunRegistry, local_registry
-from seqflow.runfolder import find_fastqs
-from seqflow.samplesheet import parse_sample_sheet
-from seqflow.tasks.ingest import raw_run
+from seqflow.references.resolve import resolve_references, single_reference
+from seqflow.runfolder import pair_fastqs
 
 log = logging.getLogger(__name__)
-
-#: genome ploidy per reference, for the caller (phage and bacteria are haploid)
-PLOIDY: dict[str, int] = {"lambda": 1, "ecoli_k12_mg1655": 1}
 
 #: threads per step process; the LocalExecutor runs two samples at once on 2 cores
 STEP_THREADS = 2
 
-CALLER = "bcftools"
+SAMPLE_SHEET = "SampleSheet.csv"
+LAKE_TABLE = "variants"
+#: the per-sample QC query (seqflow/sql/<name>.sql)
+QC_QUERY = "sample_variant_qc"
 
 
 class AlreadyAnalysed(Exception):
-    """The run was analysed with this pipeline version and force was not set."""
+    """This exact analysis (run, version, reference, aligner, caller) is done and force was not set."""
 
 
-def plan(params: dict[str, Any], *, registry: RunRegistry | None = None) -> dict[str, Any]:
-    """Validate the params against the run's sample sheet and list the samples' jobs."""
-    registry = registry or local_registry()
+def _join(root: str, relative: str) -> str:
+    return f"{root.rstrip('/')}/{relative}" if root.startswith("s3://") else str(Path(root) / relative)
+
+
+def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str, Any]:
+    """Validate the params against the run's sample sheet, resolve the reference, list the samples' jobs.
+
+    Raises :class:`ParamsError` (bad params, unknown samples, an engine the
+    profile cannot run), :class:`seqflow.references.UnknownReference`,
+    :class:`seqflow.references.resolve.UnresolvedReference` (nothing names a
+    reference), :class:`seqflow.backends.RunNotInRawStorage`, or
+    :class:`AlreadyAnalysed`.
+    """
+    backend = backend or get_backend()
+    params = dict(params)
+    if not params.get("engine"):
+        params["engine"] = backend.default_engine()
     request = validate_analysis_params(params)
     if request.run_id is None:
         raise ParamsError("run_id: the analysis DAG analyses one run; name it in the run_id param")
-    if request.engine != "local":
-        raise ParamsError(f"engine: {request.engine!r} needs the aws profile; this deployment runs the local profile")
-    run = raw_run(request.run_id)
-    if not run.path.is_dir():
-        raise FileNotFoundError(
-            f"run {request.run_id} is not in raw storage ({run.path}); ingest it first with the daily ingest DAG"
+    if request.engine not in backend.engines:
+        raise ParamsError(
+            f"engine: {request.engine!r} cannot run in the {backend.profile} profile; "
+            f"it runs {' or '.join(backend.engines)}"
         )
-    sheet = parse_sample_sheet(run.path / "SampleSheet.csv")
+    sheet = backend.read_sample_sheet(request.run_id)
     request = validate_analysis_params(params, sheet)
-    record = registry.get(request.run_id, request.pipeline_version)
+    records = request.selected_samples(sheet)
+    catalog = backend.references()
+    resolutions = resolve_references(records, sheet, catalog.rules(), request.reference)
+    ref = catalog.require(single_reference(resolutions, request.run_id))
+    identity = AnalysisIdentity(request.run_id, request.pipeline_version, ref.name, request.aligner, request.caller)
+    registry = backend.registry()
+    record = registry.get(identity.run_id, identity.key)
     if record and record.status == "analysed" and not request.force:
         raise AlreadyAnalysed(
-            f"{request.run_id} was analysed with pipeline {request.pipeline_version} at {record.updated_at};"
-            " trigger with force=true to analyse it again"
+            f"{identity.label()} was analysed at {record.updated_at}; trigger with force=true to analyse it again"
         )
-    paths = local_paths()
-    jobs = []
-    for sample in request.selected_samples(sheet):
-        pairs = find_fastqs(run.path, sample.sample_id)
-        jobs.append(
-            SampleJob(
-                run_id=request.run_id,
-                pipeline_version=request.pipeline_version,
-                sample_id=sample.sample_id,
-                r1=[str(p.r1) for p in pairs],
-                r2=[str(p.r2) for p in pairs],
-                reference_fasta="",  # filled in once the reference is prepared
-                aligner=request.aligner,
-                ploidy=PLOIDY.get(request.reference, 2),
-                threads=STEP_THREADS,
-                results_root=str(paths.results),
-                scratch_root=str(paths.scratch),
-            ).to_dict()
-        )
+    run_uri = backend.run_uri(request.run_id)
+    files = backend.run_files(request.run_id)
+    jobs, inputs = [], [_join(run_uri, SAMPLE_SHEET)]
+    for sample in records:
+        pairs = pair_fastqs(files, sample.sample_id, where=f"run folder {run_uri}")
+        r1 = [_join(run_uri, str(p.r1)) for p in pairs]
+        r2 = [_join(run_uri, str(p.r2)) for p in pairs]
+        inputs += r1 + r2
+        jobs.append(SampleJob(
+            run_id=identity.run_id, pipeline_version=identity.pipeline_version, sample_id=sample.sample_id,
+            r1=r1, r2=r2, reference_fasta=ref.fasta, reference=ref.name, aligner=identity.aligner,
+            caller=identity.caller, ploidy_file=ref.ploidy_file, threads=STEP_THREADS,
+            results_root=backend.results_root, scratch_root=backend.scratch_root,
+        ).to_dict())
+    origins = {r.sample_id: r.origin for r in resolutions}
     registry.put(
-        request.run_id, request.pipeline_version, "analysing",
-        samples=[j["sample_id"] for j in jobs], aligner=request.aligner, reference=request.reference,
+        identity.run_id, identity.key, "analysing", **identity.to_dict(), engine=request.engine,
+        samples=[j["sample_id"] for j in jobs], reference_origin=origins,
+        reference_md5={c.name: c.md5 for c in ref.contigs[:1000]},
     )
-    log.info("%s: %d sample(s) to analyse: %s", request.run_id, len(jobs), [j["sample_id"] for j in jobs])
+    log.info("%s: %d sample(s) to analyse against %s (%s): %s", identity.label(), len(jobs), ref.name,
+             sorted(set(origins.values())), [j["sample_id"] for j in jobs])
     return {
-        "run_id": request.run_id,
-        "pipeline_version": request.pipeline_version,
-        "reference": request.reference,
-        "aligner": request.aligner,
+        **identity.to_dict(),
+        "identity_key": identity.key,
+        "engine": request.engine,
+        "force": request.force,
+        "samples": [j["sample_id"] for j in jobs],
+        "run_uri": run_uri,
+        "inputs": inputs,
+        "results_uri": backend.results_uri(identity),
         "jobs": jobs,
     }
 
 
-def prepare_reference(reference: str, aligner: str) -> str:
-    """Fetch the reference FASTA and build its aligner index, both cached across runs."""
-    from seqflow.demo.references import fetch_reference
+def prepare_reference(run_plan: dict[str, Any], *, backend: Backend | None = None) -> dict[str, str]:
+    """The reference's FASTA, ploidy file and aligner index: built once and cached (local), or
+    checked to exist with the command that builds it (aws)."""
+    backend = backend or get_backend()
+    catalog = backend.references()
+    ref = catalog.require(run_plan["reference"])
+    catalog.ensure_index(ref, run_plan["aligner"])
+    return {"reference_fasta": ref.fasta, "ploidy_file": ref.ploidy_file, "reference_uri": ref.location}
 
-    fasta = fetch_reference(reference, local_paths().references)
-    steps.index_reference(fasta, aligner)
-    return str(fasta)
 
-
-def with_reference(jobs: list[dict], fasta: str) -> list[dict]:
+def with_reference(jobs: list[dict], ref: dict[str, str]) -> list[dict]:
     """The jobs, each pointing at the prepared reference."""
-    return [{**job, "reference_fasta": fasta} for job in jobs]
+    return [{**job, "reference_fasta": ref["reference_fasta"], "ploidy_file": ref["ploidy_file"]} for job in jobs]
 
 
 def _state(job: SampleJob, outputs: dict[str, str]) -> dict[str, Any]:
@@ -125,82 +148,154 @@ def call_variants(state: dict[str, Any]) -> dict[str, Any]:
     return _state(sample, {**out, **steps.call_variants(sample, out["bam"])})
 
 
-def qc_stats(state: dict[str, Any]) -> dict[str, Any]:
+def bam_qc(state: dict[str, Any]) -> dict[str, Any]:
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _state(sample, {**out, **steps.qc_stats(sample, out["bam"], out["vcf"])})
+    return _state(sample, {**out, **steps.bam_qc(sample, out["bam"])})
 
 
-def to_parquet(state: dict[str, Any], reference: str) -> dict[str, Any]:
-    """Convert the sample's VCF into the lake (atomic, replaces only this run/version/sample)."""
+def vcf_stats(state: dict[str, Any]) -> dict[str, Any]:
+    sample = SampleJob.from_dict(state["job"])
+    out = state["outputs"]
+    return _state(sample, {**out, **steps.vcf_stats(sample, out["vcf"])})
+
+
+# -- after the per-sample steps: profile-free ----------------------------------------------
+
+
+def collect_vcfs(run_plan: dict[str, Any], jobs: list[dict], *, omics_run_ids: list[str] | None = None,
+                 backend: Backend | None = None) -> list[dict[str, str]]:
+    """Each sample's VCF: the results folder of the analysis (local steps, Batch), or the
+    HealthOmics run's output (``omics``)."""
+    backend = backend or get_backend()
+    identity = AnalysisIdentity.from_dict(run_plan)
+    if run_plan["engine"] == "omics":
+        from seqflow.aws.analysis import omics_vcfs
+
+        return omics_vcfs(jobs, omics_run_ids)
+    return [
+        {"sample_id": job["sample_id"],
+         "vcf": _join(backend.results_uri(identity, job["sample_id"]), f"{job['sample_id']}.vcf.gz")}
+        for job in jobs
+    ]
+
+
+def converter_args(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None
+                   ) -> list[dict[str, str]]:
+    """Arguments of the converter (``seqflow/glue/vcf_to_parquet_job.py`` on AWS), one set per VCF."""
+    backend = backend or get_backend()
+    identity = AnalysisIdentity.from_dict(run_plan)
+    return [
+        {
+            "--vcf_uri": item["vcf"],
+            "--lake_uri": backend.lake_uri(),
+            **{f"--{name}": value for name, value in identity.to_dict().items()},
+            "--sample_id": item["sample_id"],
+            "--table": LAKE_TABLE,
+        }
+        for item in vcfs
+    ]
+
+
+def convert_in_process(args: dict[str, str]) -> dict[str, Any]:
+    """The local converter: the same arguments as the Glue job, run in this process."""
     from seqflow.lake import convert_vcf_to_parquet
 
-    job = state["job"]
-    result = convert_vcf_to_parquet(
-        state["outputs"]["vcf"], local_paths().lake,
-        run_id=job["run_id"], sample_id=job["sample_id"], pipeline_version=job["pipeline_version"],
-        reference=reference, caller=CALLER,
-    )
-    return {**state, "lake": {
-        "table": result.table,
-        "rows": result.rows,
-        "partitions": [dataclasses.asdict(partition) for partition in result.partitions],
-    }}
+    identity = AnalysisIdentity.from_dict({k.removeprefix("--"): v for k, v in args.items()})
+    result = convert_vcf_to_parquet(args["--vcf_uri"], args["--lake_uri"], identity=identity,
+                                    sample_id=args["--sample_id"], table=args["--table"])
+    log.info("%s: %d row(s) into %s", args["--sample_id"], result.rows, result.table)
+    return {"sample_id": args["--sample_id"], "rows": result.rows}
 
 
-def register_partitions(states: list[dict[str, Any]]) -> int:
-    """Register the new lake partitions in the DuckDB catalog (idempotent)."""
-    from seqflow.catalog import register_partitions_duckdb
+def lake_partitions(run_plan: dict[str, Any], vcfs: list[dict]) -> list:
+    """The lake partitions of the run's samples: deterministic, from the identity and the sample ids."""
     from seqflow.lake import Partition
 
-    partitions = [
-        Partition(**{**p, "files": tuple(p["files"])}) for s in states for p in s["lake"]["partitions"]
-    ]
-    paths = local_paths()
-    register_partitions_duckdb(paths.catalog, paths.lake, partitions)
+    identity = AnalysisIdentity.from_dict(run_plan)
+    return [Partition.of(LAKE_TABLE, identity, item["sample_id"]) for item in vcfs]
+
+
+def register_partitions(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None) -> int:
+    """Register the run's lake partitions in the catalog (idempotent)."""
+    backend = backend or get_backend()
+    partitions = lake_partitions(run_plan, vcfs)
+    backend.register_partitions(partitions)
+    log.info("registered %d partition(s) of %s", len(partitions), LAKE_TABLE)
     return len(partitions)
 
 
+def qc_summary_sql(run_plan: dict[str, Any]) -> str:
+    """The per-sample QC query (``sql/sample_variant_qc.sql``) over this analysis only.
+
+    It reads the table ``variants`` filtered by the whole analysis identity, so
+    it means the same on DuckDB and Athena (no view that one side lacks). The
+    identity's parts are validated names, safe as literals.
+    """
+    from seqflow.catalog.sql import load
+
+    identity = AnalysisIdentity.from_dict(run_plan)
+    body = "\n".join(line for line in load(QC_QUERY).splitlines() if not line.lstrip().startswith("--"))
+    body = body.rsplit("ORDER BY", 1)[0].replace("FROM variants_latest", "FROM variants")
+    where = " AND ".join(f"q.{name} = '{value}'" for name, value in identity.to_dict().items())
+    return f"SELECT * FROM (\n{body}\n) AS q\nWHERE {where}\nORDER BY q.sample_id"
+
+
+def local_query(sql: str) -> list[dict[str, Any]]:
+    """A query (Athena dialect) on the local DuckDB catalog, as JSON-able rows."""
+    from seqflow.catalog import run_query
+
+    paths = local_paths()
+    columns, rows = run_query(paths.catalog, paths.lake, sql)
+    return [{c: (v if isinstance(v, (int, float, str)) or v is None else str(v)) for c, v in zip(columns, row)}
+            for row in rows]
+
+
 def truth_vcf(run_id: str, sample_id: str) -> Path | None:
-    """The demo truth set beside the run, when there is one."""
+    """The demo truth set beside the run, when there is one (local profile)."""
     from seqflow.demo.runfolder import truth_vcf_name
 
     path = local_paths().truth / run_id / truth_vcf_name(sample_id)
     return path if path.is_file() else None
 
 
-def finalise_run(
-    plan_: dict[str, Any], states: list[dict[str, Any]], *, registry: RunRegistry | None = None
-) -> dict[str, Any]:
-    """Per-sample QC metrics (and truth concordance for demo runs), lake QC table, QC summary, manifest."""
+def _sample_rows(run_plan: dict[str, Any], vcfs: list[dict], qc_rows: list[dict], backend: Backend) -> list[dict]:
+    """One QC row per sample: the steps' QC files (where the engine left them in the results
+    folder), the call counts of the QC query, and concordance with a truth set where one exists."""
     from seqflow.demo.scoring import score_vcf
-    from seqflow.lake import QC_METRICS_SCHEMA, publish_qc_metrics
 
-    registry = registry or local_registry()
-    run_id, version = plan_["run_id"], plan_["pipeline_version"]
+    identity = AnalysisIdentity.from_dict(run_plan)
+    by_sample = {str(r.get("sample_id")): r for r in qc_rows}
     rows = []
-    for state in states:
-        job, out = state["job"], state["outputs"]
-        row: dict[str, Any] = {"sample_id": job["sample_id"], **qc.sample_metrics(out)}
-        row.update(precision=None, recall=None, f1=None)
-        truth = truth_vcf(run_id, job["sample_id"])
+    for item in vcfs:
+        sample_id = item["sample_id"]
+        row: dict[str, Any] = {"sample_id": sample_id, "precision": None, "recall": None, "f1": None}
+        if run_plan["engine"] != "omics":
+            outputs = qc.output_files(backend.results_uri(identity, sample_id), sample_id)
+            row.update(qc.sample_metrics(outputs, read_text=backend.read_text))
+        lake = by_sample.get(sample_id, {})
+        row["variants_in_lake"] = lake.get("records")
+        truth = truth_vcf(identity.run_id, sample_id) if backend.profile == "local" else None
         if truth is not None:
-            score = score_vcf(truth, Path(out["vcf"]), Path(job["reference_fasta"]))
+            fasta = backend.references().require(identity.reference).fasta
+            score = score_vcf(truth, Path(item["vcf"]), Path(fasta))
             row.update(precision=round(score.precision, 4), recall=round(score.recall, 4), f1=round(score.f1, 4))
         rows.append(row)
-    paths = local_paths()
-    from seqflow.catalog import register_partitions_duckdb
+    return rows
 
-    lake_columns = set(QC_METRICS_SCHEMA.names)
-    published = publish_qc_metrics(
-        paths.lake, [{k: v for k, v in row.items() if k in lake_columns} for row in rows],
-        run_id=run_id, pipeline_version=version,
-    )
-    register_partitions_duckdb(paths.catalog, paths.lake, published.partitions)
-    context = {k: plan_[k] for k in ("run_id", "pipeline_version", "reference", "aligner")}
-    run_dir = paths.results / run_id / version
-    summary = report.write_qc_summary(run_dir, rows, context)
-    manifest = report.write_manifest(run_dir, context)
-    registry.put(run_id, version, "analysed", qc_summary=str(summary), manifest=str(manifest), samples=rows)
-    log.info("%s (%s): %s", run_id, version, (run_dir / "qc_summary.md").read_text())
-    return {"qc_summary": str(summary), "manifest": str(manifest), "samples": rows}
+
+def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None
+                 ) -> dict[str, Any]:
+    """Per-sample QC rows, the lake's ``qc_metrics`` (local), QC summary, manifest; registry: analysed.
+
+    ``qc_result`` is the QC query's rows (local) or its Athena query execution id (aws).
+    """
+    backend = backend or get_backend()
+    identity = AnalysisIdentity.from_dict(run_plan)
+    qc_rows = backend.query_rows(qc_result)
+    rows = _sample_rows(run_plan, vcfs, qc_rows, backend)
+    outputs = backend.publish_run_outputs(identity, rows)
+    backend.registry().put(identity.run_id, identity.key, "analysed", **outputs, samples=rows,
+                           vcfs={v["sample_id"]: v["vcf"] for v in vcfs})
+    log.info("%s analysed: %s", identity.label(), outputs)
+    return {**outputs, "samples": rows}

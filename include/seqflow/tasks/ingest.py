@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from seqflow.config import DEFAULT_COMPLETION_FLAGS, PIPELINE_VERSION, local_paths
+from seqflow.backends import Backend, get_backend
 from seqflow.registry import INGEST, RunRegistry, local_registry
 from seqflow.runfolder import RunFolder, RunFolderName, discover_runs
 from seqflow.transfer import build_include_filter, transfer_runs
@@ -93,23 +94,23 @@ def mark_incomplete(run_id: str, waited_s: float, *, registry: RunRegistry | Non
     (registry or local_registry()).put(run_id, INGEST, "incomplete", waited_s=waited_s)
 
 
-def record_ingested(
-    run_id: str, *, reference: str, aligner: str, pipeline_version: str = PIPELINE_VERSION,
-    registry: RunRegistry | None = None,
-) -> dict[str, Any]:
-    """Mark the run ingested and return the analysis DAG run's conf."""
-    registry = registry or local_registry()
-    registry.put(run_id, INGEST, "ingested", raw_path=str(raw_run(run_id).path))
-    return {
-        "run_id": run_id,
-        "reference": reference,
-        "aligner": aligner,
-        "pipeline_version": pipeline_version,
-    }
+def record_ingested(run_id: str, *, backend: Backend | None = None) -> str:
+    """Registry: the run is ingested (its flag is in raw storage). Returns the run id."""
+    backend = backend or get_backend()
+    backend.registry().put(run_id, INGEST, "ingested", raw_uri=backend.run_uri(run_id))
+    return run_id
 
 
-def analysis_trigger(conf: dict[str, Any], *, force: bool, ingest_dag_run_id: str) -> dict[str, Any]:
-    """Arguments of the ``TriggerDagRunOperator`` that starts one run's analysis.
+def analysis_triggers(
+    run_id: str, params: dict[str, Any], *, ingest_dag_run_id: str, backend: Backend | None = None
+) -> list[dict[str, Any]]:
+    """Arguments of the ``TriggerDagRunOperator`` runs that analyse one ingested run.
+
+    One analysis per reference: with the ``reference`` param, or when every
+    sample resolves to the same reference (or to none, which the analysis's
+    ``plan`` then explains), one analysis of the whole run; when the sample
+    sheet maps samples to several references, one analysis per reference with
+    its samples.
 
     The analysis DAG run id names the run, the pipeline version and the ingest
     DAG run that started it: clearing that ingest run resets the same analysis
@@ -117,7 +118,29 @@ def analysis_trigger(conf: dict[str, Any], *, force: bool, ingest_dag_run_id: st
     backfill) starts a new analysis run with its own conf. A reset run would
     keep its first conf, so a ``force`` would otherwise be lost.
     """
-    return {
-        "trigger_run_id": f"ingest__{conf['run_id']}__{conf['pipeline_version']}__{ingest_dag_run_id}",
-        "conf": {**conf, "force": force},
+    from seqflow.references.resolve import group_by_reference, resolve_references
+
+    backend = backend or get_backend()
+    version = params.get("pipeline_version") or PIPELINE_VERSION
+    base = {
+        "run_id": run_id,
+        "aligner": params.get("aligner") or "bwa",
+        "pipeline_version": version,
+        "force": bool(params.get("force")),
     }
+    name = f"ingest__{run_id}__{version}__{ingest_dag_run_id}"
+    reference = params.get("reference") or None
+    if reference is None:
+        sheet = backend.read_sample_sheet(run_id)
+        first: dict[str, Any] = {}
+        for record in sheet.samples:  # a sample spans lanes: its first row
+            first.setdefault(record.sample_id, record)
+        records = list(first.values())
+        groups = group_by_reference(resolve_references(records, sheet, backend.references().rules()))
+        if len(groups) > 1:
+            return [
+                {"trigger_run_id": f"{name}__{ref or 'unresolved'}",
+                 "conf": {**base, "reference": ref, "samples": samples}}
+                for ref, samples in groups.items()
+            ]
+    return [{"trigger_run_id": name, "conf": {**base, "reference": reference}}]

@@ -104,13 +104,13 @@ resource "aws_ssm_parameter" "config" {
 
 # ---------------------------------------------------------------- run registry
 
-# keys as in include/seqflow/registry.py: one item per run and pipeline version
-# (the ingest record uses pipeline_version "-")
+# keys as in include/seqflow/registry.py: one item per run and analysis
+# (analysis key "<version>/<reference>/<aligner>/<caller>"; the ingest record uses "-")
 resource "aws_dynamodb_table" "registry" {
   name                        = "${var.name_prefix}-run-registry"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "run_id"
-  range_key                   = "pipeline_version"
+  range_key                   = "analysis"
   deletion_protection_enabled = var.registry_deletion_protection
 
   attribute {
@@ -119,7 +119,7 @@ resource "aws_dynamodb_table" "registry" {
   }
 
   attribute {
-    name = "pipeline_version"
+    name = "analysis"
     type = "S"
   }
 

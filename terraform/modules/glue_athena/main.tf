@@ -12,7 +12,10 @@ locals {
   partition  = data.aws_partition.current.partition
 
   # Columns and partition keys of the lake tables, the Hive spelling of the
-  # Arrow schemas in include/seqflow/lake/schema.py (a test keeps them equal).
+  # Arrow schemas in include/seqflow/lake/schema.py and of the DDL in
+  # include/seqflow/sql/ddl/ (a test keeps them equal). Partitions are keyed by
+  # the whole analysis identity, so analyses differing in reference, aligner or
+  # caller never overwrite each other; partition keys are not data columns.
   tables = {
     variants = {
       description = "One row per variant per sample: full ALT arrays, typed FORMAT fields, INFO map with promoted columns, provenance"
@@ -39,13 +42,11 @@ locals {
         { name = "ad", type = "array<int>" },
         { name = "pl", type = "array<int>" },
         { name = "format", type = "map<string,string>" },
-        { name = "reference", type = "string" },
-        { name = "caller", type = "string" },
       ]
-      partition_keys = ["run_id", "pipeline_version", "sample_id"]
+      partition_keys = ["run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"]
     }
     qc_metrics = {
-      description = "Per-sample QC metrics of each run and pipeline version"
+      description = "Per-sample QC metrics of each analysis (run, pipeline version, reference, aligner, caller)"
       columns = [
         { name = "sample_id", type = "string" },
         { name = "read_pairs", type = "bigint" },
@@ -57,7 +58,7 @@ locals {
         { name = "recall", type = "double" },
         { name = "f1", type = "double" },
       ]
-      partition_keys = ["run_id", "pipeline_version"]
+      partition_keys = ["run_id", "pipeline_version", "reference", "aligner", "caller"]
     }
   }
 
@@ -122,7 +123,7 @@ resource "aws_glue_catalog_table" "this" {
     ser_de_info {
       name                  = "parquet"
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      parameters            = {
+      parameters = {
         "serialization.format" = "1"
       }
     }
@@ -224,8 +225,8 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid       = "ReadVcfsAndCode"
-    actions   = ["s3:GetObject"]
+    sid     = "ReadVcfsAndCode"
+    actions = ["s3:GetObject"]
     resources = concat(
       [for arn in var.input_bucket_arns : "${arn}/*"],
       ["${var.artifacts_bucket_arn}/glue/*"],
@@ -234,7 +235,7 @@ data "aws_iam_policy_document" "this" {
 
   # publishing is atomic: write under a staging key, then swap, so deletes too
   statement {
-    sid     = "WriteLakeAndTemp"
+    sid = "WriteLakeAndTemp"
     actions = [
       "s3:GetObject",
       "s3:PutObject",
@@ -248,7 +249,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "DataKey"
+    sid = "DataKey"
     actions = [
       "kms:Decrypt",
       "kms:Encrypt",
@@ -258,7 +259,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "CatalogPartitions"
+    sid = "CatalogPartitions"
     actions = [
       "glue:GetDatabase",
       "glue:GetTable",
@@ -280,7 +281,7 @@ data "aws_iam_policy_document" "this" {
 
   # continuous logging to the Glue log groups, encrypted by the security configuration
   statement {
-    sid     = "JobLogs"
+    sid = "JobLogs"
     actions = [
       "logs:CreateLogGroup",
       "logs:CreateLogStream",
@@ -337,7 +338,7 @@ resource "aws_glue_job" "this" {
   }
 
   # Per-run arguments (--vcf_uri, --run_id, --pipeline_version, --reference,
-  # --caller, --sample_id) come from Airflow; these are the deployment's.
+  # --aligner, --caller, --sample_id) come from Airflow; these are the deployment's.
   default_arguments = merge(
     {
       "--job-language"                     = "python"

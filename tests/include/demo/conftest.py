@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqflow.demo.references import fetch_reference
+from seqflow.demo.references import ensure_demo_reference
 
 CACHE = Path(os.environ.get("SEQFLOW_TEST_CACHE", "/work/main/.seqflow/testcache"))
 
@@ -23,7 +23,7 @@ def references_root() -> Path:
 
 @pytest.fixture(scope="session")
 def lambda_fasta(references_root: Path) -> Path:
-    return fetch_reference("lambda", references_root)
+    return ensure_demo_reference("lambda", references_root)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from seqflow.identity import AnalysisIdentity
+
+#: A valid Illumina run id and the analysis identity most lake tests publish under.
+RUN = "240101_A00123_0001_AHXXXXXXXX"
+IDENTITY = AnalysisIdentity(RUN, "1.0.0", "GRCh38", "bwa", "bcftools")
+
 #: What both sides print per sample row: site fields, promoted INFO, FORMAT.
 QUERY = "%CHROM\t%POS\t%ID\t%REF\t%ALT\t%QUAL\t%FILTER\t%END\t%INFO/AF\t%INFO/AC\t%INFO/DP\t%INFO/AN"
 SAMPLE = "\t%GT\t%GQ\t%DP\t%AD\t%PL"

@@ -12,16 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import bcftools_rows, lake_rows, normalise  # noqa: E402
+from helpers import IDENTITY, RUN, bcftools_rows, lake_rows, normalise  # noqa: E402
 
-from seqflow.lake import VARIANT_SCHEMA, VcfFormatError, convert_vcf_to_parquet
+from seqflow.lake import VARIANT_SCHEMA, AnalysisIdentity, VcfFormatError, convert_vcf_to_parquet
+from seqflow.lake.schema import VARIANT_PARTITION_KEYS
 
-PROV = dict(run_id="RUN1", pipeline_version="1.0.0", reference="GRCh38", caller="unit-test")
 
-
-def convert(vcf, lake, **kw):
-    args = {**PROV, "sample_id": None, **kw}
-    return convert_vcf_to_parquet(vcf, lake, **args)
+def convert(vcf, lake, identity=IDENTITY, **kw):
+    return convert_vcf_to_parquet(vcf, lake, identity=identity, **{"sample_id": None, **kw})
 
 
 def assert_matches_bcftools(vcf: Path, lake: Path, result, expect_samples: list[str] | None):
@@ -55,7 +53,9 @@ def test_edge_case_values(data_dir, tmp_path):
     # the map holds the INFO fields that are not promoted to typed columns
     assert first["info"] == [("DB", "1")]
     assert (first["info_af"], first["info_ac"], first["info_an"]) == ([0.5], [3], 6)
-    assert (first["info_dp"], first["info_mq"], first["reference"], first["caller"]) == (30, 60.0, "GRCh38", "unit-test")
+    assert (first["info_dp"], first["info_mq"]) == (30, 60.0)
+    # the analysis identity and the sample are partition values, not stored per row
+    assert not set(first) & set(VARIANT_PARTITION_KEYS)
     # multi-allelic: nothing truncated, Number=A/R/G lists complete
     assert multi["alt"] == ["A", "T"] and multi["ids"] == ["rs2", "rs3"]
     assert multi["filters"] == ["q10", "s50"] and multi["info_af"] == [0.25, 0.25] and multi["info_ac"] == [1, 1]
@@ -216,6 +216,19 @@ def test_truncated_gzip_fails_with_line(extdata, tmp_path):
 
 
 def test_unsafe_partition_values_are_refused(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="invalid run id"):
+        AnalysisIdentity("../etc", "1.0.0", "GRCh38", "bwa", "bcftools")
+    with pytest.raises(ValueError, match="invalid reference"):
+        AnalysisIdentity(RUN, "1.0.0", "../GRCh38", "bwa", "bcftools")
     with pytest.raises(ValueError, match="not allowed"):
-        convert(data_dir / "edge.vcf", tmp_path, run_id="../etc")
+        convert(data_dir / "edge.vcf", tmp_path, sample_id="../etc")
+    assert not (tmp_path / "variants").exists()
+
+
+def test_identity_is_required_as_an_analysis_identity(data_dir, tmp_path):
+    with pytest.raises(TypeError, match="AnalysisIdentity"):
+        convert(data_dir / "edge.vcf", tmp_path, identity=IDENTITY.to_dict())
+    with pytest.raises(TypeError):  # the pre-identity keyword arguments are gone
+        convert_vcf_to_parquet(data_dir / "edge.vcf", tmp_path, run_id=RUN, sample_id=None, pipeline_version="1.0.0",
+                               reference="GRCh38", caller="bcftools")
     assert not (tmp_path / "variants").exists()

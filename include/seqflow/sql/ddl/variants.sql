@@ -4,6 +4,9 @@
 -- `end` is 0-based exclusive (= the VCF's 1-based inclusive end).
 -- `info` holds the INFO fields other than the promoted ones (DP, AN, MQ, AF,
 -- AC), which are only in their typed info_* columns.
+-- Partitioned by the whole analysis identity (run, pipeline version,
+-- reference, aligner, caller) and the sample, so two analyses of a sample never
+-- overwrite each other; partition keys are columns to queries, not in the files.
 CREATE EXTERNAL TABLE IF NOT EXISTS variants (
   contig string,
   pos bigint,
@@ -26,11 +29,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS variants (
   dp int,
   ad array<int>,
   pl array<int>,
-  format map<string,string>,
-  reference string,
-  caller string
+  format map<string,string>
 )
-PARTITIONED BY (run_id string, pipeline_version string, sample_id string)
+PARTITIONED BY (run_id string, pipeline_version string, reference string, aligner string, caller string,
+                sample_id string)
 STORED AS PARQUET
 LOCATION '${location}'
 TBLPROPERTIES ('parquet.compression' = 'ZSTD')

@@ -1,0 +1,40 @@
+"""The operators at the edges of the two DAGs, per profile.
+
+The DAG files wire one graph with the same task ids in both profiles; where
+a step must run on the profile's own service they call the profile's edges:
+
+| task id | local (:mod:`seqflow.wiring.local`) | aws (:mod:`seqflow.aws.wiring`) |
+|---|---|---|
+| ingest: ``find_runs``, ``transfer_runs``, ``wait_for_completion_flag`` | landing share by date → checksum-verified copy → file sensor | ``include_filter`` → ``DataSyncOperator`` → raw-bucket listing → ``flag_keys`` → deferrable ``S3KeySensor`` |
+| ``restore_archived`` | nothing is archived: succeeds at once | Glacier / Deep Archive restore, then waits |
+| ``sample.requests`` … ``sample.vcf_stats`` | step scripts as processes | ``sample.requests`` (SubmitJob arguments) + deferrable ``BatchOperator`` per step |
+| ``omics_requests``, ``omics_run`` | (none: the local profile has no HealthOmics) | one HealthOmics run per sample |
+| ``convert_to_parquet`` | the converter in process | the Glue job (``GlueJobOperator``) |
+| ``qc_summary`` | the QC query on DuckDB | the same query on Athena (``AthenaOperator``) |
+
+:data:`EDGE_TASKS` lists what may differ; ``tests/dags`` builds both DAGs
+under both profiles and checks that everything else is equal.
+"""
+
+from __future__ import annotations
+
+#: task ids that exist in one profile only (documented above)
+EDGE_TASKS: dict[str, dict[str, frozenset[str]]] = {
+    "seqflow_analysis": {
+        "local": frozenset(),
+        "aws": frozenset({"omics_requests", "omics_run"}),
+    },
+    "seqflow_daily_ingest": {
+        "local": frozenset(),
+        "aws": frozenset({"include_filter", "flag_keys"}),
+    },
+}
+
+
+def edges(profile: str):
+    """The edge module of ``profile`` (imported lazily: the local profile never imports the provider's AWS operators)."""
+    if profile == "aws":
+        from seqflow.aws import wiring
+    else:
+        from seqflow.wiring import local as wiring
+    return wiring

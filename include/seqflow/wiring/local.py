@@ -1,0 +1,166 @@
+"""The local profile's edges of the two DAGs (see :mod:`seqflow.wiring`): processes and files."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import PokeReturnValue, get_current_context, task, task_group
+
+
+def _label(sample_id: str) -> None:
+    """Show the sample id, not a number, as the map index in the UI."""
+    get_current_context()["sample_id"] = sample_id
+
+
+def _sample_task(fn):
+    """A per-sample task, labelled with its sample in the UI."""
+    return task(map_index_template="{{ sample_id }}")(fn)
+
+
+# -- ingest --------------------------------------------------------------------------------
+
+
+def ingest_runs():
+    """find_runs → transfer_runs → wait_for_completion_flag (mapped).
+
+    Returns the run folders to record and the tasks that must finish first (here the same:
+    the sensors' XComs are the run folders)."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    @task
+    def find_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
+        """The run ids of the date on the landing share that still need ingesting."""
+        from seqflow.tasks.ingest import resolve_run_date, runs_to_ingest
+
+        run_date = resolve_run_date(params["run_date"], logical_date, getattr(dag_run, "run_after", None))
+        runs = runs_to_ingest(run_date, force=params["force"])
+        if not runs:
+            raise AirflowSkipException(f"no new run folders dated {run_date} on the landing share")
+        return runs
+
+    @task(pool="datasync")
+    def transfer_runs(run_ids: list[str]) -> dict:
+        """One checksum-verified copy of exactly these run folders (the local DataSync)."""
+        from seqflow.tasks.ingest import transfer_to_raw
+
+        return transfer_to_raw(run_ids)
+
+    @task.sensor(mode="reschedule", poke_interval=10, timeout=7 * 24 * 3600, map_index_template="{{ run_folder }}")
+    def wait_for_completion_flag(run_folder: str, params=None, dag_run=None) -> PokeReturnValue:
+        """Done once the run's completion flag is in raw storage; explicit failure after the timeout."""
+        from seqflow.tasks.ingest import completion_flag_present, mark_incomplete
+
+        get_current_context()["run_folder"] = run_folder
+        if completion_flag_present(run_folder):
+            return PokeReturnValue(is_done=True, xcom_value=run_folder)
+        waited = (pendulum.now("UTC") - dag_run.start_date).total_seconds()
+        if waited > params["flag_timeout_s"]:
+            mark_incomplete(run_folder, waited)
+            raise AirflowFailException(
+                f"{run_folder}: no completion flag in raw storage after {waited:.0f} s; recorded as incomplete."
+                " Clear this task once the instrument has finished the run."
+            )
+        return PokeReturnValue(is_done=False)
+
+    runs = find_runs()
+    copied = transfer_runs(runs)
+    complete = wait_for_completion_flag.expand(run_folder=runs)
+    copied >> complete
+    return complete, complete
+
+
+# -- analysis ------------------------------------------------------------------------------
+
+
+def restore_archived(run_plan):
+    """Nothing is archived in the local profile's raw storage: the task only marks the step."""
+
+    @task.sensor(poke_interval=1, timeout=60)
+    def restore_archived(run_plan: dict) -> PokeReturnValue:
+        """Archived inputs restored (local profile: there is no archive tier)."""
+        return PokeReturnValue(is_done=True)
+
+    return restore_archived(run_plan)
+
+
+def per_sample(jobs, branch):
+    """The per-sample steps as local processes, one mapped group per sample. Returns the tasks
+    the VCF collection waits for."""
+
+    @task_group(group_id="sample")
+    def sample(job: dict):
+        @_sample_task
+        def requests(job: dict) -> dict:
+            """The sample's job (the aws profile builds its Batch requests here)."""
+            _label(job["sample_id"])
+            return job
+
+        @_sample_task
+        def fastp(job: dict) -> dict:
+            from seqflow.tasks.analysis import qc_reads
+
+            _label(job["sample_id"])
+            return qc_reads(job)
+
+        @_sample_task
+        def align(state: dict) -> dict:
+            from seqflow.tasks.analysis import align as run
+
+            _label(state["job"]["sample_id"])
+            return run(state)
+
+        @_sample_task
+        def call_variants(state: dict) -> dict:
+            from seqflow.tasks.analysis import call_variants as run
+
+            _label(state["job"]["sample_id"])
+            return run(state)
+
+        @_sample_task
+        def bam_qc(state: dict) -> dict:
+            from seqflow.tasks.analysis import bam_qc as run
+
+            _label(state["job"]["sample_id"])
+            return run(state)
+
+        @_sample_task
+        def vcf_stats(state: dict) -> dict:
+            from seqflow.tasks.analysis import vcf_stats as run
+
+            _label(state["job"]["sample_id"])
+            return run(state)
+
+        return vcf_stats(bam_qc(call_variants(align(fastp(requests(job))))))
+
+    group = sample.expand(job=jobs)
+    branch >> group
+    return [group]
+
+
+def convert_to_parquet(args):
+    """The converter in process, one mapped task per VCF (labelled by sample)."""
+
+    @task(map_index_template="{{ sample_id }}")
+    def convert_to_parquet(args: dict) -> dict:
+        """VCF → Parquet into the lake (atomic; replaces only this analysis and sample)."""
+        from seqflow.tasks.analysis import convert_in_process
+
+        _label(args["--sample_id"])
+        return convert_in_process(args)
+
+    return convert_to_parquet.expand(args=args)
+
+
+def qc_summary(sql):
+    @task
+    def qc_summary(sql: str) -> list[dict]:
+        """The per-sample QC query over this analysis, on the local DuckDB catalog."""
+        from seqflow.tasks.analysis import local_query
+
+        return local_query(sql)
+
+    return qc_summary(sql)
+
+
+def qc_result(qc):
+    """What finalise_run gets of the QC query: its rows."""
+    return qc
