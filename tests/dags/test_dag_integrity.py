@@ -50,7 +50,10 @@ def test_analysis_params_form_rejects_bad_input(dagbag):
 
     params = dagbag.dags["seqflow_analysis"].params
     assert params.get_param("aligner").resolve("minimap2") == "minimap2"
-    for name, bad in [("run_id", "../../etc/passwd"), ("aligner", "bowtie"), ("samples", ["../x"])]:
+    assert params.get_param("reference").resolve("GRCh38.p14") == "GRCh38.p14"  # any registered name
+    assert params.get_param("reference").resolve(None) is None  # the sheet's mapping, else the default
+    for name, bad in [("run_id", "../../etc/passwd"), ("aligner", "bowtie"), ("samples", ["../x"]),
+                      ("reference", "../etc"), ("reference", "a/b"), ("reference", "a..b"), ("engine", "batch")]:
         with pytest.raises(ParamValidationError):
             params.get_param(name).resolve(bad)
 
@@ -58,7 +61,8 @@ def test_analysis_params_form_rejects_bad_input(dagbag):
 def test_wiring(dagbag):
     analysis = dagbag.dags["seqflow_analysis"]
     assert analysis.schedule is None and dagbag.dags["seqflow_daily_ingest"].schedule == "@daily"
-    order = ["sample.fastp", "sample.align", "sample.call_variants", "sample.qc_stats", "sample.to_parquet"]
+    order = ["sample.requests", "sample.fastp", "sample.align", "sample.call_variants", "sample.bam_qc",
+             "sample.vcf_stats", "collect_vcfs", "converter_args", "convert_to_parquet"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in analysis.get_task(upstream).downstream_task_ids
     ingest = dagbag.dags["seqflow_daily_ingest"]

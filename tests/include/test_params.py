@@ -9,7 +9,6 @@ import pytest
 from seqflow.config import PIPELINE_VERSION
 from seqflow.params import (
     ANALYSIS_PARAM_SCHEMAS,
-    REFERENCES,
     AnalysisRequest,
     ParamsError,
     analysis_params,
@@ -33,17 +32,19 @@ def test_defaults():
         samples=(),
         aligner="bwa",
         pipeline_version=PIPELINE_VERSION,
-        reference="lambda",
+        reference=None,
+        caller="bcftools",
         engine="local",
         force=False,
     )
-    assert REFERENCES == ["lambda", "ecoli_k12_mg1655"]
+    # no default genome: the reference comes from the trigger, the sheet's mapping or the deployment
     assert {name: schema["default"] for name, schema in ANALYSIS_PARAM_SCHEMAS.items()} == {
         "run_id": None,
         "samples": [],
         "aligner": "bwa",
         "pipeline_version": PIPELINE_VERSION,
-        "reference": "lambda",
+        "reference": None,
+        "caller": "bcftools",
         "engine": "local",
         "force": False,
     }
@@ -159,7 +160,11 @@ def test_samples_need_a_run_id():
         ({"aligner": "bowtie2"}, "aligner: 'bowtie2' is invalid, expected one of bwa, minimap2"),
         ({"aligner": "bwa; rm -rf /"}, "aligner: 'bwa; rm -rf /' is invalid"),
         ({"engine": "slurm"}, "engine: 'slurm' is invalid, expected one of local, batch, omics"),
-        ({"reference": "hg38"}, "reference: 'hg38' is invalid, expected one of lambda, ecoli_k12_mg1655"),
+        ({"reference": "../hg38"}, "reference: '../hg38' is invalid, expected the name of a registered reference"),
+        ({"reference": "a/b"}, "reference: 'a/b' is invalid"),
+        ({"reference": "hg38..x"}, "reference: 'hg38..x' is invalid"),
+        ({"reference": "GRCh38\n"}, "reference: 'GRCh38\\n' is invalid"),
+        ({"caller": "gatk"}, "caller: 'gatk' is invalid, expected one of bcftools"),
         ({"pipeline_version": "1.0"}, "pipeline_version: '1.0' is invalid, expected MAJOR.MINOR.PATCH"),
         ({"pipeline_version": "1.0.0\n"}, "pipeline_version: '1.0.0\\n' is invalid"),
         ({"force": "yes"}, "force: 'yes' is invalid, expected true or false"),
@@ -194,7 +199,10 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
     assert list(params) == list(ANALYSIS_PARAM_SCHEMAS)
     assert all(isinstance(p, Param) for p in params.values())
     assert params["aligner"].schema["enum"] == ["bwa", "minimap2"]
-    assert params["reference"].schema["enum"] == REFERENCES
+    assert "enum" not in params["reference"].schema  # a list known only at run time: a pattern and examples
+    assert params["reference"].schema["examples"] and params["reference"].schema["pattern"]
+    assert params["engine"].schema["enum"] == ["local"]  # the engines the profile can run
+    assert analysis_params("aws")["engine"].schema["enum"] == [None, "batch", "omics"]
     assert params["run_id"].schema["title"] == "Run"
     assert params["samples"].description.startswith("Sample_IDs")
     assert "default" not in params["engine"].schema
@@ -204,7 +212,8 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
         "samples": [],
         "aligner": "bwa",
         "pipeline_version": PIPELINE_VERSION,
-        "reference": "lambda",
+        "reference": None,
+        "caller": "bcftools",
         "engine": "local",
         "force": False,
     }
@@ -223,7 +232,9 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
         ("samples", "S1"),
         ("aligner", "bowtie2"),
         ("engine", "slurm"),
-        ("reference", "hg19"),
+        ("reference", "../hg19"),
+        ("reference", "a/b"),
+        ("reference", ""),
         ("pipeline_version", "latest"),
         ("force", "true"),
     ],
@@ -243,8 +254,10 @@ def test_airflow_param_schema_rejects_bad_values(name, value):
         ("run_id", None),
         ("samples", ["A", "A-2", "x_y"]),
         ("aligner", "minimap2"),
-        ("engine", "batch"),
+        ("engine", "local"),
         ("reference", "ecoli_k12_mg1655"),
+        ("reference", "GRCh38.p14"),
+        ("reference", None),
         ("pipeline_version", "10.2.3"),
         ("force", True),
     ],

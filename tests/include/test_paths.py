@@ -65,26 +65,45 @@ def test_safe_join_rejects_symlink_resolving_outside_root(tmp_path):
     assert safe_join(root, "alias", "f") == root / "alias" / "f"
 
 
-def test_result_prefix():
-    assert result_prefix(RUN, "1.0.0", "S1-a_b") == f"results/{RUN}/1.0.0/S1-a_b"
+def test_result_prefix_carries_the_whole_analysis_identity():
+    from seqflow.identity import AnalysisIdentity
+
+    identity = AnalysisIdentity(RUN, "1.0.0", "GRCh38", "bwa", "bcftools")
+    assert result_prefix(identity) == f"results/{RUN}/1.0.0/GRCh38/bwa-bcftools"
+    assert result_prefix(identity, "S1-a_b") == f"results/{RUN}/1.0.0/GRCh38/bwa-bcftools/S1-a_b"
+    other = AnalysisIdentity(RUN, "1.0.0", "T2T-CHM13", "bwa", "bcftools")
+    assert result_prefix(other, "S1") != result_prefix(identity, "S1")
 
 
 @pytest.mark.parametrize(
-    ("run_id", "version", "sample", "message"),
+    ("fields", "message"),
     [
-        ("../../etc", "1.0.0", "S1", "invalid run id"),
-        (RUN, "1.0", "S1", "invalid pipeline version"),
-        (RUN, "1.0.0/..", "S1", "invalid pipeline version"),
-        (RUN, "1.0.0", "../S1", "invalid sample id"),
-        (RUN, "1.0.0", "S1/x", "invalid sample id"),
-        (RUN, "1.0.0", "", "invalid sample id"),
-        (RUN, "1.0.0", "S1\n", "invalid sample id"),
-        (RUN + "\n", "1.0.0", "S1", "invalid run id"),
+        ({"run_id": "../../etc"}, "invalid run id"),
+        ({"run_id": RUN + "\n"}, "invalid run id"),
+        ({"pipeline_version": "1.0"}, "invalid pipeline version"),
+        ({"pipeline_version": "1.0.0/.."}, "invalid pipeline version"),
+        ({"reference": "../hg38"}, "invalid reference name"),
+        ({"reference": "a/b"}, "invalid reference name"),
+        ({"reference": "a..b"}, "invalid reference name"),
+        ({"aligner": "bwa-mem"}, "invalid aligner name"),
+        ({"caller": "../x"}, "invalid caller name"),
     ],
 )
-def test_result_prefix_validates_each_part(run_id, version, sample, message):
+def test_analysis_identity_validates_each_part(fields, message):
+    from seqflow.identity import AnalysisIdentity
+
+    values = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "GRCh38", "aligner": "bwa",
+              "caller": "bcftools", **fields}
     with pytest.raises(UnsafePathError, match=message):
-        result_prefix(run_id, version, sample)
+        AnalysisIdentity(**values)
+
+
+@pytest.mark.parametrize("sample", ["../S1", "S1/x", "", "S1\n"])
+def test_result_prefix_validates_the_sample(sample):
+    from seqflow.identity import AnalysisIdentity
+
+    with pytest.raises(UnsafePathError, match="invalid sample id"):
+        result_prefix(AnalysisIdentity(RUN, "1.0.0", "GRCh38", "bwa", "bcftools"), sample)
 
 
 @pytest.mark.parametrize("sample", ["S1", "a", "A-2", "x_y", "9" * 100])

@@ -9,17 +9,20 @@ import pytest
 from seqflow.registry import INGEST, SqliteRunRegistry
 
 
-def test_put_get_merge_and_versions_side_by_side(tmp_path):
+def test_put_get_merge_and_analyses_side_by_side(tmp_path):
     reg = SqliteRunRegistry(tmp_path / "r.sqlite")
     assert reg.get("RUN1") is None
     reg.put("RUN1", INGEST, "ingesting", include_filter="/RUN1")
     rec = reg.put("RUN1", INGEST, "ingested", raw_path="/raw/RUN1")
     assert rec.details == {"include_filter": "/RUN1", "raw_path": "/raw/RUN1"}
-    reg.put("RUN1", "1.0.0", "analysed", samples=["A"])
-    reg.put("RUN1", "1.1.0", "analysing")
+    reg.put("RUN1", "1.0.0/lambda/bwa/bcftools", "analysed", samples=["A"])
+    reg.put("RUN1", "1.0.0/GRCh38/bwa/bcftools", "analysing")
+    reg.put("RUN1", "1.1.0/lambda/bwa/bcftools", "analysing")
     assert reg.get("RUN1").status == "ingested"
-    assert [(r.pipeline_version, r.status) for r in reg.list("RUN1")] == [
-        ("-", "ingested"), ("1.0.0", "analysed"), ("1.1.0", "analysing")
+    assert reg.get("RUN1", "1.0.0/lambda/bwa/bcftools").status == "analysed"
+    assert [(r.analysis, r.status) for r in reg.list("RUN1")] == [
+        ("-", "ingested"), ("1.0.0/GRCh38/bwa/bcftools", "analysing"), ("1.0.0/lambda/bwa/bcftools", "analysed"),
+        ("1.1.0/lambda/bwa/bcftools", "analysing"),
     ]
     assert reg.list("OTHER") == []
 

@@ -2,15 +2,20 @@
 
 Each step is one Batch job running the step script of ``containers/<tool>/``
 (the same script the local profile runs as a process) under the image's S3
-staging entrypoint (``containers/_common/s3_stage.py``):
+staging entrypoint (``containers/_common/s3_stage.py``). What a job runs and
+reads comes from the step catalogue (``containers/<tool>/steps.yaml``,
+:mod:`seqflow.analysis.catalog`), which the Terraform job definitions decode too:
 
-* the job definition's ``command`` names the script with ``Ref::`` parameters;
-  SubmitJob fills the parameters with paths *inside the job's scratch*
-  (``inputs/<file>``), never with anything a shell parses;
-* ``SEQFLOW_INPUTS`` lists the S3 objects (and the reference prefix) the entrypoint
-  downloads into ``inputs/``; ``SEQFLOW_OUTPUT_URI`` is the sample's results prefix
-  ``s3://<results>/results/<run>/<pipeline_version>/<sample>/``, where everything
-  the script writes to ``outputs/`` is uploaded after a zero exit;
+* the job definition ``<step id>`` (``fastp``, ``align_bwa``, ``call_variants_bcftools``,
+  ...) runs ``<script> Ref::<argument> ... outputs ...``; SubmitJob fills the
+  parameters with paths *inside the job's scratch* (``inputs/<file>``), never
+  with anything a shell parses; ``threads`` defaults to the job's vCPUs;
+* ``SEQFLOW_INPUTS`` lists the S3 objects the entrypoint downloads into
+  ``inputs/``: each input and the files that must lie beside it (``.bai``,
+  ``.tbi``, the aligner's index of the reference) — exactly those, not the
+  whole reference folder; ``SEQFLOW_OUTPUT_URI`` is the sample's results prefix
+  ``s3://<results>/results/<run>/<version>/<reference>/<aligner>-<caller>/<sample>/``,
+  where everything the script writes to ``outputs/`` is uploaded after a zero exit;
 * every job carries the cost tags ``run_id``, ``sample_id``, ``project``,
   ``pipeline_version``.
 
@@ -23,17 +28,16 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from seqflow.analysis.steps import STEP_SCRIPTS
+from seqflow.analysis.catalog import SOURCES, Step, catalog
 from seqflow.aws.settings import AWS_CONN_ID, poll_seconds
-from seqflow.paths import check_pipeline_version, check_run_id, check_sample_id
+from seqflow.identity import AnalysisIdentity
+from seqflow.paths import check_run_id, check_sample_id
 
-#: Batch steps of one sample, in order: step -> (job definition key, script the command runs)
-BATCH_STEPS: dict[str, tuple[str, str]] = {
-    "fastp": ("batch_job_definition_fastp", STEP_SCRIPTS["fastp"]),
-    "align": ("batch_job_definition_align", STEP_SCRIPTS["align_bwa"]),
-    "call_variants": ("batch_job_definition_call", STEP_SCRIPTS["call"]),
-    "bam_qc": ("batch_job_definition_stats", STEP_SCRIPTS["bam_qc"]),
-    "vcf_stats": ("batch_job_definition_stats", STEP_SCRIPTS["vcf_stats"]),
+#: the per-sample Batch steps in run order: step name -> its implementations' job definition
+#: configuration keys (one per aligner for ``align``); the task ids of the Batch task group
+BATCH_STEPS: dict[str, tuple[str, ...]] = {
+    name: tuple(f"batch_job_definition_{s.id}" for s in catalog().implementations(name))
+    for name in catalog().sample_step_names
 }
 
 #: Batch job names: up to 128 letters, digits, hyphens and underscores.
@@ -41,78 +45,113 @@ JOB_NAME_MAX = 128
 
 COST_TAGS = ("run_id", "sample_id", "project", "pipeline_version")
 
+#: where SubmitJob parameters point: the entrypoint stages inputs here and uploads this folder
+STAGED_INPUTS = "inputs"
+STAGED_OUTPUTS = "outputs"
 
-def script_name(step: str) -> str:
+
+def job_definition_key(impl: Step) -> str:
+    """Configuration key (Airflow Variable ``seqflow_<key>``) of an implementation's job definition."""
+    return f"batch_job_definition_{impl.id}"
+
+
+def image_job_definition_keys() -> dict[str, str]:
+    """``<image>_image`` -> the configuration key of one job definition that runs the image.
+
+    The HealthOmics workflow takes each tool image as an input; the Batch job
+    definitions are where the deployment records them.
+    """
+    keys: dict[str, str] = {}
+    for impl in catalog().steps:
+        if impl.scope == "sample":
+            keys.setdefault(f"{impl.image}_image", job_definition_key(impl))
+    return dict(sorted(keys.items()))
+
+
+def command(impl: Step) -> list[str]:
+    """The job definition's command: the script, then ``Ref::<argument>`` or ``outputs`` for the output folder."""
+    return [impl.script, *(STAGED_OUTPUTS if a.kind == "output_dir" else f"Ref::{a.name}" for a in impl.arguments)]
+
+
+def job_definitions() -> dict[str, dict[str, Any]]:
+    """What ``terraform/modules/batch`` builds from the catalogue: id -> image, command and resources."""
+    return {
+        impl.id: {
+            "image": impl.image,
+            "command": command(impl),
+            "vcpus": impl.resources.vcpus,
+            "memory_mib": impl.resources.memory_mib,
+            "timeout_seconds": impl.resources.timeout_seconds,
+        }
+        for impl in catalog().steps
+        if impl.scope == "sample"
+    }
+
+
+def script_name(step: str, aligner: str = "bwa", caller: str = "bcftools") -> str:
     """File name of the step's script inside the image (``/usr/local/bin``)."""
-    return PurePosixPath(BATCH_STEPS[step][1]).name
+    return catalog().step(step, aligner=aligner, caller=caller).script
 
 
 def job_name(step: str, run_id: str, sample_id: str) -> str:
     return f"seqflow_{step}_{check_run_id(run_id)}_{check_sample_id(sample_id)}"[:JOB_NAME_MAX]
 
 
-def job_definition(step: str, settings, aligner: str = "bwa") -> str:
-    """The step's job definition; minimap2 alignment has its own (the minimap2 image)."""
-    if step == "align" and aligner == "minimap2":
-        return settings.require("batch_job_definition_align_minimap2")
-    return settings.require(BATCH_STEPS[step][0])
+def job_definition(step: str, settings, aligner: str = "bwa", caller: str = "bcftools") -> str:
+    """The job definition of the implementation of ``step`` the aligner and caller select."""
+    return settings.require(job_definition_key(catalog().step(step, aligner=aligner, caller=caller)))
 
 
-def _basename(uri: str) -> str:
-    return PurePosixPath(uri).name
+def _s3(job: dict[str, Any], key: str) -> str:
+    value = job.get(key)
+    if not isinstance(value, str) or not value.startswith("s3://") or value.endswith("/"):
+        raise ValueError(f"sample job {job.get('sample_id')!r}: {key} must be the s3:// URI of a file, got {value!r}")
+    return value
 
 
 def sample_requests(job: dict[str, Any], settings, *, project: str | None = None) -> dict[str, dict[str, Any]]:
-    """``SubmitJob`` arguments of every step of one sample, keyed by step.
+    """``SubmitJob`` arguments of every step of one sample, keyed by step (in run order).
 
-    ``job`` is a sample job of :func:`seqflow.aws.analysis.sample_jobs` (S3 URIs).
+    ``job`` is a sample job of :func:`seqflow.aws.analysis.sample_jobs` (S3
+    URIs): ``run_id``, ``pipeline_version``, ``reference``, ``aligner``,
+    ``caller``, ``sample_id``, ``r1``, ``r2``, ``reference_fasta`` and
+    ``ploidy_file`` (the reference's bcftools ploidy file).
     """
-    run_id, sample = check_run_id(job["run_id"]), check_sample_id(job["sample_id"])
-    version = check_pipeline_version(job["pipeline_version"])
-    out = settings.results_uri(run_id, version, sample)
-    reference = job["reference_uri"]  # s3://.../references/<name>/
-    ref_name = PurePosixPath(reference.rstrip("/")).name
-    fasta = f"inputs/{ref_name}/{_basename(job['reference_fasta'])}"
-    r1, r2 = job["r1"], job["r2"]
-    trimmed = [f"{out}{sample}.trimmed_R1.fastq.gz", f"{out}{sample}.trimmed_R2.fastq.gz"]
-    bam, bai = f"{out}{sample}.bam", f"{out}{sample}.bam.bai"
-    vcf, tbi = f"{out}{sample}.vcf.gz", f"{out}{sample}.vcf.gz.tbi"
+    sample = check_sample_id(job["sample_id"])
+    identity = AnalysisIdentity.from_dict(job)
+    out = settings.results_uri(identity, sample)
+    if not out.endswith("/"):
+        out += "/"
     tags = {
-        "run_id": run_id,
+        "run_id": identity.run_id,
         "sample_id": sample,
         "project": project or settings.require("project"),
-        "pipeline_version": version,
+        "pipeline_version": identity.pipeline_version,
     }
-    steps: dict[str, tuple[dict[str, str], list[str], list[str] | None]] = {
-        # step: (parameters, inputs, command override)
-        "fastp": ({"sample_id": sample, "r1": f"inputs/{_basename(r1)}", "r2": f"inputs/{_basename(r2)}"},
-                  [r1, r2], None),
-        "align": ({"sample_id": sample, "reference": fasta, "r1": f"inputs/{_basename(trimmed[0])}",
-                   "r2": f"inputs/{_basename(trimmed[1])}"}, [reference, *trimmed], None),
-        "call_variants": ({"sample_id": sample, "reference": fasta, "bam": f"inputs/{_basename(bam)}",
-                           "ploidy": str(job.get("ploidy", 2))}, [reference, bam, bai], None),
-        "bam_qc": ({"sample_id": sample, "bam": f"inputs/{_basename(bam)}"}, [bam, bai], None),
-        # the stats job definition runs bam_qc.sh; the VCF statistics override its command
-        "vcf_stats": ({"sample_id": sample, "reference": fasta, "vcf": f"inputs/{_basename(vcf)}"},
-                      [reference, vcf, tbi],
-                      [script_name("vcf_stats"), "Ref::sample_id", "Ref::reference", "Ref::vcf", "outputs"]),
-    }
+    steps = catalog().sample_steps(identity.aligner, identity.caller)
+    # every sample step's outputs, by output name: where later steps read them
+    produced = {name: f"{out}{file}" for impl in steps for name, file in impl.output_files(sample).items()}
     requests = {}
-    for step, (parameters, inputs, command) in steps.items():
-        overrides: dict[str, Any] = {
-            "environment": [
-                {"name": "SEQFLOW_INPUTS", "value": " ".join(inputs)},
-                {"name": "SEQFLOW_OUTPUT_URI", "value": out},
-            ]
-        }
-        if command:
-            overrides["command"] = command
-        requests[step] = {
-            "job_name": job_name(step, run_id, sample),
-            "job_definition": job_definition(step, settings, job.get("aligner", "bwa")),
+    for impl in steps:
+        parameters: dict[str, str] = {"sample_id": sample} if any(a.name == "sample_id" for a in impl.arguments) else {}
+        staged: list[str] = []
+        for name, inp in impl.inputs.items():
+            uri = _s3(job, SOURCES[inp.source].job_key) if inp.external else produced[inp.output]  # type: ignore[index]
+            files = [uri, *impl.companion_files(name, uri)]
+            staged += [f for f in files if f not in staged]
+            # the entrypoint puts an object at inputs/<basename>: companions land beside their input
+            parameters[name] = f"{STAGED_INPUTS}/{PurePosixPath(uri).name}"
+        requests[impl.name] = {
+            "job_name": job_name(impl.name, identity.run_id, sample),
+            "job_definition": settings.require(job_definition_key(impl)),
             "job_queue": settings.require("batch_job_queue"),
             "parameters": parameters,
-            "container_overrides": overrides,
+            "container_overrides": {
+                "environment": [
+                    {"name": "SEQFLOW_INPUTS", "value": " ".join(staged)},
+                    {"name": "SEQFLOW_OUTPUT_URI", "value": out},
+                ]
+            },
             "tags": dict(tags),
         }
     return requests

@@ -32,7 +32,7 @@ import logging
 import shlex
 import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from seqflow.references.catalog import (
@@ -79,11 +79,14 @@ def _error_code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def index_script() -> str:
-    """File name of the index step script inside the aligner images (``/usr/local/bin``)."""
-    from seqflow.analysis.steps import STEP_SCRIPTS
+def index_step(aligner: str):
+    """The ``index_reference`` step of ``aligner`` in the step catalogue (``containers/<aligner>/steps.yaml``)."""
+    from seqflow.analysis.catalog import catalog
 
-    return PurePosixPath(STEP_SCRIPTS["index_bwa"]).name
+    try:
+        return catalog().step("index_reference", aligner=aligner)
+    except (KeyError, ValueError) as exc:
+        raise ReferenceError(f"no index step for aligner {aligner!r}: {exc}") from None
 
 
 class S3ReferenceCatalog:
@@ -325,15 +328,17 @@ class S3ReferenceCatalog:
     def index_job_request(self, ref: Reference, aligner: str) -> dict[str, Any]:
         """Batch ``SubmitJob`` parameters (botocore names) of the job that builds ``aligner``'s index.
 
-        The job runs the aligner image's ``index_reference.sh`` under the S3
-        staging entrypoint: ``SEQFLOW_INPUTS`` stages the FASTA and its ``.fai``
-        to ``inputs/``; ``SEQFLOW_OUTPUT_URI`` is the reference's prefix.
+        The job runs the aligner's ``index_reference`` step (script, arguments and
+        resources from the step catalogue) under the image's S3 staging
+        entrypoint: ``SEQFLOW_INPUTS`` stages the FASTA and its ``.fai`` to
+        ``inputs/``; ``SEQFLOW_OUTPUT_URI`` is the reference's prefix.
         """
         ref.index_files(aligner)  # unknown aligner -> ReferenceError
+        step = index_step(aligner)
         settings = self.settings
         # Batch job names allow letters, digits, '-' and '_'; reference names may also hold '.'
         job_name = f"seqflow_index_{aligner}_{ref.name.replace('.', '-')}"[:_JOB_NAME_MAX]
-        tags = {"reference": ref.name, "step": f"index_{aligner}"}
+        tags = {"reference": ref.name, "step": step.id}
         if settings.get("project"):
             tags = {"project": settings.get("project"), **tags}
         return {
@@ -341,12 +346,18 @@ class S3ReferenceCatalog:
             "jobQueue": settings.require("batch_job_queue"),
             "jobDefinition": settings.require(INDEX_JOB_DEFINITIONS[aligner]),
             "containerOverrides": {
-                "command": [index_script(), f"inputs/{ref.fasta_name}"],
+                "command": [step.script, *step.argv({"reference": f"inputs/{ref.fasta_name}"})],
                 "environment": [
                     {"name": "SEQFLOW_INPUTS", "value": f"{ref.fasta} {ref.fasta}.fai"},
                     {"name": "SEQFLOW_OUTPUT_URI", "value": ref.location},
                 ],
+                # the alignment job definition is sized for bwa mem; indexing needs what its step declares
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": str(step.resources.vcpus)},
+                    {"type": "MEMORY", "value": str(step.resources.memory_mib)},
+                ],
             },
+            "timeout": {"attemptDurationSeconds": step.resources.timeout_seconds},
             "tags": tags,
         }
 
@@ -361,6 +372,7 @@ class S3ReferenceCatalog:
             "--job-queue", request["jobQueue"],
             "--job-definition", request["jobDefinition"],
             "--container-overrides", json.dumps(request["containerOverrides"], separators=(",", ":")),
+            "--timeout", json.dumps(request["timeout"], separators=(",", ":")),
             "--tags", json.dumps(request["tags"], separators=(",", ":")),
         ]
         return shlex.join(argv)

@@ -93,7 +93,7 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         ).to_dict())
     origins = {r.sample_id: r.origin for r in resolutions}
     registry.put(
-        identity.run_id, identity.key, "analysing", **identity.to_dict(), engine=request.engine,
+        identity.run_id, identity.key, "analysing", identity=identity.to_dict(), engine=request.engine,
         samples=[j["sample_id"] for j in jobs], reference_origin=origins,
         reference_md5={c.name: c.md5 for c in ref.contigs[:1000]},
     )

@@ -12,7 +12,7 @@ a step must run on the profile's own service they call the profile's edges:
 | ``convert_to_parquet`` | the converter in process | the Glue job (``GlueJobOperator``) |
 | ``qc_summary`` | the QC query on DuckDB | the same query on Athena (``AthenaOperator``) |
 
-:data:`EDGE_TASKS` lists what may differ; ``tests/dags`` builds both DAGs
+:data:`EDGE_TASKS` and :data:`EDGE_ORDER` list what may differ; ``tests/dags`` builds both DAGs
 under both profiles and checks that everything else is equal.
 """
 
@@ -28,6 +28,14 @@ EDGE_TASKS: dict[str, dict[str, frozenset[str]]] = {
         "local": frozenset(),
         "aws": frozenset({"include_filter", "flag_keys"}),
     },
+}
+
+
+#: tasks present in both profiles whose order among themselves is an edge: on AWS the copy
+#: comes first (Airflow cannot list the on-prem share), locally the share is listed first
+EDGE_ORDER: dict[str, frozenset[str]] = {
+    "seqflow_analysis": frozenset(),
+    "seqflow_daily_ingest": frozenset({"find_runs", "transfer_runs", "wait_for_completion_flag"}),
 }
 
 

@@ -129,9 +129,9 @@ def per_sample(jobs, branch):
             _label(state["job"]["sample_id"])
             return run(state)
 
-        return vcf_stats(bam_qc(call_variants(align(fastp(requests(job))))))
+        vcf_stats(bam_qc(call_variants(align(fastp(requests(job))))))
 
-    group = sample.expand(job=jobs)
+    group = sample.expand(job=jobs)  # the group (its function returns nothing), not its last XCom
     branch >> group
     return [group]
 

@@ -108,7 +108,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid     = "WriteOutputs"
+    sid = "WriteOutputs"
     actions = [
       "s3:PutObject",
       "s3:AbortMultipartUpload",
@@ -117,7 +117,7 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
-    sid     = "UseDataKeyThroughS3"
+    sid = "UseDataKeyThroughS3"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey",
@@ -192,7 +192,7 @@ resource "aws_launch_template" "this" {
 
   tag_specifications {
     resource_type = "volume"
-    tags          = {
+    tags = {
       Name = "${var.name_prefix}-batch-scratch"
     }
   }
@@ -326,8 +326,18 @@ resource "aws_cloudwatch_log_group" "this" {
   kms_key_id        = var.logs_kms_key_arn
 }
 
+# one job definition per per-sample step implementation of the step catalogue
+# (containers/<tool>/steps.yaml): command and resources are the catalogue's,
+# var.job_definitions may raise the resources per environment
+module "steps" {
+  source = "./steps"
+
+  containers_dir = coalesce(var.containers_dir, "${path.module}/../../../containers")
+  overrides      = var.job_definitions
+}
+
 resource "aws_batch_job_definition" "this" {
-  for_each = var.job_definitions
+  for_each = module.steps.job_definitions
 
   name                  = "${var.name_prefix}-${replace(each.key, "_", "-")}"
   type                  = "container"
@@ -336,7 +346,7 @@ resource "aws_batch_job_definition" "this" {
   # SubmitJob; propagating them to the ECS task makes them cost-allocatable
   propagate_tags = true
 
-  parameters = merge({ threads = tostring(each.value.vcpus) }, each.value.parameters)
+  parameters = { threads = tostring(each.value.vcpus) }
 
   container_properties = jsonencode({
     image      = var.images[each.value.image]

@@ -19,17 +19,17 @@ output "priority_job_queue_name" {
 }
 
 output "job_definition_names" {
-  description = "Job definition name (without revision) by pipeline step; SubmitJob with the name runs the latest active revision."
+  description = "Job definition name (without revision) by step implementation id (fastp, align_bwa, ...); SubmitJob with the name runs the latest active revision."
   value       = { for k, d in aws_batch_job_definition.this : k => d.name }
 }
 
 output "job_definition_arns" {
-  description = "Job definition ARN (with revision) by pipeline step."
+  description = "Job definition ARN (with revision) by step implementation id."
   value       = { for k, d in aws_batch_job_definition.this : k => d.arn }
 }
 
 output "job_definition_arn_prefixes" {
-  description = "Job definition ARN without revision by pipeline step (for IAM resources)."
+  description = "Job definition ARN without revision by step implementation id (for IAM resources)."
   value       = { for k, d in aws_batch_job_definition.this : k => d.arn_prefix }
 }
 

@@ -102,68 +102,34 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "containers_dir" {
+  type        = string
+  description = "Folder of the tool images with the step catalogue (<tool>/steps.yaml); null: the repository's containers/ beside terraform/."
+  default     = null
+}
+
 variable "job_definitions" {
   type = map(object({
-    image           = string
-    command         = list(string)
-    vcpus           = number
-    memory_mib      = number
-    timeout_seconds = number
-    attempts        = optional(number, 3)
-    parameters      = optional(map(string), {})
+    vcpus           = optional(number)
+    memory_mib      = optional(number)
+    timeout_seconds = optional(number)
+    attempts        = optional(number)
   }))
   nullable    = false
   description = <<-EOT
-    One job definition per pipeline step. image is a key of var.images; command
-    runs under the image's S3 staging entrypoint and uses Batch parameters
-    (Ref::name) that SubmitJob fills in (threads defaults to vcpus); attempts
-    counts Spot-reclaim retries (the retry strategy exits on any other failure).
+    Per job definition id, resources that replace the step catalogue's. The job
+    definitions themselves (one per per-sample step implementation: fastp,
+    align_bwa, align_minimap2, call_variants_bcftools, bam_qc, vcf_stats), their
+    images and commands come from containers/<tool>/steps.yaml. attempts counts
+    Spot-reclaim retries (default 3; the retry strategy exits on any other failure).
   EOT
-  default = {
-    fastp = {
-      image           = "fastp"
-      command         = ["fastp_qc.sh", "Ref::sample_id", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
-      vcpus           = 4
-      memory_mib      = 8192
-      timeout_seconds = 7200
-    }
-    align = {
-      image           = "bwa"
-      command         = ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
-      vcpus           = 16
-      memory_mib      = 32768
-      timeout_seconds = 43200
-    }
-    align_minimap2 = {
-      image           = "minimap2"
-      command         = ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"]
-      vcpus           = 16
-      memory_mib      = 32768
-      timeout_seconds = 43200
-    }
-    call = {
-      image           = "bcftools"
-      command         = ["call_variants.sh", "Ref::sample_id", "Ref::reference", "Ref::bam", "outputs", "Ref::ploidy", "Ref::threads"]
-      vcpus           = 4
-      memory_mib      = 8192
-      timeout_seconds = 21600
-      parameters      = { ploidy = "2" }
-    }
-    # the bcftools image also carries samtools and bam_qc.sh: SubmitJob
-    # overrides the command with vcf_stats.sh for the VCF statistics
-    stats = {
-      image           = "bcftools"
-      command         = ["bam_qc.sh", "Ref::sample_id", "Ref::bam", "outputs", "Ref::threads"]
-      vcpus           = 2
-      memory_mib      = 4096
-      timeout_seconds = 7200
-    }
-  }
+  default     = {}
 
   validation {
     condition = alltrue([
       for k, d in var.job_definitions :
-      d.vcpus >= 1 && d.memory_mib >= 512 && d.timeout_seconds >= 60 && d.attempts >= 1 && d.attempts <= 10
+      coalesce(d.vcpus, 1) >= 1 && coalesce(d.memory_mib, 512) >= 512 && coalesce(d.timeout_seconds, 60) >= 60 &&
+      coalesce(d.attempts, 3) >= 1 && coalesce(d.attempts, 3) <= 10
     ])
     error_message = "Each job definition needs vcpus >= 1, memory_mib >= 512, timeout_seconds >= 60 and 1 <= attempts <= 10."
   }

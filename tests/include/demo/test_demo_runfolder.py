@@ -244,7 +244,7 @@ def test_a_run_that_lost_only_its_flag_is_finished(lambda_run, tmp_path: Path, r
     ({"run_number": 10000}, "run number"),
     ({"samples": 0}, "samples"),
     ({"coverage": 0.0}, "coverage"),
-    ({"reference": "hg38"}, "unknown demo reference"),
+    ({"reference": "hg38"}, "unknown demo genome"),
 ])
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path: Path, kwargs, message):
     args = {"reference": "lambda", "run_date": DATE} | kwargs

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from seqflow.registry import INGEST, SqliteRunRegistry
-from seqflow.tasks.ingest import analysis_trigger, resolve_run_date, runs_to_ingest
+from seqflow.references.resolve import MappingRule, ReferenceRules
+from seqflow.tasks.ingest import analysis_triggers, resolve_run_date, runs_to_ingest
 
 RUN = "261120_A01234_0001_AHYGV8DSXY"
 
@@ -22,10 +23,27 @@ def test_run_date_param_wins_then_logical_date_then_trigger_day():
         resolve_run_date("18/11/2026", logical, after)
 
 
-def test_analysis_trigger_carries_force_and_names_the_ingest_run():
-    conf = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa"}
-    args = analysis_trigger(conf, force=True, ingest_dag_run_id="manual__2026-11-21")
-    assert args == {"trigger_run_id": f"ingest__{RUN}__1.0.0__manual__2026-11-21", "conf": {**conf, "force": True}}
+def test_one_analysis_per_run_carries_force_and_names_the_ingest_run(world):
+    from .conftest import RUN as WORLD_RUN
+
+    params = {"reference": "toy", "aligner": "bwa", "force": True}
+    assert analysis_triggers(WORLD_RUN, params, ingest_dag_run_id="manual__2026-11-21", backend=world) == [{
+        "trigger_run_id": f"ingest__{WORLD_RUN}__1.0.0__manual__2026-11-21",
+        "conf": {"run_id": WORLD_RUN, "reference": "toy", "aligner": "bwa", "pipeline_version": "1.0.0",
+                 "force": True},
+    }]
+    # nothing names a reference: one analysis, whose plan explains how to set one
+    (only,) = analysis_triggers(WORLD_RUN, {}, ingest_dag_run_id="scheduled__x", backend=world)
+    assert only["conf"]["reference"] is None and "samples" not in only["conf"]
+
+
+def test_a_sheet_mapping_samples_to_two_genomes_gives_one_analysis_per_genome(world):
+    from .conftest import RUN as WORLD_RUN
+
+    world.references().save_rules(ReferenceRules("toy2", (MappingRule("Sample_Project", "Human", "toy"),)))
+    triggers = analysis_triggers(WORLD_RUN, {}, ingest_dag_run_id="scheduled__x", backend=world)
+    assert [(t["trigger_run_id"].rsplit("__", 1)[1], t["conf"]["reference"], t["conf"]["samples"])
+            for t in triggers] == [("toy", "toy", ["H1", "H2"]), ("toy2", "toy2", ["B1"])]
 
 
 def test_runs_already_ingested_are_skipped_unless_forced(tmp_path, monkeypatch):

@@ -1,146 +1,184 @@
 version 1.0
 
-# seqflow per-sample germline pipeline, the HealthOmics (and miniwdl) definition of the same
-# steps the Batch engine and the local profile run from containers/*/:
-#   fastp QC and trimming -> bwa mem (or minimap2 -x sr) | samtools fixmate/sort/markdup
-#   -> bcftools mpileup/call/norm -> samtools and bcftools statistics.
+# seqflow per-sample germline pipeline on HealthOmics (and miniwdl): the same step scripts
+# the Batch jobs and the local profile run, from the same images, with the same arguments.
+# Every task is one step implementation of the step catalogue (containers/<tool>/steps.yaml):
+#   fastp -> align_bwa | align_minimap2 -> call_variants_bcftools -> bam_qc, vcf_stats
+# Its inputs, outputs and script arguments are the catalogue's; tests hold the two together
+# (tests/include/aws/omics/test_germline_workflow.py). The images carry the scripts in
+# /usr/local/bin; each script also writes <sample>.<step>.versions.json (tool versions).
 #
 # sample_id is user input: every task reads it back from a file written by the engine and
-# checks it against a strict pattern before it reaches a file name or the command line,
-# so no value of it can change a command.
+# checks it against the Sample_ID rule (seqflow.paths.SAMPLE_ID_PATTERN) before it reaches
+# a file name or the command line, so no value of it can change a command; the scripts
+# check it again.
 
 workflow germline {
     meta {
-        description: "One sample: read QC and trimming, alignment with duplicate marking, germline small-variant calling, QC statistics."
+        description: "One sample: read QC and trimming, alignment with duplicate marking, germline small-variant calling, QC statistics, tool versions."
     }
 
     input {
         String sample_id
+        String aligner
+        String caller
         File fastq_r1
         File fastq_r2
         File reference_fasta
         File reference_fai
-        File reference_amb
-        File reference_ann
-        File reference_bwt
-        File reference_pac
-        File reference_sa
+        File reference_ploidy
+        File? reference_amb
+        File? reference_ann
+        File? reference_bwt
+        File? reference_pac
+        File? reference_sa
         File? reference_mmi
-        String aligner = "bwa"
-        Int ploidy = 2
 
         String fastp_image
-        String bwa_image
+        String? bwa_image
         String? minimap2_image
         String samtools_image
         String bcftools_image
 
         Int fastp_cpu = 4
         Int fastp_memory_gb = 8
-        Int align_cpu = 16
-        Int align_memory_gb = 32
-        Int call_cpu = 4
-        Int call_memory_gb = 8
-        Int stats_cpu = 2
-        Int stats_memory_gb = 4
+        Int align_bwa_cpu = 16
+        Int align_bwa_memory_gb = 32
+        Int align_minimap2_cpu = 16
+        Int align_minimap2_memory_gb = 32
+        Int call_variants_bcftools_cpu = 4
+        Int call_variants_bcftools_memory_gb = 8
+        Int bam_qc_cpu = 2
+        Int bam_qc_memory_gb = 4
+        Int vcf_stats_cpu = 2
+        Int vcf_stats_memory_gb = 4
     }
 
     parameter_meta {
-        sample_id: "Sample_ID from the sample sheet; letters, digits, '.', '_' and '-' only"
-        fastq_r1: "Read 1 FASTQ (gzipped)"
-        fastq_r2: "Read 2 FASTQ (gzipped)"
-        reference_fasta: "Reference genome FASTA"
+        sample_id: "Sample_ID from the sample sheet: letters, digits, '_' and '-', starting with a letter or digit"
+        aligner: "bwa or minimap2: selects the alignment task (and the index inputs it needs)"
+        caller: "bcftools: selects the variant-calling task"
         reference_fai: "samtools faidx index of the reference (.fai)"
-        aligner: "bwa (default) or minimap2"
-        reference_mmi: "minimap2 index (.mmi); minimap2 indexes the FASTA itself when absent"
-        ploidy: "1 (haploid genomes) or 2 (default)"
+        reference_ploidy: "bcftools ploidy file of the reference (CHROM FROM TO SEX PLOIDY), <name>.ploidy in the reference catalogue"
+        reference_amb: "bwa index (.amb); required when aligner is bwa"
+        reference_mmi: "minimap2 index (.mmi); required when aligner is minimap2"
+        bwa_image: "ECR URI of the bwa image; required when aligner is bwa"
         minimap2_image: "ECR URI of the minimap2 image; required when aligner is minimap2"
     }
 
-    call fastp_qc {
+    call fastp {
         input:
             sample_id = sample_id,
-            fastq_r1 = fastq_r1,
-            fastq_r2 = fastq_r2,
+            r1 = fastq_r1,
+            r2 = fastq_r2,
             docker_image = fastp_image,
             cpu = fastp_cpu,
             memory_gb = fastp_memory_gb
     }
 
-    call align {
-        input:
-            sample_id = sample_id,
-            fastq_r1 = fastp_qc.trimmed_r1,
-            fastq_r2 = fastp_qc.trimmed_r2,
-            reference_fasta = reference_fasta,
-            reference_fai = reference_fai,
-            reference_amb = reference_amb,
-            reference_ann = reference_ann,
-            reference_bwt = reference_bwt,
-            reference_pac = reference_pac,
-            reference_sa = reference_sa,
-            reference_mmi = reference_mmi,
-            aligner = aligner,
-            docker_image = if aligner == "minimap2" then select_first([minimap2_image]) else bwa_image,
-            cpu = align_cpu,
-            memory_gb = align_memory_gb
+    if (aligner == "bwa") {
+        call align_bwa {
+            input:
+                sample_id = sample_id,
+                reference = reference_fasta,
+                reference_fai = reference_fai,
+                reference_amb = select_first([reference_amb]),
+                reference_ann = select_first([reference_ann]),
+                reference_bwt = select_first([reference_bwt]),
+                reference_pac = select_first([reference_pac]),
+                reference_sa = select_first([reference_sa]),
+                r1 = fastp.trimmed_r1,
+                r2 = fastp.trimmed_r2,
+                docker_image = select_first([bwa_image]),
+                cpu = align_bwa_cpu,
+                memory_gb = align_bwa_memory_gb
+        }
     }
 
-    call call_variants {
-        input:
-            sample_id = sample_id,
-            bam = align.bam,
-            bai = align.bai,
-            reference_fasta = reference_fasta,
-            reference_fai = reference_fai,
-            ploidy = ploidy,
-            docker_image = bcftools_image,
-            cpu = call_cpu,
-            memory_gb = call_memory_gb
+    if (aligner == "minimap2") {
+        call align_minimap2 {
+            input:
+                sample_id = sample_id,
+                reference = reference_fasta,
+                reference_fai = reference_fai,
+                reference_mmi = select_first([reference_mmi]),
+                r1 = fastp.trimmed_r1,
+                r2 = fastp.trimmed_r2,
+                docker_image = select_first([minimap2_image]),
+                cpu = align_minimap2_cpu,
+                memory_gb = align_minimap2_memory_gb
+        }
     }
 
-    call bam_stats {
+    # an aligner or caller the catalogue does not offer runs no task here and fails below
+    File aligned_bam = select_first([align_bwa.bam, align_minimap2.bam])
+    File aligned_bai = select_first([align_bwa.bai, align_minimap2.bai])
+
+    if (caller == "bcftools") {
+        call call_variants_bcftools {
+            input:
+                sample_id = sample_id,
+                reference = reference_fasta,
+                reference_fai = reference_fai,
+                bam = aligned_bam,
+                bam_bai = aligned_bai,
+                ploidy_file = reference_ploidy,
+                docker_image = bcftools_image,
+                cpu = call_variants_bcftools_cpu,
+                memory_gb = call_variants_bcftools_memory_gb
+        }
+    }
+
+    File called_vcf = select_first([call_variants_bcftools.vcf])
+    File called_tbi = select_first([call_variants_bcftools.tbi])
+
+    call bam_qc {
         input:
             sample_id = sample_id,
-            bam = align.bam,
-            bai = align.bai,
+            bam = aligned_bam,
+            bam_bai = aligned_bai,
             docker_image = samtools_image,
-            cpu = stats_cpu,
-            memory_gb = stats_memory_gb
+            cpu = bam_qc_cpu,
+            memory_gb = bam_qc_memory_gb
     }
 
     call vcf_stats {
         input:
             sample_id = sample_id,
-            vcf = call_variants.vcf,
-            vcf_index = call_variants.vcf_index,
-            reference_fasta = reference_fasta,
+            reference = reference_fasta,
             reference_fai = reference_fai,
+            vcf = called_vcf,
+            vcf_tbi = called_tbi,
             docker_image = bcftools_image,
-            cpu = stats_cpu,
-            memory_gb = stats_memory_gb
+            cpu = vcf_stats_cpu,
+            memory_gb = vcf_stats_memory_gb
     }
 
     output {
-        File bam = align.bam
-        File bai = align.bai
-        File markdup_metrics = align.markdup_metrics
-        File vcf = call_variants.vcf
-        File vcf_index = call_variants.vcf_index
-        File fastp_json = fastp_qc.json
-        File fastp_html = fastp_qc.html
-        File flagstat_json = bam_stats.flagstat_json
-        File coverage = bam_stats.coverage
-        File samtools_stats = bam_stats.samtools_stats
+        File fastp_json = fastp.fastp_json
+        File fastp_html = fastp.fastp_html
+        File fastp_versions = fastp.fastp_versions
+        File bam = aligned_bam
+        File bai = aligned_bai
+        File markdup = select_first([align_bwa.markdup, align_minimap2.markdup])
+        File align_versions = select_first([align_bwa.align_versions, align_minimap2.align_versions])
+        File vcf = called_vcf
+        File tbi = called_tbi
+        File call_variants_versions = select_first([call_variants_bcftools.call_variants_versions])
+        File flagstat = bam_qc.flagstat
+        File coverage = bam_qc.coverage
+        File samtools_stats = bam_qc.samtools_stats
+        File bam_qc_versions = bam_qc.bam_qc_versions
         File bcftools_stats = vcf_stats.bcftools_stats
+        File vcf_stats_versions = vcf_stats.vcf_stats_versions
     }
 }
 
-task fastp_qc {
+task fastp {
     input {
         String sample_id
-        File fastq_r1
-        File fastq_r2
+        File r1
+        File r2
         String docker_image
         Int cpu
         Int memory_gb
@@ -150,22 +188,19 @@ task fastp_qc {
     command <<<
         set -euo pipefail
         sample=$(head -n 1 "~{sample_id_file}")
-        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]]; then
-            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\$" >&2
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
-        fastp --in1 "~{fastq_r1}" --in2 "~{fastq_r2}" \
-            --out1 "$sample.trimmed_R1.fastq.gz" --out2 "$sample.trimmed_R2.fastq.gz" \
-            --detect_adapter_for_pe --thread ~{cpu} \
-            --json "$sample.fastp.json" --html "$sample.fastp.html" \
-            --report_title "$sample"
+        fastp_qc.sh "$sample" "~{r1}" "~{r2}" . ~{cpu}
     >>>
 
     output {
         File trimmed_r1 = "~{sample_id}.trimmed_R1.fastq.gz"
         File trimmed_r2 = "~{sample_id}.trimmed_R2.fastq.gz"
-        File json = "~{sample_id}.fastp.json"
-        File html = "~{sample_id}.fastp.html"
+        File fastp_json = "~{sample_id}.fastp.json"
+        File fastp_html = "~{sample_id}.fastp.html"
+        File fastp_versions = "~{sample_id}.fastp.versions.json"
     }
 
     runtime {
@@ -175,68 +210,49 @@ task fastp_qc {
     }
 }
 
-task align {
+task align_bwa {
     input {
         String sample_id
-        File fastq_r1
-        File fastq_r2
-        File reference_fasta
+        File reference
         File reference_fai
         File reference_amb
         File reference_ann
         File reference_bwt
         File reference_pac
         File reference_sa
-        File? reference_mmi
-        String aligner
+        File r1
+        File r2
         String docker_image
         Int cpu
         Int memory_gb
     }
     File sample_id_file = write_lines([sample_id])
-    # only these literals ever reach the command line
-    String aligner_checked = if aligner == "bwa" then "bwa" else if aligner == "minimap2" then "minimap2" else "invalid"
 
     command <<<
         set -euo pipefail
         sample=$(head -n 1 "~{sample_id_file}")
-        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]]; then
-            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\$" >&2
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
-        if [ "~{aligner_checked}" = invalid ]; then
-            echo "aligner must be bwa or minimap2" >&2
-            exit 2
-        fi
-
-        # both aligners look for their index beside the FASTA, but the engine may localise
-        # each input file in a directory of its own: put them side by side under one name
-        mkdir -p ref tmp
-        ln -s "~{reference_fasta}" ref/genome.fa
+        # the script finds the index beside the FASTA, but the engine may localise each
+        # input file in a folder of its own: put them side by side under one name
+        mkdir -p ref
+        ln -s "~{reference}" ref/genome.fa
         ln -s "~{reference_fai}" ref/genome.fa.fai
         ln -s "~{reference_amb}" ref/genome.fa.amb
         ln -s "~{reference_ann}" ref/genome.fa.ann
         ln -s "~{reference_bwt}" ref/genome.fa.bwt
         ln -s "~{reference_pac}" ref/genome.fa.pac
         ln -s "~{reference_sa}" ref/genome.fa.sa
-        mmi="~{default='' reference_mmi}"
-        read_group="@RG\tID:$sample\tSM:$sample\tPL:ILLUMINA\tLB:$sample"
-
-        if [ "~{aligner_checked}" = bwa ]; then
-            bwa mem -t ~{cpu} -R "$read_group" ref/genome.fa "~{fastq_r1}" "~{fastq_r2}"
-        else
-            minimap2 -ax sr -t ~{cpu} -R "$read_group" "${mmi:-ref/genome.fa}" "~{fastq_r1}" "~{fastq_r2}"
-        fi \
-            | samtools fixmate -m -u - - \
-            | samtools sort -u -@ ~{cpu} -T tmp/sort - \
-            | samtools markdup -@ ~{cpu} --write-index -f "$sample.markdup.txt" \
-                -T tmp/markdup - "$sample.bam##idx##$sample.bam.bai"
+        align.sh "$sample" ref/genome.fa "~{r1}" "~{r2}" . ~{cpu}
     >>>
 
     output {
         File bam = "~{sample_id}.bam"
         File bai = "~{sample_id}.bam.bai"
-        File markdup_metrics = "~{sample_id}.markdup.txt"
+        File markdup = "~{sample_id}.markdup.txt"
+        File align_versions = "~{sample_id}.align.versions.json"
     }
 
     runtime {
@@ -246,14 +262,14 @@ task align {
     }
 }
 
-task call_variants {
+task align_minimap2 {
     input {
         String sample_id
-        File bam
-        File bai
-        File reference_fasta
+        File reference
         File reference_fai
-        Int ploidy
+        File reference_mmi
+        File r1
+        File r2
         String docker_image
         Int cpu
         Int memory_gb
@@ -263,27 +279,64 @@ task call_variants {
     command <<<
         set -euo pipefail
         sample=$(head -n 1 "~{sample_id_file}")
-        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]]; then
-            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\$" >&2
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
-        case ~{ploidy} in 1|2) ;; *) echo "ploidy must be 1 or 2, got: ~{ploidy}" >&2; exit 2 ;; esac
+        mkdir -p ref
+        ln -s "~{reference}" ref/genome.fa
+        ln -s "~{reference_fai}" ref/genome.fa.fai
+        ln -s "~{reference_mmi}" ref/genome.fa.mmi
+        align.sh "$sample" ref/genome.fa "~{r1}" "~{r2}" . ~{cpu}
+    >>>
+
+    output {
+        File bam = "~{sample_id}.bam"
+        File bai = "~{sample_id}.bam.bai"
+        File markdup = "~{sample_id}.markdup.txt"
+        File align_versions = "~{sample_id}.align.versions.json"
+    }
+
+    runtime {
+        docker: docker_image
+        cpu: cpu
+        memory: "~{memory_gb} GiB"
+    }
+}
+
+task call_variants_bcftools {
+    input {
+        String sample_id
+        File reference
+        File reference_fai
+        File bam
+        File bam_bai
+        File ploidy_file
+        String docker_image
+        Int cpu
+        Int memory_gb
+    }
+    File sample_id_file = write_lines([sample_id])
+
+    command <<<
+        set -euo pipefail
+        sample=$(head -n 1 "~{sample_id_file}")
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
+            exit 2
+        fi
         mkdir -p ref aln
-        ln -s "~{reference_fasta}" ref/genome.fa
+        ln -s "~{reference}" ref/genome.fa
         ln -s "~{reference_fai}" ref/genome.fa.fai
         ln -s "~{bam}" aln/sample.bam
-        ln -s "~{bai}" aln/sample.bam.bai
-
-        # duplicates are marked upstream; mpileup skips them by default (flag 1024)
-        bcftools mpileup --threads ~{cpu} -f ref/genome.fa --max-depth 1000 -a FORMAT/AD,FORMAT/DP,INFO/AD -Ou aln/sample.bam \
-            | bcftools call --threads ~{cpu} -m -v --ploidy ~{ploidy} -Ou \
-            | bcftools norm --threads ~{cpu} -f ref/genome.fa -m -any -Oz -o "$sample.vcf.gz"
-        bcftools index --tbi "$sample.vcf.gz"
+        ln -s "~{bam_bai}" aln/sample.bam.bai
+        call_variants.sh "$sample" ref/genome.fa aln/sample.bam . "~{ploidy_file}" ~{cpu}
     >>>
 
     output {
         File vcf = "~{sample_id}.vcf.gz"
-        File vcf_index = "~{sample_id}.vcf.gz.tbi"
+        File tbi = "~{sample_id}.vcf.gz.tbi"
+        File call_variants_versions = "~{sample_id}.call_variants.versions.json"
     }
 
     runtime {
@@ -293,11 +346,11 @@ task call_variants {
     }
 }
 
-task bam_stats {
+task bam_qc {
     input {
         String sample_id
         File bam
-        File bai
+        File bam_bai
         String docker_image
         Int cpu
         Int memory_gb
@@ -307,22 +360,21 @@ task bam_stats {
     command <<<
         set -euo pipefail
         sample=$(head -n 1 "~{sample_id_file}")
-        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]]; then
-            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\$" >&2
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
         mkdir -p aln
         ln -s "~{bam}" aln/sample.bam
-        ln -s "~{bai}" aln/sample.bam.bai
-        samtools flagstat -@ ~{cpu} -O json aln/sample.bam > "$sample.flagstat.json"
-        samtools coverage aln/sample.bam > "$sample.coverage.tsv"
-        samtools stats -@ ~{cpu} aln/sample.bam > "$sample.samtools_stats.txt"
+        ln -s "~{bam_bai}" aln/sample.bam.bai
+        bam_qc.sh "$sample" aln/sample.bam . ~{cpu}
     >>>
 
     output {
-        File flagstat_json = "~{sample_id}.flagstat.json"
+        File flagstat = "~{sample_id}.flagstat.json"
         File coverage = "~{sample_id}.coverage.tsv"
         File samtools_stats = "~{sample_id}.samtools_stats.txt"
+        File bam_qc_versions = "~{sample_id}.bam_qc.versions.json"
     }
 
     runtime {
@@ -335,10 +387,10 @@ task bam_stats {
 task vcf_stats {
     input {
         String sample_id
-        File vcf
-        File vcf_index
-        File reference_fasta
+        File reference
         File reference_fai
+        File vcf
+        File vcf_tbi
         String docker_image
         Int cpu
         Int memory_gb
@@ -348,20 +400,21 @@ task vcf_stats {
     command <<<
         set -euo pipefail
         sample=$(head -n 1 "~{sample_id_file}")
-        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]]; then
-            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\$" >&2
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
         mkdir -p ref calls
-        ln -s "~{reference_fasta}" ref/genome.fa
+        ln -s "~{reference}" ref/genome.fa
         ln -s "~{reference_fai}" ref/genome.fa.fai
         ln -s "~{vcf}" calls/sample.vcf.gz
-        ln -s "~{vcf_index}" calls/sample.vcf.gz.tbi
-        bcftools stats --threads ~{cpu} -F ref/genome.fa -s - calls/sample.vcf.gz > "$sample.bcftools_stats.txt"
+        ln -s "~{vcf_tbi}" calls/sample.vcf.gz.tbi
+        vcf_stats.sh "$sample" ref/genome.fa calls/sample.vcf.gz . ~{cpu}
     >>>
 
     output {
         File bcftools_stats = "~{sample_id}.bcftools_stats.txt"
+        File vcf_stats_versions = "~{sample_id}.vcf_stats.versions.json"
     }
 
     runtime {
