@@ -107,6 +107,24 @@ def test_every_copied_file_exists_and_every_step_script_is_shipped(dockerfile):
     own_scripts = {f"{dockerfile.parent.name}/{p.name}" for p in dockerfile.parent.glob("*.sh")}
     assert own_scripts <= set(copied), f"scripts not in the image: {own_scripts - set(copied)}"
     assert "_common/s3_stage.py" in copied
+    # the scripts source the shared helper from beside themselves (/usr/local/bin)
+    assert "_common/seqflow_common.sh" in copied
+
+
+@pytest.mark.parametrize("dockerfile", TOOL_DOCKERFILES, ids=lambda p: p.parent.name)
+def test_the_image_ships_exactly_the_scripts_of_the_steps_its_catalogue_declares(dockerfile):
+    from seqflow.analysis.catalog import catalog
+
+    copied = {w for kind, arg in _instructions(dockerfile) if kind == "COPY"
+              for w in arg.split()[:-1] if w.endswith(".sh") and not w.startswith("_common/")}
+    declared = {s.script_relpath for s in catalog().steps if s.image == dockerfile.parent.name}
+    assert declared and copied == declared
+    assert "/usr/local/bin" in " ".join(arg for kind, arg in _instructions(dockerfile) if kind == "COPY")
+
+
+def test_the_build_context_sends_the_shared_helper():
+    rules = (CONTAINERS / ".dockerignore").read_text().splitlines()
+    assert "!_common/seqflow_common.sh" in rules and "!_common/s3_stage.py" in rules
 
 
 def test_terraform_image_tags_are_the_dockerfiles_tags():

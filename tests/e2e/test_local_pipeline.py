@@ -87,7 +87,7 @@ def test_lake_rows_per_sample_and_truth_f1(pipeline, demo_run):
     from seqflow.config import local_paths
 
     paths = local_paths()
-    results = paths.results / demo_run.name / "1.0.0"
+    results = paths.results / demo_run.name / "1.0.0" / "lambda" / "bwa-bcftools"
     summary = json.loads((results / "qc_summary.json").read_text())
     rows = {r["sample_id"]: r for r in summary["samples"]}
     assert sorted(rows) == ["LAM-S01", "LAM-S02"]

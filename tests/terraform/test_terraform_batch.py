@@ -1,20 +1,96 @@
 """Batch: Spot first with On-Demand fallback, IMDSv2 and encrypted gp3
-scratch, and every job definition retries Spot reclaims only, with a timeout."""
+scratch, and every job definition retries Spot reclaims only, with a timeout.
+The job definitions are the step catalogue's (containers/<tool>/steps.yaml):
+terraform itself decodes it (the provider-less module batch/steps, applied here
+with the real terraform) and must agree with the catalogue as Python reads it."""
 
 from __future__ import annotations
 
-from tf_helpers import MODULES, REPO, blocks, resources
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tf_helpers import MODULES, REPO, blocks, parse, resources
 
 BATCH = MODULES / "batch"
+STEPS = BATCH / "steps"
+TERRAFORM = shutil.which("terraform") or "/usr/local/bin/terraform"
 
 
-def _job_definition_defaults() -> dict:
-    return blocks(BATCH, "variable")["job_definitions"]["default"]
+def _apply_steps(tmp_path: Path, overrides: str = "{}") -> subprocess.CompletedProcess:
+    """Apply batch/steps on the repository's catalogue in a scratch root module (no provider, no state kept)."""
+    (tmp_path / "main.tf").write_text(
+        f'module "steps" {{\n  source         = "{STEPS}"\n  containers_dir = "{REPO / "containers"}"\n'
+        f"  overrides      = {overrides}\n}}\n"
+        'output "job_definitions" {\n  value = module.steps.job_definitions\n}\n'
+    )
+    env = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "PATH": "/usr/bin:/bin",
+           "TF_CLI_CONFIG_FILE": str(tmp_path / "none.tfrc"), "HOME": str(tmp_path)}
+    init = subprocess.run([TERRAFORM, "init", "-input=false", "-backend=false", "-no-color"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    return subprocess.run([TERRAFORM, "apply", "-auto-approve", "-input=false", "-lock=false", "-no-color",
+                           "-json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _outputs(tmp_path: Path) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "TF_CLI_CONFIG_FILE": str(tmp_path / "none.tfrc"), "HOME": str(tmp_path)}
+    done = subprocess.run([TERRAFORM, "output", "-json", "job_definitions"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+needs_terraform = pytest.mark.skipif(not Path(TERRAFORM).exists(), reason="terraform is not installed")
+
+
+@needs_terraform
+def test_terraform_decodes_the_job_definitions_the_catalogue_declares(tmp_path):
+    from seqflow.aws.batch import job_definitions
+
+    done = _apply_steps(tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    expected = {k: {**v, "attempts": 3} for k, v in job_definitions().items()}
+    assert _outputs(tmp_path) == expected
+    assert set(expected) == {"fastp", "align_bwa", "align_minimap2", "call_variants_bcftools", "bam_qc", "vcf_stats"}
+
+
+@needs_terraform
+def test_an_environment_raises_resources_per_job_definition_and_cannot_invent_one(tmp_path):
+    done = _apply_steps(tmp_path, "{ align_bwa = { memory_mib = 65536, attempts = 5 } }")
+    assert done.returncode == 0, done.stdout[-3000:]
+    found = _outputs(tmp_path)
+    assert (found["align_bwa"]["memory_mib"], found["align_bwa"]["attempts"]) == (65536, 5)
+    assert found["align_bwa"]["vcpus"] == 16 and found["align_minimap2"]["memory_mib"] == 32768
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    done = _apply_steps(bad, "{ call = { vcpus = 8 } }")
+    assert done.returncode != 0
+    assert "the step catalogue does not have" in done.stdout + done.stderr
+
+
+def test_the_batch_module_reads_the_repositorys_catalogue():
+    (steps_call,) = parse(BATCH / "main.tf")["module"]
+    call = steps_call["steps"]
+    assert call["source"] == "./steps"
+    assert call["overrides"] == "${var.job_definitions}"
+    assert call["containers_dir"] == '${coalesce(var.containers_dir, "${path.module}/../../../containers")}'
+    assert (BATCH / ".." / ".." / ".." / "containers").resolve() == REPO / "containers"
+    assert "yamldecode(file(" in (STEPS / "main.tf").read_text()
+
+
+@needs_terraform
+def test_the_batch_module_is_terraform_fmt_clean():
+    done = subprocess.run([TERRAFORM, "fmt", "-check", "-recursive", "-no-color", str(BATCH)],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert done.returncode == 0, done.stdout
 
 
 def test_every_job_definition_retries_spot_reclaims_and_exits_otherwise():
     definition = resources(BATCH)[("aws_batch_job_definition", "this")]
-    assert definition["for_each"] == "${var.job_definitions}"
+    assert definition["for_each"] == "${module.steps.job_definitions}"
     strategy = definition["retry_strategy"][0]
     assert strategy["evaluate_on_exit"] == [
         {"on_status_reason": "Host EC2*", "action": "RETRY"},
@@ -24,22 +100,30 @@ def test_every_job_definition_retries_spot_reclaims_and_exits_otherwise():
     assert definition["propagate_tags"] is True
 
 
-def test_every_job_definition_has_a_timeout_and_resources():
+def test_every_job_definition_has_a_timeout_resources_and_its_threads():
+    from seqflow.aws.batch import job_definitions
+
     definition = resources(BATCH)[("aws_batch_job_definition", "this")]
     assert definition["timeout"][0]["attempt_duration_seconds"] == "${each.value.timeout_seconds}"
-    for step, spec in _job_definition_defaults().items():
+    assert definition["parameters"] == {"threads": "${tostring(each.value.vcpus)}"}
+    for key in ("image", "command", "vcpus", "memory_mib"):
+        assert f"each.value.{key}" in definition["container_properties"], key
+    assert definition["retry_strategy"][0]["attempts"] == "${each.value.attempts}"
+    assert blocks(STEPS, "variable")["default_attempts"]["default"] >= 2, \
+        "a Spot reclaim needs at least one retry"
+    for step, spec in job_definitions().items():
         assert spec["timeout_seconds"] >= 60, step
         assert spec["vcpus"] >= 1 and spec["memory_mib"] >= 512, step
-        assert spec.get("attempts", 3) >= 2, f"{step}: a Spot reclaim needs at least one retry"
 
 
-def test_job_definitions_cover_the_ssm_steps_and_run_existing_scripts():
-    defaults = _job_definition_defaults()
-    assert {"fastp", "align", "call", "stats"} <= set(defaults)
-    for step, spec in defaults.items():
+def test_job_definitions_run_scripts_their_images_ship():
+    from seqflow.aws.batch import job_definitions
+
+    for step, spec in job_definitions().items():
         script = spec["command"][0]
         dockerfile = (REPO / "containers" / spec["image"] / "Dockerfile").read_text()
-        assert script in dockerfile, f"{step}: image {spec['image']} does not ship {script}"
+        assert f"{spec['image']}/{script}" in dockerfile, f"{step}: image {spec['image']} does not ship {script}"
+        assert "outputs" in spec["command"] and "Ref::sample_id" in spec["command"], step
 
 
 def test_queues_order_spot_then_on_demand_and_priority_is_on_demand():

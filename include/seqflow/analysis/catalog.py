@@ -513,7 +513,8 @@ def _parse_inputs(raw: Any, label: str) -> dict[str, Input]:
         if not isinstance(spec, dict) or "from" not in spec or set(spec) - {"from", "with"}:
             raise CatalogError(f"{label}: input {name}: expected {{from: <source>, with: [<step>.<output>, ...]}}")
         source = spec["from"]
-        if not isinstance(source, str) or (source not in SOURCES and not re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_]+", source)):
+        step_output = isinstance(source, str) and re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_]+", source)
+        if not isinstance(source, str) or (source not in SOURCES and not step_output):
             raise CatalogError(f"{label}: input {name}: from must be one of {sorted(SOURCES)} or <step>.<output>, "
                                f"got {source!r}")
         with_ = spec.get("with", [])

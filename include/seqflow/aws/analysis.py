@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from seqflow.analysis.steps import SampleJob
 from seqflow.aws.settings import AWS_CONN_ID, load_settings
+from seqflow.identity import AnalysisIdentity
+from seqflow.paths import check_sample_id
 
 log = logging.getLogger(__name__)
 
@@ -44,38 +45,56 @@ def omics_images(settings, *, batch_hook=None) -> dict[str, str]:
     return images
 
 
+def omics_output_uri(job: dict, settings) -> str:
+    """The sample's HealthOmics output prefix: ``<omics_output_uri>/<run>/<version>/<reference>/<aligner>-<caller>/<sample>/``.
+
+    Keyed by the whole analysis identity, as the Batch results are: two analyses
+    of a sample that differ in any part never share an output prefix.
+    """
+    base = settings.require("omics_output_uri").rstrip("/")
+    identity = AnalysisIdentity.from_dict(job)
+    return f"{base}/{'/'.join(identity.path_parts())}/{check_sample_id(job['sample_id'])}/"
+
+
+def _one_fastq_per_read(job: dict) -> dict:
+    """The job with ``r1``/``r2`` as one URI each: the workflow takes one FASTQ per read end."""
+    single = dict(job)
+    for read in ("r1", "r2"):
+        value = job.get(read)
+        if isinstance(value, list):
+            if len(value) != 1:
+                raise ValueError(
+                    f"sample {job.get('sample_id')!r} of run {job.get('run_id')}: the HealthOmics workflow takes "
+                    f"one {read.upper()} FASTQ, the run has {len(value)} ({', '.join(value) or 'none'}); convert "
+                    "with bcl-convert --no-lane-splitting true, or analyse the run with engine=batch"
+                )
+            single[read] = value[0]
+    return single
+
+
 def omics_requests(jobs: list[dict], *, settings=None, images: dict[str, str] | None = None) -> list[dict]:
-    """``OmicsStartRunOperator`` arguments, one per sample (for ``expand_kwargs``)."""
+    """``OmicsStartRunOperator`` arguments, one per sample (for ``expand_kwargs``).
+
+    The workflow parameters are those the sample's aligner and caller need
+    (:func:`seqflow.aws.omics.inputs.start_run_parameters`, from the step
+    catalogue); ``images`` default to those of the Batch job definitions.
+    """
+    from seqflow.aws.omics.inputs import start_run_parameters
+
     settings = settings or load_settings()
     images = images if images is not None else omics_images(settings)
     requests = []
     for job in jobs:
-        fasta = job["reference_fasta"]
-        parameters = {
-            "sample_id": job["sample_id"],
-            "fastq_r1": job["r1"],
-            "fastq_r2": job["r2"],
-            "reference_fasta": fasta,
-            "reference_fai": fasta + ".fai",
-            "aligner": job["aligner"],
-            "ploidy": job["ploidy"],
-            **{k: v for k, v in images.items() if k != "minimap2_image" or job["aligner"] == "minimap2"},
-        }
-        if job["aligner"] == "bwa":
-            parameters.update({f"reference_{ext}": f"{fasta}.{ext}" for ext in ("amb", "ann", "bwt", "pac", "sa")})
-        else:
-            parameters["reference_mmi"] = fasta + ".mmi"
-        base = settings.require("omics_output_uri").rstrip("/")
         requests.append({
             "workflow_id": settings.require("omics_workflow_id"),
             "role_arn": settings.require("omics_role_arn"),
             "run_group_id": settings.get("omics_run_group_id") or None,
-            "output_uri": f"{base}/{'/'.join(SampleJob.from_dict(job).identity.path_parts())}/{job['sample_id']}/",
+            "output_uri": omics_output_uri(job, settings),
             "run_id": job["run_id"],
             "sample_id": job["sample_id"],
             "project": settings.require("project"),
             "pipeline_version": job["pipeline_version"],
-            "parameters": parameters,
+            "parameters": start_run_parameters(_one_fastq_per_read(job), images),
         })
     return requests
 
@@ -88,11 +107,10 @@ def omics_vcf_uri(output_uri: str, omics_run_id: str, sample_id: str) -> str:
 def omics_vcfs(jobs: list[dict], omics_run_ids: list[str] | None, *, settings=None) -> list[dict[str, str]]:
     """Each sample's VCF in its HealthOmics run's output."""
     settings = settings or load_settings()
-    requests = omics_requests(jobs, settings=settings, images={})
     ids = list(omics_run_ids or [])
     if len(ids) != len(jobs):
         raise RuntimeError(f"expected {len(jobs)} HealthOmics run ids, got {ids}")
     return [
-        {"sample_id": job["sample_id"], "vcf": omics_vcf_uri(request["output_uri"], run, job["sample_id"])}
-        for job, request, run in zip(jobs, requests, ids)
+        {"sample_id": job["sample_id"], "vcf": omics_vcf_uri(omics_output_uri(job, settings), run, job["sample_id"])}
+        for job, run in zip(jobs, ids)
     ]

@@ -104,6 +104,15 @@ def job_definition(step: str, settings, aligner: str = "bwa", caller: str = "bcf
 
 def _s3(job: dict[str, Any], key: str) -> str:
     value = job.get(key)
+    if isinstance(value, list):
+        if len(value) != 1:
+            # the step scripts take one FASTQ per read end; lanes are joined only by the local runner
+            raise ValueError(
+                f"sample {job.get('sample_id')!r}: the Batch steps take one {key.upper()} FASTQ, the job has "
+                f"{len(value)} ({', '.join(map(str, value)) or 'none'}); convert with bcl-convert "
+                "--no-lane-splitting true"
+            )
+        value = value[0]
     if not isinstance(value, str) or not value.startswith("s3://") or value.endswith("/"):
         raise ValueError(f"sample job {job.get('sample_id')!r}: {key} must be the s3:// URI of a file, got {value!r}")
     return value

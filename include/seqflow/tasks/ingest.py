@@ -138,9 +138,11 @@ def analysis_triggers(
         records = list(first.values())
         groups = group_by_reference(resolve_references(records, sheet, backend.references().rules()))
         if len(groups) > 1:
+            # each analysis names its samples; its plan resolves them again (to the same
+            # reference), so the registry records where the reference came from
             return [
                 {"trigger_run_id": f"{name}__{ref or 'unresolved'}",
-                 "conf": {**base, "reference": ref, "samples": samples}}
+                 "conf": {**base, "reference": None, "samples": samples}}
                 for ref, samples in groups.items()
             ]
     return [{"trigger_run_id": name, "conf": {**base, "reference": reference}}]

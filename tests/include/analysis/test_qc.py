@@ -50,6 +50,14 @@ def test_sample_metrics(outputs):
     }
 
 
-def test_no_examined_reads_is_zero_not_a_crash(tmp_path):
-    (tmp_path / "m.txt").write_text("EXAMINED: 0\nDUPLICATE TOTAL: 0\n")
-    assert qc.pct_duplicates(tmp_path / "m.txt") == 0.0
+def test_no_examined_reads_is_zero_not_a_crash():
+    assert qc.pct_duplicates("EXAMINED: 0\nDUPLICATE TOTAL: 0\n") == 0.0
+
+
+def test_qc_files_are_the_step_catalogues_outputs():
+    """QC reads the files the steps declare: same output names, same file names."""
+    from seqflow.analysis.catalog import catalog
+
+    declared = {name: out.template.replace("{sample_id}", "{sample}")
+                for s in catalog().sample_steps("bwa", "bcftools") for name, out in s.outputs.items()}
+    assert {name: declared.get(name) for name in qc.QC_FILES} == qc.QC_FILES

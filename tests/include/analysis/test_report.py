@@ -30,3 +30,53 @@ def test_summary_and_manifest(tmp_path):
     assert set(files) == {"S1/S1.vcf.gz", "qc_summary.json", "qc_summary.md"}
     assert files["S1/S1.vcf.gz"] == {"path": "S1/S1.vcf.gz", "bytes": 3, "sha256": hashlib.sha256(b"vcf").hexdigest()}
     assert not list(run_dir.glob(".*tmp*"))
+
+
+def _versions(run_dir, sample, step, versions):
+    folder = run_dir / sample
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{sample}.{step}.versions.json").write_text(json.dumps(versions))
+
+
+def test_manifest_collects_every_samples_tool_versions_per_step(tmp_path):
+    run_dir = tmp_path / "RUN"
+    for sample in ("S1", "S2"):
+        _versions(run_dir, sample, "align", {"bwa": "0.7.17-r1188", "samtools": "1.16.1"})
+        _versions(run_dir, sample, "call_variants", {"bcftools": "1.16", "tabix": "1.16"})
+    manifest = json.loads(write_manifest(run_dir, {"run_id": "RUN"}).read_text())
+    assert manifest["tool_versions"] == {
+        "align": {"consistent": True, "samples": ["S1", "S2"], "tools": {"bwa": "0.7.17-r1188", "samtools": "1.16.1"}},
+        "call_variants": {"consistent": True, "samples": ["S1", "S2"], "tools": {"bcftools": "1.16", "tabix": "1.16"}},
+    }
+    assert {"S1/S1.align.versions.json", "S2/S2.call_variants.versions.json"} <= {f["path"] for f in manifest["files"]}
+
+
+def test_manifest_flags_a_step_whose_samples_disagree_or_lack_a_record(tmp_path, caplog):
+    run_dir = tmp_path / "RUN"
+    _versions(run_dir, "S1", "align", {"bwa": "0.7.17-r1188", "samtools": "1.16.1"})
+    _versions(run_dir, "S2", "align", {"bwa": "0.7.18-r1243", "samtools": "1.16.1"})
+    _versions(run_dir, "S1", "bam_qc", {"samtools": "1.16.1"})
+    _versions(run_dir, "S2", "bam_qc", {"samtools": "1.16.1"})
+    _versions(run_dir, "S3", "bam_qc", {"samtools": "1.16.1"})  # S3 has no align record
+    versions = json.loads(write_manifest(run_dir, {}).read_text())["tool_versions"]
+    assert versions["align"] == {
+        "consistent": False,
+        "samples": ["S1", "S2"],
+        "tools": {"bwa": None, "samtools": None},
+        "disagreements": {
+            "bwa": {"S1": "0.7.17-r1188", "S2": "0.7.18-r1243", "S3": None},
+            "samtools": {"S1": "1.16.1", "S2": "1.16.1", "S3": None},
+        },
+    }
+    assert versions["bam_qc"]["consistent"] is True
+    assert "tool versions of step align differ between samples" in caplog.text
+
+
+def test_a_versions_file_that_is_not_a_tool_map_fails_naming_it(tmp_path):
+    import pytest
+
+    run_dir = tmp_path / "RUN"
+    (run_dir / "S1").mkdir(parents=True)
+    (run_dir / "S1" / "S1.fastp.versions.json").write_text('{"fastp": 23}')
+    with pytest.raises(ValueError, match=r"S1\.fastp\.versions\.json: expected"):
+        write_manifest(run_dir, {})

@@ -14,7 +14,7 @@ CONFIG = {key: "" for key in AWS_CONFIG_KEYS} | {
     "raw_prefix": "runs/",
     "results_bucket": "results",
     "lake_bucket": "lake",
-    "athena_results_bucket": "athena",
+    "athena_results_bucket": "athena-results",
     "batch_job_queue": "queue",
     "batch_job_definition_fastp": "sf-fastp",
     "batch_job_definition_align": "sf-align",
@@ -41,3 +41,28 @@ def settings(**overrides) -> AwsSettings:
 def of(calls, service: str, operation: str) -> list[dict]:
     """The params of every recorded call of one operation."""
     return [p for s, o, p in calls if s == service and o == operation]
+
+
+def set_variables(monkeypatch, values: dict[str, str]) -> None:
+    """The configuration as Airflow Variables from the environment (what ``load_settings`` reads)."""
+    from seqflow.aws.config_keys import variable_name
+
+    for key in AWS_CONFIG_KEYS:
+        name = f"AIRFLOW_VAR_{variable_name(key).upper()}"
+        if values.get(key):
+            monkeypatch.setenv(name, values[key])
+        else:
+            monkeypatch.delenv(name, raising=False)
+
+
+def genome(path, contigs: dict[str, int], *, seed: int = 7, width: int = 60):
+    """A small synthetic FASTA (random bases, wrapped at ``width``) to register as a reference."""
+    import random
+
+    rng = random.Random(seed)
+    with open(path, "w") as out:
+        for name, length in contigs.items():
+            seq = "".join(rng.choice("ACGT") for _ in range(length))
+            out.write(f">{name} synthetic\n")
+            out.writelines(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
+    return path

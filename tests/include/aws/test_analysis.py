@@ -1,178 +1,477 @@
-"""Analysis task bodies of the aws profile: plan from S3, HealthOmics requests, Glue, Athena, against moto."""
+"""The analysis task bodies (``seqflow.tasks.analysis``) on the aws profile's backend, against moto.
+
+The run is a prefix of moto's raw bucket, the references are registered with
+the real :class:`S3ReferenceCatalog` from small synthetic FASTAs (samtools faidx
+included), the registry is a DynamoDB table keyed as Terraform keys it (hash
+``run_id``, range ``analysis``), partitions go to moto's Glue and the QC query
+runs through the provider's AthenaOperator on moto's Athena.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import json
+from pathlib import Path
 
 import boto3
 import pytest
 
-from aws_helpers import REGION, RUN, of, settings
+from aws_helpers import REGION, RUN, genome, of, set_variables, settings
 
+RAW = f"runs/{RUN}/"
+FASTQ = "Analysis/1/Data/fastq"
 SHEET = "\r\n".join([
-    "[Header]", "FileFormatVersion,2", "", "[BCLConvert_Data]", "Lane,Sample_ID,Index,Index2",
-    "1,S1,ACGTACGT,TTGGCCAA", "1,S2,TGCATGCA,AACCGGTT",
+    "[Header]", "FileFormatVersion,2", f"RunName,{RUN}", "",
+    "[Reads]", "Read1Cycles,151", "Read2Cycles,151", "",
+    "[BCLConvert_Data]", "Lane,Sample_ID,Index,Index2,Sample_Project",
+    "1,S1,ACGTACGT,TTGGCCAA,Phage", "1,S2,TGCATGCA,AACCGGTT,Phage", "1,H1,GGATCCAA,CCAATTGG,Human",
 ]) + "\r\n"
+SAMPLES = ("S1", "S2", "H1")
+#: the analysis key and results prefix of the default analysis against lambda
+KEY = "1.0.0/lambda/bwa/bcftools"
+RESULTS = f"s3://results/results/{RUN}/1.0.0/lambda/bwa-bcftools/"
+LAMBDA = "s3://raw/references/lambda/"
+OTHER_RUN = "261121_A01234_0043_AHBJ8YDSXY"
 
 
-def _registry():
-    from seqflow.registry import SqliteRunRegistry
+def _fastq(sample: str, read: int) -> str:
+    return f"{FASTQ}/{sample}_S{SAMPLES.index(sample) + 1}_L001_R{read}_001.fastq.gz"
 
-    return SqliteRunRegistry(tempfile.mkdtemp() + "/r.sqlite")
+
+def _raw(relative: str) -> str:
+    return f"s3://raw/{RAW}{relative}"
 
 
 @pytest.fixture
 def s3(moto):
     client = boto3.client("s3", region_name=REGION)
-    client.create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": REGION})
-    prefix = f"runs/{RUN}/"
-    client.put_object(Bucket="raw", Key=prefix + "SampleSheet.csv", Body=SHEET.encode())
-    client.put_object(Bucket="raw", Key=prefix + "Data/Intensities/BaseCalls/L001/C1.1/x.bcl", Body=b"x")
-    for sample, n in (("S1", 1), ("S2", 2)):
+    for bucket in ("raw", "results", "lake", "athena-results"):
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    client.put_object(Bucket="raw", Key=RAW + "SampleSheet.csv", Body=SHEET.encode())
+    # what else a run folder holds: none of it is read by the analysis
+    for other in ("RunInfo.xml", "CopyComplete.txt", "Data/Intensities/BaseCalls/L001/C1.1/L001_1.cbcl",
+                  f"{FASTQ}/Undetermined_S0_L001_R1_001.fastq.gz", "Reports/Demultiplex_Stats.csv"):
+        client.put_object(Bucket="raw", Key=RAW + other, Body=b"x")
+    for sample in SAMPLES:
         for read in (1, 2):
-            client.put_object(Bucket="raw", Key=f"{prefix}fastq/{sample}_S{n}_R{read}_001.fastq.gz", Body=b"x")
-    for suffix in ("", ".fai", ".amb", ".ann", ".bwt", ".pac", ".sa"):
-        client.put_object(Bucket="raw", Key=f"references/lambda/lambda.fa{suffix}", Body=b"x")
+            client.put_object(Bucket="raw", Key=RAW + _fastq(sample, read), Body=b"x")
     return client
 
 
-def test_plan_resolves_the_default_engine_and_lists_only_what_the_analysis_reads(s3):
-    from seqflow.aws.analysis import plan
+@pytest.fixture
+def catalog(s3, tmp_path):
+    """``lambda`` (haploid) and ``toy`` registered as ``seqflow reference add`` registers them; no index yet."""
+    from seqflow.aws.references import S3ReferenceCatalog
+    from seqflow.references import Ploidy
 
-    result = plan({"run_id": RUN, "engine": None}, registry=_registry(), settings=settings(default_engine="omics"))
-    assert result["engine"] == "omics"
-    assert result["raw_bucket"] == "raw" and result["raw_prefix"] == f"runs/{RUN}/"
-    assert f"runs/{RUN}/SampleSheet.csv" in result["input_keys"]
-    assert not any(k.endswith(".bcl") for k in result["input_keys"])
-    assert len(result["input_keys"]) == 5
+    catalog = S3ReferenceCatalog(settings(), s3, deb_cache=tmp_path / "debs")
+    catalog.add("lambda", str(genome(tmp_path / "lambda_source.fa", {"lambda": 900})), ploidy=Ploidy(1))
+    catalog.add("toy", str(genome(tmp_path / "toy_source.fa", {"chr1": 700, "chrM": 120}, seed=3)),
+                ploidy=Ploidy.parse(["2", "chrM=1"]))
+    return catalog
 
 
-def test_plan_rejects_local_engine_unknown_runs_and_skips_analysed_ones(s3):
-    from seqflow.aws.analysis import AlreadyAnalysed, plan
+def _index(s3, name: str = "lambda", aligner: str = "bwa") -> None:
+    """What the Batch index job leaves beside the FASTA."""
+    from seqflow.references.catalog import INDEX_SUFFIXES
+
+    for suffix in INDEX_SUFFIXES[aligner]:
+        s3.put_object(Bucket="raw", Key=f"references/{name}/{name}.fa{suffix}", Body=b"index")
+
+
+@pytest.fixture
+def table(moto):
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="registry", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"},
+                   {"AttributeName": "analysis", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
+                              {"AttributeName": "analysis", "AttributeType": "S"}],
+    )
+
+
+@pytest.fixture
+def backend(catalog, table):
+    from seqflow.aws.backend import AwsBackend
+
+    return AwsBackend(settings=settings())
+
+
+def _backend(**overrides):
+    from seqflow.aws.backend import AwsBackend
+
+    return AwsBackend(settings=settings(**overrides))
+
+
+def _registry():
+    from seqflow.aws.registry import aws_registry
+
+    return aws_registry(settings())
+
+
+# ---------------------------------------------------------------- plan
+
+
+def test_plan_makes_the_identity_and_the_jobs_from_the_run_in_s3(backend, catalog, calls):
+    from seqflow.tasks.analysis import plan
+
+    result = plan({"run_id": RUN, "reference": "lambda"}, backend=backend)
+    ref = catalog.require("lambda")
+    assert {k: result[k] for k in ("run_id", "pipeline_version", "reference", "aligner", "caller", "identity_key",
+                                   "engine", "force", "samples", "run_uri", "results_uri")} == {
+        "run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa", "caller": "bcftools",
+        "identity_key": KEY, "engine": "batch", "force": False, "samples": list(SAMPLES),
+        "run_uri": f"s3://raw/{RAW}", "results_uri": RESULTS,
+    }
+    # what the analysis reads (and restore_archived restores): the sheet and the FASTQs only
+    assert result["inputs"] == [_raw("SampleSheet.csv")] + [
+        _raw(_fastq(sample, read)) for sample in SAMPLES for read in (1, 2)]
+    assert result["jobs"][0] == {
+        "run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1",
+        "r1": [_raw(_fastq("S1", 1))], "r2": [_raw(_fastq("S1", 2))],
+        "reference_fasta": f"{LAMBDA}lambda.fa", "reference": "lambda", "aligner": "bwa", "caller": "bcftools",
+        "ploidy_file": f"{LAMBDA}lambda.ploidy", "threads": 2, "results_root": "", "scratch_root": "",
+    }
+    assert ref.fasta == f"{LAMBDA}lambda.fa" and ref.ploidy_file == f"{LAMBDA}lambda.ploidy"
+    assert [j["sample_id"] for j in result["jobs"]] == list(SAMPLES)
+    assert all(j["r1"] == [_raw(_fastq(j["sample_id"], 1))] for j in result["jobs"])
+
+    # one listing of the run folder serves the sheet, the files and the inputs; plan writes nothing to S3
+    assert [p["Prefix"] for p in of(calls, "s3", "ListObjectsV2")] == [RAW]
+    assert not [o for s, o, _ in calls if s == "s3" and o in ("PutObject", "DeleteObject", "DeleteObjects")]
+    [put] = of(calls, "dynamodb", "PutItem")
+    assert put["TableName"] == "registry" and (put["Item"]["run_id"], put["Item"]["analysis"]) == (RUN, KEY)
+
+    record = _registry().get(RUN, KEY)
+    assert record.status == "analysing"
+    assert record.details["identity"] == {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda",
+                                          "aligner": "bwa", "caller": "bcftools"}
+    assert record.details["engine"] == "batch" and record.details["samples"] == list(SAMPLES)
+    assert record.details["reference_origin"] == {s: "the reference param" for s in SAMPLES}
+    assert record.details["reference_md5"] == {"lambda": ref.contigs[0].md5}
+
+
+def test_the_engine_defaults_to_the_deployments_and_local_is_refused(catalog, table, calls):
     from seqflow.params import ParamsError
+    from seqflow.tasks.analysis import plan
 
-    with pytest.raises(ParamsError, match="local profile only"):
-        plan({"run_id": RUN, "engine": "local"}, registry=_registry(), settings=settings())
-    with pytest.raises(FileNotFoundError, match="ingest it first"):
-        plan({"run_id": "261121_A01234_0043_AHBJ8YDSXY"}, registry=_registry(), settings=settings())
-    with pytest.raises(ParamsError):
-        plan({"run_id": "../etc"}, registry=_registry(), settings=settings())
+    for empty in (None, ""):
+        result = plan({"run_id": RUN, "reference": "lambda", "engine": empty, "force": True},
+                      backend=_backend(default_engine="omics"))
+        assert result["engine"] == "omics"
+    assert plan({"run_id": RUN, "reference": "lambda", "engine": "batch", "force": True},
+                backend=_backend(default_engine="omics"))["engine"] == "batch"
+    assert _registry().get(RUN, KEY).details["engine"] == "batch"
+
+    calls.clear()
+    with pytest.raises(ParamsError, match=r"engine: 'local' cannot run in the aws profile; it runs batch or omics"):
+        plan({"run_id": RUN, "reference": "lambda", "engine": "local"}, backend=_backend())
+    assert calls == []  # refused before anything is read
+    with pytest.raises(ParamsError, match="run_id: the analysis DAG analyses one run"):
+        plan({"reference": "lambda"}, backend=_backend())
+
+
+def test_a_run_not_in_raw_storage_is_refused_naming_the_prefix(backend, s3):
+    from seqflow.backends import RunNotInRawStorage
+    from seqflow.params import ParamsError
+    from seqflow.tasks.analysis import plan
+
+    with pytest.raises(RunNotInRawStorage,
+                       match=rf"run {OTHER_RUN} is not in raw storage \(nothing under s3://raw/runs/{OTHER_RUN}/\);"
+                             " ingest it first"):
+        plan({"run_id": OTHER_RUN, "reference": "lambda"}, backend=backend)
+    s3.put_object(Bucket="raw", Key=f"runs/{OTHER_RUN}/RunInfo.xml", Body=b"x")  # copied in part: no sheet yet
+    with pytest.raises(RunNotInRawStorage, match=rf"run {OTHER_RUN} has no s3://raw/runs/{OTHER_RUN}/SampleSheet.csv"):
+        plan({"run_id": OTHER_RUN, "reference": "lambda"}, backend=_backend())
+    with pytest.raises(ParamsError, match="run_id"):
+        plan({"run_id": "../etc", "reference": "lambda"}, backend=backend)
+    assert _registry().list() == []
+
+
+def test_unknown_samples_and_bad_sheets_are_named_by_their_s3_uri(backend, s3):
+    from seqflow.params import ParamsError
+    from seqflow.samplesheet import SampleSheetError
+    from seqflow.tasks.analysis import plan
+
+    with pytest.raises(ParamsError, match=rf"unknown sample\(s\) 'S9' for run {RUN}; the sample sheet "
+                                          rf"s3://raw/{RAW}SampleSheet.csv lists: S1, S2, H1"):
+        plan({"run_id": RUN, "reference": "lambda", "samples": ["S1", "S9"]}, backend=backend)
+    s3.put_object(Bucket="raw", Key=RAW + "SampleSheet.csv", Body=SHEET.replace("GGATCCAA", "GGATCXAA").encode())
+    with pytest.raises(SampleSheetError, match=rf"^s3://raw/{RAW}SampleSheet.csv, line 13: invalid index: "):
+        plan({"run_id": RUN, "reference": "lambda"}, backend=_backend())
+    assert _registry().list() == []
+
+
+def test_the_reference_comes_from_the_param_then_the_sheet_mapping_then_the_default(backend, catalog):
+    from seqflow.references import UnknownReference
+    from seqflow.references.resolve import MappingRule, ReferenceRules, UnresolvedReference
+    from seqflow.tasks.analysis import plan
+
+    with pytest.raises(UnresolvedReference) as err:
+        plan({"run_id": RUN}, backend=backend)
+    message = str(err.value)
+    assert f"run {RUN}: no reference for sample(s) S1, S2, H1: nothing names one" in message
+    for how in ("reference param", "seqflow reference map Sample_Project", "seqflow reference default"):
+        assert how in message
+    with pytest.raises(UnknownReference, match=r"'hg38' is not registered; registered references: lambda, toy"):
+        plan({"run_id": RUN, "reference": "hg38"}, backend=backend)
+
+    catalog.save_rules(ReferenceRules("toy", (MappingRule("Sample_Project", "Phage", "lambda"),)))
+    phage = plan({"run_id": RUN, "samples": ["S1", "S2"]}, backend=_backend())
+    assert phage["reference"] == "lambda" and phage["identity_key"] == KEY
+    assert phage["jobs"][0]["reference_fasta"] == f"{LAMBDA}lambda.fa"
+    assert _registry().get(RUN, KEY).details["reference_origin"] == {
+        "S1": "sample sheet Sample_Project=Phage", "S2": "sample sheet Sample_Project=Phage"}
+    human = plan({"run_id": RUN, "samples": ["H1"]}, backend=_backend())
+    assert human["reference"] == "toy" and human["results_uri"].endswith("/1.0.0/toy/bwa-bcftools/")
+    assert human["jobs"][0]["ploidy_file"] == "s3://raw/references/toy/toy.ploidy"
+    assert _registry().get(RUN, "1.0.0/toy/bwa/bcftools").details["reference_origin"] == {
+        "H1": "the deployment's default reference"}
+    # the param wins over both
+    forced = plan({"run_id": RUN, "samples": ["S1"], "reference": "toy", "force": True}, backend=_backend())
+    assert forced["reference"] == "toy"
+    assert _registry().get(RUN, "1.0.0/toy/bwa/bcftools").details["reference_origin"] == {
+        "S1": "the reference param"}
+    with pytest.raises(UnresolvedReference, match=r"2 references \(lambda: S1, S2; toy: H1\)"):
+        plan({"run_id": RUN}, backend=_backend())
+
+
+def test_already_analysed_means_this_exact_identity(backend):
+    from seqflow.tasks.analysis import AlreadyAnalysed, plan
+
     registry = _registry()
-    registry.put(RUN, "1.0.0", "analysed")
-    with pytest.raises(AlreadyAnalysed):
-        plan({"run_id": RUN}, registry=registry, settings=settings())
-    assert plan({"run_id": RUN, "force": True}, registry=registry, settings=settings())["engine"] == "batch"
+    registry.put(RUN, KEY, "analysed", vcfs={})
+    registry.put(RUN, "1.0.0/lambda/minimap2/bcftools", "analysing")  # started, not done: no reason to skip
+    with pytest.raises(AlreadyAnalysed, match=rf"{RUN} \(pipeline 1.0.0, lambda, bwa, bcftools\) was analysed at"):
+        plan({"run_id": RUN, "reference": "lambda"}, backend=backend)
+    assert registry.get(RUN, KEY).status == "analysed"  # untouched
+    for params, key in (
+        ({"reference": "toy"}, "1.0.0/toy/bwa/bcftools"),
+        ({"reference": "lambda", "aligner": "minimap2"}, "1.0.0/lambda/minimap2/bcftools"),
+        ({"reference": "lambda", "pipeline_version": "1.0.1"}, "1.0.1/lambda/bwa/bcftools"),
+        ({"reference": "lambda", "force": True}, KEY),
+    ):
+        assert plan({"run_id": RUN, **params}, backend=_backend())["identity_key"] == key
+        assert registry.get(RUN, key).status == "analysing"
 
 
-def test_reference_must_be_complete_in_s3(s3):
-    from seqflow.aws.analysis import reference
+def test_inputs_are_the_sheet_and_the_selected_samples_fastqs(backend):
+    from seqflow.tasks.analysis import plan
 
-    assert reference("lambda", "bwa", settings=settings()) == {
-        "reference_uri": "s3://raw/references/lambda/", "reference_fasta": "s3://raw/references/lambda/lambda.fa"}
-    with pytest.raises(FileNotFoundError, match="lambda.fa.mmi"):
-        reference("lambda", "minimap2", settings=settings())
-
-
-def test_sample_jobs_from_the_sample_sheet_in_s3(s3):
-    from seqflow.aws.analysis import plan, reference, sample_jobs
-    from seqflow.params import ParamsError
-
-    ref = reference("lambda", "bwa", settings=settings())
-    run_plan = plan({"run_id": RUN, "samples": ["S2"]}, registry=_registry(), settings=settings())
-    [job] = sample_jobs(run_plan, ref)
-    assert job["sample_id"] == "S2" and job["ploidy"] == 1
-    assert job["r1"] == f"s3://raw/runs/{RUN}/fastq/S2_S2_R1_001.fastq.gz"
-    with pytest.raises(ParamsError, match="unknown sample"):
-        sample_jobs({**run_plan, "samples": ["S9"]}, ref)
+    result = plan({"run_id": RUN, "reference": "lambda", "samples": ["S2"]}, backend=backend)
+    assert result["samples"] == ["S2"]
+    assert result["inputs"] == [_raw("SampleSheet.csv"), _raw(_fastq("S2", 1)), _raw(_fastq("S2", 2))]
+    [job] = result["jobs"]
+    assert (job["r1"], job["r2"]) == ([_raw(_fastq("S2", 1))], [_raw(_fastq("S2", 2))])
 
 
-JOB = {"run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1", "r1": "s3://raw/r1.fastq.gz",
-       "r2": "s3://raw/r2.fastq.gz", "aligner": "bwa", "ploidy": 1, "reference": "lambda",
-       "reference_uri": "s3://raw/references/lambda/", "reference_fasta": "s3://raw/references/lambda/lambda.fa"}
+# ---------------------------------------------------------------- prepare_reference
 
 
-def test_omics_images_come_from_the_batch_job_definitions(moto):
-    from seqflow.aws.analysis import omics_images
+def test_prepare_reference_names_the_batch_job_until_the_index_is_in_s3(backend, catalog, s3, calls):
+    from seqflow.references import ReferenceError
+    from seqflow.tasks.analysis import prepare_reference
 
-    batch = boto3.client("batch", region_name=REGION)
-    for name, image in (("sf-fastp", "fastp"), ("sf-align", "bwa"), ("sf-align-minimap2", "minimap2"),
-                        ("sf-call", "bcftools"), ("sf-stats", "bcftools")):
-        batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
-            "image": f"ecr/{image}:1", "vcpus": 1, "memory": 512, "command": ["true"]})
-    assert omics_images(settings()) == {"fastp_image": "ecr/fastp:1", "bwa_image": "ecr/bwa:1",
-                                        "minimap2_image": "ecr/minimap2:1", "samtools_image": "ecr/bcftools:1",
-                                        "bcftools_image": "ecr/bcftools:1"}
+    run_plan = {"reference": "lambda", "aligner": "bwa"}
+    ref = catalog.require("lambda")
+    with pytest.raises(ReferenceError) as err:
+        prepare_reference(run_plan, backend=backend)
+    assert f"reference 'lambda' has no bwa index in {LAMBDA}" in str(err.value)
+    assert catalog.index_command(ref, "bwa") in str(err.value).splitlines()
+    assert "aws batch submit-job" in catalog.index_command(ref, "bwa")
 
+    _index(s3)
+    calls.clear()
+    assert prepare_reference(run_plan, backend=_backend()) == {
+        "reference_fasta": f"{LAMBDA}lambda.fa", "ploidy_file": f"{LAMBDA}lambda.ploidy", "reference_uri": LAMBDA}
+    assert of(calls, "s3", "ListObjectsV2") == [{"Bucket": "raw", "Prefix": "references/lambda/"}]
+    assert not [o for s, o, _ in calls if o in ("PutObject", "SubmitJob")]  # checks, never builds
 
-def test_omics_requests_match_the_workflow_parameters():
-    import json
-    from pathlib import Path
-
-    import seqflow
-    from seqflow.aws.analysis import omics_requests, omics_vcf_uri
-
-    images = {"fastp_image": "f", "bwa_image": "b", "minimap2_image": "m", "samtools_image": "s",
-              "bcftools_image": "c"}
-    [request] = omics_requests([JOB], settings=settings(), images=images)
-    template = json.loads((Path(seqflow.__file__).parent / "workflows/germline/parameters.json").read_text())
-    assert set(request["parameters"]) <= set(template)
-    required = {name for name, spec in template.items() if not spec["optional"]}
-    assert required <= set(request["parameters"])
-    assert "minimap2_image" not in request["parameters"]
-    assert request["output_uri"] == f"s3://results/omics/{RUN}/1.0.0/S1/"
-    assert request["workflow_id"] == "1234567" and request["run_group_id"] is None
-    assert omics_vcf_uri(request["output_uri"], "42", "S1") == f"s3://results/omics/{RUN}/1.0.0/S1/42/out/vcf/S1.vcf.gz"
+    # another aligner needs its own index
+    with pytest.raises(ReferenceError) as err:
+        prepare_reference({"reference": "lambda", "aligner": "minimap2"}, backend=_backend())
+    assert catalog.index_command(ref, "minimap2") in str(err.value).splitlines()
+    assert "sf-align-minimap2" in catalog.index_command(ref, "minimap2")
 
 
-def test_glue_arguments_and_idempotent_partition_registration(moto, calls):
-    from seqflow.aws.analysis import glue_script_args, register_partitions, vcf_uris
+# ---------------------------------------------------------------- after the per-sample steps
+
+
+def _plan(backend, **params):
+    from seqflow.tasks.analysis import plan
+
+    return plan({"run_id": RUN, "reference": "lambda", **params}, backend=backend)
+
+
+def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, calls):
+    from seqflow.tasks.analysis import collect_vcfs
+
+    run_plan = _plan(backend, samples=["S1", "S2"])
+    calls.clear()
+    assert collect_vcfs(run_plan, run_plan["jobs"], backend=backend) == [
+        {"sample_id": "S1", "vcf": f"{RESULTS}S1/S1.vcf.gz"},
+        {"sample_id": "S2", "vcf": f"{RESULTS}S2/S2.vcf.gz"},
+    ]
+    assert calls == []
+    other = _plan(_backend(), samples=["S1"], aligner="minimap2")
+    assert collect_vcfs(other, other["jobs"], backend=backend) == [
+        {"sample_id": "S1", "vcf": f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/S1/S1.vcf.gz"}]
+
+
+def test_collect_vcfs_omics_reads_each_healthomics_runs_output(backend, monkeypatch):
+    from seqflow.aws.analysis import omics_vcfs
+    from seqflow.tasks.analysis import collect_vcfs
+
+    # the task body reads the configuration as the worker does: Airflow Variables
+    set_variables(monkeypatch, settings().values)
+    run_plan = _plan(backend, engine="omics", samples=["S1", "S2"])
+    omics = f"s3://results/omics/{RUN}/1.0.0/lambda/bwa-bcftools"
+    expected = [{"sample_id": "S1", "vcf": f"{omics}/S1/4001/out/vcf/S1.vcf.gz"},
+                {"sample_id": "S2", "vcf": f"{omics}/S2/4002/out/vcf/S2.vcf.gz"}]
+    assert collect_vcfs(run_plan, run_plan["jobs"], omics_run_ids=["4001", "4002"], backend=backend) == expected
+    assert omics_vcfs(run_plan["jobs"], ["4001", "4002"], settings=settings()) == expected
+    with pytest.raises(RuntimeError, match=r"expected 2 HealthOmics run ids, got \['4001'\]"):
+        omics_vcfs(run_plan["jobs"], ["4001"], settings=settings())
+
+
+def test_converter_args_carry_the_identity_and_the_lake(backend):
+    from seqflow.tasks.analysis import collect_vcfs, converter_args
+
+    run_plan = _plan(backend, samples=["S1", "S2"])
+    vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
+    args = converter_args(run_plan, vcfs, backend=backend)
+    assert backend.lake_uri() == settings().lake_uri() == "s3://lake/lake"
+    assert args == [
+        {"--vcf_uri": f"{RESULTS}{sample}/{sample}.vcf.gz", "--lake_uri": "s3://lake/lake", "--run_id": RUN,
+         "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa", "--caller": "bcftools",
+         "--sample_id": sample, "--table": "variants"}
+        for sample in ("S1", "S2")
+    ]
+    # the Glue job reads exactly these (its --database and --bcftools_uri are job defaults, set by Terraform)
+    from seqflow.glue.vcf_to_parquet_job import analysis_identity, parse_args
+
+    parsed = parse_args([token for pair in args[0].items() for token in pair])
+    assert analysis_identity(parsed).key == KEY and parsed["sample_id"] == "S1"
+
+
+@pytest.fixture
+def glue(moto):
     from seqflow.catalog.athena import PARQUET_STORAGE, table_def
 
-    glue = boto3.client("glue", region_name=REGION)
-    glue.create_database(DatabaseInput={"Name": "lake_db"})
+    client = boto3.client("glue", region_name=REGION)
+    client.create_database(DatabaseInput={"Name": "lake_db"})
     tdef = table_def("variants")
-    glue.create_table(DatabaseName="lake_db", TableInput={
+    client.create_table(DatabaseName="lake_db", TableInput={
         "Name": "variants", "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
         "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
                               "Location": "s3://lake/lake/variants/", **PARQUET_STORAGE}})
-    run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "engine": "batch"}
-    vcfs = vcf_uris([JOB, {**JOB, "sample_id": "S2"}], "batch", settings=settings())
-    assert vcfs[1] == {"sample_id": "S2", "vcf": f"s3://results/results/{RUN}/1.0.0/S2/S2.vcf.gz"}
-    args = glue_script_args(run_plan, vcfs, settings=settings())
-    assert args[0] == {"--vcf_uri": f"s3://results/results/{RUN}/1.0.0/S1/S1.vcf.gz", "--lake_uri": "s3://lake/lake",
-                       "--run_id": RUN, "--pipeline_version": "1.0.0", "--reference": "lambda",
-                       "--caller": "bcftools", "--sample_id": "S1", "--table": "variants", "--database": "lake_db"}
-    assert register_partitions(run_plan, vcfs, settings=settings()) == 2
-    assert register_partitions(run_plan, vcfs, settings=settings()) == 2  # again: already there is fine
-    [call, _again] = of(calls, "glue", "BatchCreatePartition")
+    return client
+
+
+def test_register_partitions_in_glue_by_the_whole_identity_idempotently(backend, glue, calls):
+    from seqflow.catalog.athena import table_def
+    from seqflow.tasks.analysis import collect_vcfs, register_partitions
+
+    run_plan = _plan(backend, samples=["S1", "S2"])
+    vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
+    calls.clear()
+    assert register_partitions(run_plan, vcfs, backend=backend) == 2
+    assert register_partitions(run_plan, vcfs, backend=backend) == 2  # again: already there is fine
+    [call, again] = of(calls, "glue", "BatchCreatePartition")
+    assert call == again
     assert call["DatabaseName"] == "lake_db" and call["TableName"] == "variants"
-    assert [p["Values"] for p in call["PartitionInputList"]] == [[RUN, "1.0.0", "S1"], [RUN, "1.0.0", "S2"]]
+    assert [k for k, _ in table_def("variants").partition_keys] == [
+        "run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"]
+    assert [p["Values"] for p in call["PartitionInputList"]] == [
+        [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S1"], [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S2"]]
     assert call["PartitionInputList"][0]["StorageDescriptor"]["Location"] == (
-        f"s3://lake/lake/variants/run_id={RUN}/pipeline_version=1.0.0/sample_id=S1/")
+        f"s3://lake/lake/variants/run_id={RUN}/pipeline_version=1.0.0/reference=lambda/aligner=bwa/caller=bcftools/"
+        "sample_id=S1/")
     assert len(glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"]) == 2
 
+    # another aligner is another partition beside it, never a replacement
+    other = _plan(_backend(), samples=["S1"], aligner="minimap2")
+    register_partitions(other, collect_vcfs(other, other["jobs"], backend=backend), backend=backend)
+    values = sorted(p["Values"] for p in glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"])
+    assert values == [[RUN, "1.0.0", "lambda", "bwa", "bcftools", "S1"], [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S2"],
+                      [RUN, "1.0.0", "lambda", "minimap2", "bcftools", "S1"]]
 
-def test_qc_summary_query_is_restricted_to_the_run(moto):
+
+def test_register_partitions_fails_on_errors_other_than_already_exists(backend):
+    from seqflow.tasks.analysis import lake_partitions
+
+    class Glue:
+        def batch_create_partition(self, **_):
+            return {"Errors": [
+                {"PartitionValues": ["a"], "ErrorDetail": {"ErrorCode": "AlreadyExistsException"}},
+                {"PartitionValues": ["b"], "ErrorDetail": {"ErrorCode": "InternalServiceException"}}]}
+
+    run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
+                "caller": "bcftools"}
+    with pytest.raises(RuntimeError, match="BatchCreatePartition failed: .*InternalServiceException") as err:
+        backend.register_partitions(lake_partitions(run_plan, [{"sample_id": "S1"}]), glue_client=Glue())
+    assert "AlreadyExistsException" not in str(err.value)
+
+
+def test_qc_summary_sql_reads_the_variants_table_of_exactly_this_analysis():
     import sqlglot
+    from sqlglot import exp
 
-    from seqflow.aws.analysis import qc_summary_sql
+    from seqflow.tasks.analysis import qc_summary_sql
 
-    sql = qc_summary_sql({"run_id": RUN, "pipeline_version": "1.0.0"})
-    sqlglot.parse_one(sql, read="athena")
-    assert f"q.run_id = '{RUN}'" in sql and "q.pipeline_version = '1.0.0'" in sql
-    with pytest.raises(ValueError):
-        qc_summary_sql({"run_id": "x' OR 1=1 --", "pipeline_version": "1.0.0"})
+    identity = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "GRCh38.p14", "aligner": "minimap2",
+                "caller": "bcftools"}
+    sql = qc_summary_sql({**identity, "engine": "batch"})
+    tree = sqlglot.parse_one(sql, read="athena")
+    assert [t.name for t in tree.find_all(exp.Table)] == ["variants"]  # the table, not a view Athena may lack
+    assert "variants_latest" not in sql
+    where = tree.args["where"]
+    assert {eq.this.name: eq.expression.name for eq in where.find_all(exp.EQ)} == identity
+    assert len(list(where.find_all(exp.EQ))) == 5 and not list(where.find_all(exp.Or))
+    assert [o.this.name for o in tree.args["order"].expressions] == ["sample_id"]
+    sqlglot.parse_one(sql, read="duckdb")  # the same SQL runs on the local profile
+    for bad in ({"run_id": "x' OR 1=1 --"}, {"reference": "lam'bda"}, {"aligner": "bwa' --"}):
+        with pytest.raises(ValueError):
+            qc_summary_sql({**identity, **bad})
 
 
-def test_athena_qc_summary_and_registry_record(moto, calls):
+# ---------------------------------------------------------------- finalise_run
+
+QC_FILES = {
+    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000}}}),
+    "flagstat.json": json.dumps({"QC-passed reads": {"mapped %": 98.25}}),
+    "markdup.txt": "EXAMINED: 1000\nDUPLICATE TOTAL: 30\n",
+    "coverage.tsv": ("#rname\tstartpos\tendpos\tnumreads\tcovbases\tcoverage\tmeandepth\tmeanbaseq\tmeanmapq\n"
+                     "lambda\t1\t900\t1000\t900\t100\t31.5\t36\t60\n"),
+    "bcftools_stats.txt": "SN\t0\tnumber of records:\t12\nSN\t0\tnumber of SNPs:\t10\nSN\t0\tnumber of indels:\t2\n",
+}
+QC_COLUMNS = [("run_id", "varchar"), ("pipeline_version", "varchar"), ("reference", "varchar"),
+              ("aligner", "varchar"), ("caller", "varchar"), ("sample_id", "varchar"), ("records", "bigint"),
+              ("no_calls", "bigint"), ("het", "bigint"), ("hom_alt", "bigint"), ("het_hom_ratio", "double"),
+              ("mean_gq", "double"), ("mean_dp", "double")]
+
+
+def _athena_result(samples: dict[str, int]) -> dict:
+    """What Athena returns for the QC query (moto answers with it): a header row, then one row per sample."""
+    def row(values):
+        return {"Data": [{"VarCharValue": str(v)} if v is not None else {} for v in values]}
+
+    rows = [row([name for name, _ in QC_COLUMNS])]
+    rows += [row([RUN, "1.0.0", "lambda", "bwa", "bcftools", sample, records, 0, 0, records, None, 55.5, 31.0])
+             for sample, records in samples.items()]
+    return {"rows": rows, "column_info": [
+        {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": n, "Label": n, "Type": t,
+         "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False} for n, t in QC_COLUMNS]}
+
+
+def _run_qc_query(sql: str, result: dict) -> str:
+    """The qc_summary task: the provider's AthenaOperator, on moto's Athena seeded with ``result``."""
+    import requests
     from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 
-    from seqflow.aws.analysis import finalise, qc_summary_sql
-
-    boto3.client("athena", region_name=REGION).create_work_group(Name="wg")
-    run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "engine": "batch"}
-    op = AthenaOperator(task_id="qc_summary", query=qc_summary_sql(run_plan), database="lake_db",
-                        workgroup="wg", output_location="s3://athena/seqflow/qc_summary/", sleep_time=0)
+    requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results",
+                  json={"region": REGION, "results": [result]}, timeout=10).raise_for_status()
+    op = AthenaOperator(task_id="qc_summary", query=sql, database="lake_db", workgroup="wg",
+                        output_location="s3://athena-results/seqflow/qc_summary/", sleep_time=0)
 
     class TI:
         dag_id, run_id, task_id, map_index, try_number = "seqflow_analysis", "r", "qc_summary", -1, 1
@@ -180,14 +479,167 @@ def test_athena_qc_summary_and_registry_record(moto, calls):
         def xcom_push(self, key, value):
             pass
 
-    query_id = op.execute({"ti": TI(), "task_instance": TI()})
+    return op.execute({"ti": TI(), "task_instance": TI()})
+
+
+def test_finalise_run_writes_the_qc_summary_and_records_the_analysis(backend, s3, calls):
+    from seqflow.tasks.analysis import collect_vcfs, finalise_run, qc_summary_sql
+
+    boto3.client("athena", region_name=REGION).create_work_group(Name="wg")
+    run_plan = _plan(backend, samples=["S1", "S2"])
+    for sample in ("S1", "S2"):  # what the Batch steps left in the results prefix
+        for name, body in QC_FILES.items():
+            s3.put_object(Bucket="results", Key=f"{RESULTS[len('s3://results/'):]}{sample}/{sample}.{name}",
+                          Body=body.encode())
+    vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
+    query_id = _run_qc_query(qc_summary_sql(run_plan), _athena_result({"S1": 12, "S2": 11}))
     [start] = of(calls, "athena", "StartQueryExecution")
+    assert start["QueryString"] == qc_summary_sql(run_plan)
     assert start["QueryExecutionContext"] == {"Database": "lake_db", "Catalog": "AwsDataCatalog"}
-    assert start["WorkGroup"] == "wg"
-    assert start["ResultConfiguration"] == {"OutputLocation": "s3://athena/seqflow/qc_summary/"}
-    registry = _registry()
-    vcfs = [{"sample_id": "S1", "vcf": "s3://results/x.vcf.gz"}]
-    outputs = finalise(run_plan, vcfs, query_id, registry=registry, settings=settings())
-    record = registry.get(RUN, "1.0.0")
-    assert record.status == "analysed" and record.details["qc_query_execution_id"] == query_id
-    assert outputs["vcfs"] == {"S1": "s3://results/x.vcf.gz"}
+    assert start["WorkGroup"] == "wg" and start["ResultConfiguration"] == {
+        "OutputLocation": "s3://athena-results/seqflow/qc_summary/"}
+
+    calls.clear()
+    outputs = finalise_run(run_plan, vcfs, query_id, backend=_backend())
+    metrics = {"read_pairs": 1000, "pct_mapped": 98.25, "pct_duplicates": 3.0, "mean_depth": 31.5,
+               "variants_called": 12, "snps": 10, "indels": 2}
+    rows = [{"sample_id": s, "precision": None, "recall": None, "f1": None, **metrics, "variants_in_lake": n}
+            for s, n in (("S1", 12), ("S2", 11))]
+    assert outputs == {"results_uri": RESULTS, "qc_summary": f"{RESULTS}qc_summary.json",
+                       "lake_uri": "s3://lake/lake", "samples": rows}
+    summary = json.loads(s3.get_object(Bucket="results", Key=f"{RESULTS[len('s3://results/'):]}qc_summary.json")
+                         ["Body"].read())
+    assert summary == {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
+                       "caller": "bcftools", "samples": rows}
+    assert [p["QueryExecutionId"] for p in of(calls, "athena", "GetQueryResults")] == [query_id]
+    [put] = [p for p in of(calls, "s3", "PutObject")]
+    assert (put["Bucket"], put["Key"]) == ("results", f"{RESULTS[len('s3://results/'):]}qc_summary.json")
+
+    record = _registry().get(RUN, KEY)
+    assert record.status == "analysed"
+    assert record.details["vcfs"] == {"S1": f"{RESULTS}S1/S1.vcf.gz", "S2": f"{RESULTS}S2/S2.vcf.gz"}
+    assert record.details["samples"] == rows
+    assert record.details["qc_summary"] == f"{RESULTS}qc_summary.json"
+    assert record.details["engine"] == "batch"  # what plan recorded is kept
+    assert record.details["identity"]["reference"] == "lambda"
+
+
+def test_finalise_run_of_omics_takes_the_lake_counts_only(backend, s3, monkeypatch):
+    from seqflow.tasks.analysis import collect_vcfs, finalise_run, qc_summary_sql
+
+    set_variables(monkeypatch, settings().values)
+    boto3.client("athena", region_name=REGION).create_work_group(Name="wg")
+    run_plan = _plan(backend, samples=["S1"], engine="omics")
+    vcfs = collect_vcfs(run_plan, run_plan["jobs"], omics_run_ids=["4001"], backend=backend)
+    query_id = _run_qc_query(qc_summary_sql(run_plan), _athena_result({"S1": 7}))
+    outputs = finalise_run(run_plan, vcfs, query_id, backend=_backend())
+    assert outputs["samples"] == [{"sample_id": "S1", "precision": None, "recall": None, "f1": None,
+                                   "variants_in_lake": 7}]
+    record = _registry().get(RUN, KEY)
+    assert record.status == "analysed" and record.details["engine"] == "omics"
+    assert record.details["vcfs"] == {"S1": f"s3://results/omics/{RUN}/1.0.0/lambda/bwa-bcftools/S1/4001/out/vcf/S1.vcf.gz"}
+
+
+def test_query_rows_pages_types_and_refuses_a_failed_query():
+    from seqflow.aws.backend import AwsBackend
+
+    result = _athena_result({"S1": 12})
+
+    class Hook:
+        def __init__(self, pages):
+            self.pages = pages
+
+        def get_query_results_paginator(self, query_execution_id):
+            assert query_execution_id == "q-1"
+            return self.pages
+
+    meta = {"ColumnInfo": result["column_info"]}
+    # two pages: the header is on the first one only
+    pages = [{"ResultSet": {"Rows": result["rows"][:1], "ResultSetMetadata": meta}},
+             {"ResultSet": {"Rows": result["rows"][1:], "ResultSetMetadata": meta}}]
+    backend = AwsBackend(settings=settings())
+    [row] = backend.query_rows("q-1", athena_hook=Hook(pages))
+    assert row["sample_id"] == "S1" and row["records"] == 12 and row["mean_gq"] == 55.5
+    assert row["het_hom_ratio"] is None
+    assert backend.query_rows(None) == []
+    with pytest.raises(RuntimeError, match="Athena query q-1 did not succeed"):
+        backend.query_rows("q-1", athena_hook=Hook(None))
+
+
+# ---------------------------------------------------------------- HealthOmics requests
+
+
+def _workflow_parameters() -> dict:
+    import seqflow
+
+    return json.loads((Path(seqflow.__file__).parent / "workflows/germline/parameters.json").read_text())
+
+
+IMAGES = {"fastp_image": "ecr/fastp:1", "bwa_image": "ecr/bwa:1", "minimap2_image": "ecr/minimap2:1",
+          "samtools_image": "ecr/samtools:1", "bcftools_image": "ecr/bcftools:1"}
+
+
+@pytest.mark.parametrize("aligner", ["bwa", "minimap2"])
+def test_omics_requests_give_the_workflow_its_declared_parameters_from_the_catalogue(backend, catalog, s3, aligner):
+    from seqflow.aws.analysis import omics_requests
+
+    _index(s3, aligner=aligner)
+    run_plan = _plan(backend, engine="omics", aligner=aligner, samples=["S1"])
+    [request] = omics_requests(run_plan["jobs"], settings=settings(), images=IMAGES)
+    template = _workflow_parameters()
+    parameters = request["parameters"]
+    # whatever the workflow declares (parameters.json follows main.wdl): nothing it lacks, all it requires
+    assert set(parameters) <= set(template), set(parameters) - set(template)
+    assert {n for n, spec in template.items() if not spec["optional"]} <= set(parameters)
+
+    ref = catalog.require("lambda")
+    assert parameters["sample_id"] == "S1" and parameters["aligner"] == aligner
+    assert parameters["fastq_r1"] == _raw(_fastq("S1", 1)) and parameters["fastq_r2"] == _raw(_fastq("S1", 2))
+    assert parameters["reference_fasta"] == ref.fasta
+    for name, value in parameters.items():
+        if name.startswith("reference_") and name not in ("reference_fasta", "reference_ploidy"):
+            assert value.startswith(ref.fasta), (name, value)
+    # every file the run is given exists: the catalogue's FASTA, .fai, ploidy file and this aligner's index
+    uris = sorted(v for v in parameters.values() if isinstance(v, str) and v.startswith("s3://"))
+    assert set(ref.index_files(aligner)) | {ref.fasta, ref.fasta + ".fai"} <= set(uris)
+    if "reference_ploidy" in template:
+        assert parameters["reference_ploidy"] == ref.ploidy_file
+    for uri in uris:
+        bucket, key = uri[len("s3://"):].split("/", 1)
+        s3.head_object(Bucket=bucket, Key=key)
+    other = {"bwa": "minimap2", "minimap2": "bwa"}[aligner]
+    assert f"{other}_image" not in parameters and parameters[f"{aligner}_image"] == IMAGES[f"{aligner}_image"]
+    assert not set(ref.index_files(other)) & set(uris)
+
+    assert {k: v for k, v in request.items() if k != "parameters"} == {
+        "workflow_id": "1234567", "role_arn": "arn:aws:iam::123456789012:role/omics", "run_group_id": None,
+        "output_uri": f"s3://results/omics/{RUN}/1.0.0/lambda/{aligner}-bcftools/S1/",
+        "run_id": RUN, "sample_id": "S1", "project": "seqflow-test", "pipeline_version": "1.0.0",
+    }
+
+
+def test_omics_requests_refuse_what_the_workflow_cannot_take(backend):
+    from seqflow.aws.analysis import omics_requests
+
+    [job] = _plan(backend, engine="omics", samples=["S1"])["jobs"]
+    lanes = {**job, "r1": [job["r1"][0], job["r1"][0].replace("L001", "L002")]}
+    with pytest.raises(ValueError, match="the HealthOmics workflow takes one R1 FASTQ, the run has 2"):
+        omics_requests([lanes], settings=settings(), images=IMAGES)
+    with pytest.raises(LookupError, match="bwa_image"):
+        omics_requests([job], settings=settings(), images={k: v for k, v in IMAGES.items() if k != "bwa_image"})
+
+
+def test_omics_images_come_from_the_batch_job_definitions(moto, calls):
+    from seqflow.aws.analysis import omics_images
+
+    batch = boto3.client("batch", region_name=REGION)
+    for name, image in (("sf-fastp", "fastp"), ("sf-align", "bwa"), ("sf-align-minimap2", "minimap2"),
+                        ("sf-call", "bcftools"), ("sf-stats", "samtools")):
+        for revision in (1, 2):
+            batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
+                "image": f"ecr/{image}:{revision}", "vcpus": 1, "memory": 512, "command": ["true"]})
+    assert omics_images(settings()) == {"fastp_image": "ecr/fastp:2", "bwa_image": "ecr/bwa:2",
+                                        "minimap2_image": "ecr/minimap2:2", "samtools_image": "ecr/samtools:2",
+                                        "bcftools_image": "ecr/bcftools:2"}
+    assert [p["jobDefinitionName"] for p in of(calls, "batch", "DescribeJobDefinitions")] == [
+        "sf-fastp", "sf-align", "sf-align-minimap2", "sf-stats", "sf-call"]

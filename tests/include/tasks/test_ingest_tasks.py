@@ -43,7 +43,11 @@ def test_a_sheet_mapping_samples_to_two_genomes_gives_one_analysis_per_genome(wo
     world.references().save_rules(ReferenceRules("toy2", (MappingRule("Sample_Project", "Human", "toy"),)))
     triggers = analysis_triggers(WORLD_RUN, {}, ingest_dag_run_id="scheduled__x", backend=world)
     assert [(t["trigger_run_id"].rsplit("__", 1)[1], t["conf"]["reference"], t["conf"]["samples"])
-            for t in triggers] == [("toy", "toy", ["H1", "H2"]), ("toy2", "toy2", ["B1"])]
+            for t in triggers] == [("toy", None, ["H1", "H2"]), ("toy2", None, ["B1"])]
+    # each analysis's plan resolves its samples to one reference again
+    from seqflow.tasks.analysis import plan
+
+    assert [plan(t["conf"], backend=world)["reference"] for t in triggers] == ["toy", "toy2"]
 
 
 def test_runs_already_ingested_are_skipped_unless_forced(tmp_path, monkeypatch):

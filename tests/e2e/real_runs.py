@@ -1,0 +1,95 @@
+"""Run folders of real reads from Debian's data packages, for the end-to-end tests.
+
+* ``freebayes`` ships a 12,356-bp piece of human chr22 (``tiny/q.fa``) with real
+  HiSeq X 2x151 reads of NA12878 (as a BAM, turned back into FASTQ here) and the
+  GIAB truth calls of that piece: a diploid genome with a truth set.
+* ``iva`` ships an HIV-1 reference (DQ234790, 9,056 bp) and real MiSeq 2x250
+  reads of another strain, adapters still in: a haploid virus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import subprocess
+from pathlib import Path
+
+from seqflow.demo.runfolder import run_info_xml
+from seqflow.references.sources import cached_deb, read_deb_member
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("SEQFLOW_TEST_CACHE", REPO / ".seqflow" / "testcache")) / "debs"
+
+FREEBAYES_TINY = "usr/share/doc/freebayes/examples/tiny"
+NA12878_FASTA = f"deb://freebayes/{FREEBAYES_TINY}/q.fa"
+IVA_DATA = "usr/lib/python3/dist-packages/iva/test_run_data"
+HIV_FASTA = f"deb://iva/{IVA_DATA}/reference.fasta"
+
+
+def member(package: str, path: str) -> bytes:
+    """A file of a Debian package (the .deb cached for later sessions)."""
+    return read_deb_member(cached_deb(package, CACHE), path)
+
+
+def _na12878_fastqs(work: Path) -> tuple[bytes, bytes]:
+    bam = work / "na12878.bam"
+    bam.write_bytes(member("freebayes", f"{FREEBAYES_TINY}/NA12878.chr22.tiny.bam"))
+    r1, r2 = work / "r1.fq", work / "r2.fq"
+    collate = subprocess.Popen(["samtools", "collate", "-u", "-O", str(bam)], stdout=subprocess.PIPE)
+    subprocess.run(["samtools", "fastq", "-F", "0x900", "-1", str(r1), "-2", str(r2), "-s", "/dev/null",
+                    "-0", "/dev/null", "-"], stdin=collate.stdout, check=True, capture_output=True)
+    assert collate.wait() == 0
+    return gzip.compress(r1.read_bytes()), gzip.compress(r2.read_bytes())
+
+
+def truth_vcf(dest: Path) -> Path:
+    """The GIAB calls of the chr22 piece as a bgzipped, indexed VCF on contig ``q``.
+
+    The shipped VCF names b37's contigs in its header, not ``q``, and uses INFO tags
+    it does not declare: the truth needs only the sites and genotypes, so the header
+    is rebuilt for ``q`` and INFO and FORMAT keep nothing but GT.
+    """
+    text = member("freebayes", f"{FREEBAYES_TINY}/NA12878.chr22.tiny.giab.vcf").decode()
+    lines = []
+    for line in text.splitlines():
+        if line.startswith(("##contig", "##INFO", "##FORMAT")):
+            continue
+        if not line.startswith("#"):
+            fields = line.split("\t")
+            line = "\t".join(fields[:7] + [".", "GT", fields[9].split(":")[0]])
+        lines.append(line)
+    lines.insert(1, '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header_end = next(i for i, line in enumerate(lines) if line.startswith("#CHROM"))
+    lines.insert(header_end, "##contig=<ID=q,length=12356>")
+    plain = dest.with_suffix("")
+    plain.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bcftools", "view", "-Oz", "-o", str(dest), str(plain)], check=True, capture_output=True)
+    subprocess.run(["bcftools", "index", "-t", str(dest)], check=True, capture_output=True)
+    plain.unlink()
+    return dest
+
+
+def build_run(landing: Path, truth_root: Path, run_date: dt.date, work: Path) -> Path:
+    """Run folder ``<YYMMDD>_A01234_0007_BHREALDSXY`` with samples NA12878 (project GIAB) and HIV1
+    (project Virology), FASTQs named as bcl-convert does, the truth set beside it, the flag last."""
+    name = f"{run_date:%y%m%d}_A01234_0007_BHREALDSXY"
+    run = landing / name
+    fastq = run / "Analysis" / "1" / "Data" / "fastq"
+    fastq.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
+    (run / "RunInfo.xml").write_text(run_info_xml(name, 7, "HREALDSXY", "A01234", run_date))
+    (run / "SampleSheet.csv").write_text("\n".join([
+        "[Header]", "FileFormatVersion,2", f"RunName,{name}", "", "[Reads]", "Read1Cycles,151",
+        "Read2Cycles,151", "", "[BCLConvert_Data]", "Lane,Sample_ID,Index,Index2,Sample_Project",
+        "1,NA12878,ACGTACGT,TTGGCCAA,GIAB", "1,HIV1,TGCATGCA,AACCGGTT,Virology", "",
+    ]))
+    na_r1, na_r2 = _na12878_fastqs(work)
+    (fastq / "NA12878_S1_L001_R1_001.fastq.gz").write_bytes(na_r1)
+    (fastq / "NA12878_S1_L001_R2_001.fastq.gz").write_bytes(na_r2)
+    (fastq / "HIV1_S2_L001_R1_001.fastq.gz").write_bytes(member("iva", f"{IVA_DATA}/reads_1.fq.gz"))
+    (fastq / "HIV1_S2_L001_R2_001.fastq.gz").write_bytes(member("iva", f"{IVA_DATA}/reads_2.fq.gz"))
+    (truth_root / name).mkdir(parents=True, exist_ok=True)
+    truth_vcf(truth_root / name / "NA12878.truth.vcf.gz")
+    (run / "CopyComplete.txt").write_text("")
+    return run
