@@ -15,8 +15,16 @@ copies them to raw storage, waits for each run's completion flag and starts one
 * **Completion**: a sensor per run waits for `CopyComplete.txt` / `RTAComplete.txt`
   in raw storage. After `flag_timeout_s` the run is recorded as *incomplete* in
   the registry and the sensor fails with that message.
-* **Hand-over**: one analysis DAG run per run (`ingest__<run_id>`), and this DAG
-  run waits for them, so its state is the state of the day's analyses.
+* **Hand-over**: one analysis DAG run per run and genome
+  (`ingest__<run>__<version>__<this DAG run>`, `…__<reference>` when the sheet maps
+  its samples to several genomes), and this DAG run waits for them, so its state is
+  the state of the day's analyses.
+* **Reference**: the `reference` param, else each sample's reference from the sheet
+  through the deployment's mapping table (`seqflow reference map Sample_Project
+  PROJECT NAME`), else the default (`seqflow reference default NAME`). The schedule
+  sets no reference param: a run that nothing maps to a genome stops at the
+  analysis's `plan`, with a message that says how to set one. Add a genome with
+  `seqflow reference add NAME --fasta PATH|URI` (docs/references.md).
 
 Backfill a date range with `airflow backfill create --dag-id seqflow_daily_ingest
 --from-date 2026-11-01 --to-date 2026-11-07`.

@@ -3,16 +3,20 @@
 A moto server (ThreadedMotoServer, localhost) stands in for AWS; every client
 reaches it through ``AWS_ENDPOINT_URL``. A fixture creates the resources the
 way Terraform does (buckets, DataSync task, Batch queue and job definitions,
-Glue database/table/job, Athena workgroup, DynamoDB registry, SNS topic) and
-writes the configuration (SSM parameters, and the same values as Airflow
-Variables), then the two DAG files, loaded with ``SEQFLOW_PROFILE=aws``, run
-with ``dag.test``: the daily ingest for a demo run in the landing location,
-then the analysis with the conf the ingest produced, on Batch and on
-HealthOmics (moto has no HealthOmics: botocore's Stubber answers).
+Glue database/table/job, Athena workgroup, DynamoDB registry keyed by
+``run_id``/``analysis``, SNS topic), registers the reference genome with the
+real ``S3ReferenceCatalog`` (``seqflow reference add``) and writes the
+configuration (SSM parameters, and the same values as Airflow Variables); then
+the two DAG files, loaded with ``SEQFLOW_PROFILE=aws``, run with ``dag.test``:
+the daily ingest for a demo run in the landing location, then the analysis with
+the conf the ingest handed over, on Batch and on HealthOmics (moto has no
+HealthOmics: botocore's Stubber answers).
 
-moto's DataSync does not copy; the call recorder below plays DataSync's part
-when ``StartTaskExecution`` is called, copying exactly the landing objects the
-include filter selects.
+moto runs nothing, so the call recorder plays the services' part where the
+pipeline reads what they wrote: DataSync's copy on ``StartTaskExecution``
+(exactly the landing objects the include filter selects), the Batch steps' QC
+files in the sample's results prefix on ``SubmitJob``, the index job's objects
+beside the reference, and the QC query's rows in moto's Athena result queue.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import random
 import socket
 from pathlib import Path
 
@@ -33,6 +38,21 @@ ACCOUNT = "123456789012"
 RUN_DATE = dt.date(2026, 11, 20)
 PREFIX = "seqflow-e2e"
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+#: the analysis key and the results prefix of the analyses below (the reference is the deployment's default)
+KEY = "1.0.0/lambda/bwa/bcftools"
+IDENTITY_PATH = "1.0.0/lambda/bwa-bcftools"
+
+#: the QC files each sample's steps write (seqflow.analysis.qc.QC_FILES), with the metrics they give
+QC_FILES = {
+    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000}}}),
+    "flagstat.json": json.dumps({"QC-passed reads": {"mapped %": 97.5}}),
+    "markdup.txt": "EXAMINED: 1000\nDUPLICATE TOTAL: 40\n",
+    "coverage.tsv": ("#rname\tstartpos\tendpos\tnumreads\tcovbases\tcoverage\tmeandepth\tmeanbaseq\tmeanmapq\n"
+                     "lambda\t1\t1200\t1000\t1200\t100\t25.0\t36\t60\n"),
+    "bcftools_stats.txt": "SN\t0\tnumber of records:\t9\nSN\t0\tnumber of SNPs:\t8\nSN\t0\tnumber of indels:\t1\n",
+}
+QC_METRICS = {"read_pairs": 1000, "pct_mapped": 97.5, "pct_duplicates": 4.0, "mean_depth": 25.0,
+              "variants_called": 9, "snps": 8, "indels": 1}
 
 
 def _free_port() -> int:
@@ -169,23 +189,28 @@ def aws(moto_server, recorder, env, tmp_path_factory):
                                           state="ENABLED", serviceRole=role)["computeEnvironmentArn"]
     queue = batch.create_job_queue(jobQueueName=f"{PREFIX}-queue", state="ENABLED", priority=1,
                                    computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])["jobQueueName"]
-    images = {"fastp": "fastp", "align": "bwa", "align-minimap2": "minimap2", "call": "bcftools",
-              "stats": "bcftools"}
-    commands = {
-        "fastp": ["fastp_qc.sh", "Ref::sample_id", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"],
-        "align": ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs", "Ref::threads"],
-        "align-minimap2": ["align.sh", "Ref::sample_id", "Ref::reference", "Ref::r1", "Ref::r2", "outputs",
-                           "Ref::threads"],
-        "call": ["call_variants.sh", "Ref::sample_id", "Ref::reference", "Ref::bam", "outputs", "Ref::ploidy",
-                 "Ref::threads"],
-        "stats": ["bam_qc.sh", "Ref::sample_id", "Ref::bam", "outputs", "Ref::threads"],
-    }
-    for name, image in images.items():
+    # one job definition per step implementation of the catalogue, as terraform/modules/batch builds them
+    from seqflow.aws.batch import job_definitions
+
+    definitions = job_definitions()
+    images = {}
+    for step_id, spec in definitions.items():
+        images[step_id] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/seqflow/{spec['image']}:1"
         batch.register_job_definition(
-            jobDefinitionName=f"{PREFIX}-{name}", type="container", parameters={"threads": "2"},
-            containerProperties={"image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/seqflow/{image}:1",
-                                 "command": commands[name], "vcpus": 2, "memory": 2048},
+            jobDefinitionName=f"{PREFIX}-{step_id}", type="container",
+            containerProperties={"image": images[step_id], "command": spec["command"], "vcpus": spec["vcpus"],
+                                 "memory": spec["memory_mib"]},
         )
+
+    def batch_runs(params):
+        """What a step's job leaves in the sample's results prefix: its QC files (moto runs no container)."""
+        env = {e["name"]: e["value"] for e in params["containerOverrides"]["environment"]}
+        bucket, prefix = env["SEQFLOW_OUTPUT_URI"][len("s3://"):].split("/", 1)
+        sample = params["tags"]["sample_id"]
+        for name, body in QC_FILES.items():
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{sample}.{name}", Body=body.encode())
+
+    recorder.on_call[("batch", "SubmitJob")] = batch_runs
 
     glue = _client("glue")
     glue.create_database(DatabaseInput={"Name": "seqflow_lake"})
@@ -206,9 +231,9 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     _client("dynamodb").create_table(
         TableName=f"{PREFIX}-run-registry", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"},
-                   {"AttributeName": "pipeline_version", "KeyType": "RANGE"}],
+                   {"AttributeName": "analysis", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
-                              {"AttributeName": "pipeline_version", "AttributeType": "S"}],
+                              {"AttributeName": "analysis", "AttributeType": "S"}],
     )
     sns, sqs = _client("sns"), _client("sqs")
     topic = sns.create_topic(Name=f"{PREFIX}-alerts")["TopicArn"]
@@ -216,24 +241,23 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
 
-    # the reference, uploaded once per deployment
-    for suffix in ("", ".fai", ".amb", ".ann", ".bwt", ".pac", ".sa"):
-        s3.put_object(Bucket=buckets["raw"], Key=f"references/lambda/lambda.fa{suffix}", Body=b">x\nACGT\n")
-
     config = {
         "region": REGION, "project": "seqflow-e2e", "raw_bucket": buckets["raw"], "raw_prefix": "runs/",
         "results_bucket": buckets["results"], "lake_bucket": buckets["lake"],
         "athena_results_bucket": buckets["athena"], "scratch_bucket": buckets["scratch"],
         "datasync_task_arn": task_arn, "batch_job_queue": queue, "batch_priority_job_queue": queue,
-        "batch_job_definition_fastp": f"{PREFIX}-fastp", "batch_job_definition_align": f"{PREFIX}-align",
-        "batch_job_definition_align_minimap2": f"{PREFIX}-align-minimap2",
-        "batch_job_definition_call": f"{PREFIX}-call", "batch_job_definition_stats": f"{PREFIX}-stats",
         "omics_workflow_id": "1234567", "omics_role_arn": role, "omics_run_group_id": "7654321",
         "omics_output_uri": f"s3://{buckets['results']}/omics", "glue_job_name": f"{PREFIX}-vcf-to-parquet",
         "glue_database": "seqflow_lake", "athena_workgroup": f"{PREFIX}-wg",
         "registry_table": f"{PREFIX}-run-registry", "alerts_topic_arn": topic, "default_engine": "batch",
         "restore_tier": "Bulk",
     }
+    # the job definition keys: batch_job_definition_<step id>, or the older per-step-name ones
+    older = {"align": "align_bwa", "call": "call_variants_bcftools", "stats": "bam_qc"}
+    for key in AWS_CONFIG_KEYS:
+        if key.startswith("batch_job_definition_"):
+            name = key.removeprefix("batch_job_definition_")
+            config[key] = f"{PREFIX}-{name if name in definitions else older[name]}"
     assert set(config) == set(AWS_CONFIG_KEYS)
     ssm = _client("ssm")
     for key, value in config.items():
@@ -241,6 +265,24 @@ def aws(moto_server, recorder, env, tmp_path_factory):
         # here is stood in for by the same values as Variables from the environment
         ssm.put_parameter(Name=ssm_parameter_name(key), Value=value, Type="String")
         env.setenv(f"AIRFLOW_VAR_{variable_name(key).upper()}", value)
+
+    # the reference, registered once per deployment (seqflow reference add lambda --fasta ... --ploidy 1)
+    # and made the default; the index objects are what the Batch index job would have published
+    from seqflow.aws.references import S3ReferenceCatalog
+    from seqflow.aws.settings import AwsSettings
+    from seqflow.references import Ploidy
+    from seqflow.references.catalog import INDEX_SUFFIXES
+    from seqflow.references.resolve import ReferenceRules
+
+    work = tmp_path_factory.mktemp("reference")
+    fasta = work / "lambda_source.fa"
+    rng = random.Random(11)
+    fasta.write_text(">lambda synthetic phage\n" + "".join(rng.choice("ACGT") for _ in range(1200)) + "\n")
+    catalog = S3ReferenceCatalog(AwsSettings(dict(config)), s3, deb_cache=work / "debs")
+    reference = catalog.add("lambda", str(fasta), ploidy=Ploidy(1), aligners=("bwa",))
+    for suffix in INDEX_SUFFIXES["bwa"]:
+        s3.put_object(Bucket=buckets["raw"], Key=f"references/lambda/lambda.fa{suffix}", Body=b"index")
+    catalog.save_rules(ReferenceRules(default="lambda"))
 
     run_name = run_folder_name(RUN_DATE, "A01234", 42, default_flowcell(RUN_DATE, "A01234", 42))
     for key, body in _demo_run_objects(run_name).items():
@@ -253,7 +295,7 @@ def aws(moto_server, recorder, env, tmp_path_factory):
 
     samples = [s.sample_id for s in demo_samples("S", 2)]
     return {"config": config, "buckets": buckets, "run": run_name, "other_run": other, "queue_url": queue_url,
-            "samples": samples}
+            "samples": samples, "reference": reference, "images": images}
 
 
 def _reconfigure_orm() -> None:
@@ -309,6 +351,31 @@ def _registry(aws):
     return DynamoDbRunRegistry(aws["config"]["registry_table"])
 
 
+def _seed_qc_query(moto_url: str, aws, pipeline_version: str, records: dict[str, int]) -> None:
+    """The rows moto's Athena answers the next QC query with (moto runs no SQL): header, then one per sample."""
+    import requests
+    from moto.athena.models import athena_backends
+
+    # a result a failed analysis left unread must not answer this one's query
+    athena_backends[ACCOUNT][REGION].query_results_queue.clear()
+    columns = [("run_id", "varchar"), ("pipeline_version", "varchar"), ("reference", "varchar"),
+               ("aligner", "varchar"), ("caller", "varchar"), ("sample_id", "varchar"), ("records", "bigint")]
+
+    def row(values):
+        return {"Data": [{"VarCharValue": str(v)} for v in values]}
+
+    rows = [row([c for c, _ in columns])] + [
+        row([aws["run"], pipeline_version, "lambda", "bwa", "bcftools", sample, n]) for sample, n in records.items()]
+    info = [{"Name": c, "Label": c, "Type": t, "CatalogName": "hive", "SchemaName": "", "TableName": "",
+             "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False} for c, t in columns]
+    requests.post(f"{moto_url}/moto-api/static/athena/query-results", timeout=10, json={
+        "account_id": ACCOUNT, "region": REGION, "results": [{"rows": rows, "column_info": info}]}).raise_for_status()
+
+
+def _results_key(aws, version_path: str, name: str) -> str:
+    return f"results/{aws['run']}/{version_path}/{name}"
+
+
 @pytest.fixture(scope="module")
 def ingest(aws, airflow_db, recorder):
     dag = _load("seqflow_daily_ingest")
@@ -317,105 +384,161 @@ def ingest(aws, airflow_db, recorder):
     start = len(recorder.calls)
     run = dag.test(logical_date=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
                    mark_success_pattern="trigger_analysis")
-    return {"run": run, "calls": recorder.calls[start:]}
+    triggers = next(t for t in run.get_task_instances() if t.task_id == "analysis_triggers")
+    return {"run": run, "calls": recorder.calls[start:],
+            "triggers": triggers.xcom_pull(task_ids="analysis_triggers")}
 
 
 def test_ingest_runs_one_datasync_execution_with_the_date_filter(ingest, aws, recorder):
+    assert ingest["run"].state == "success", _states(ingest["run"])
     starts = [p for s, o, p in ingest["calls"] if (s, o) == ("datasync", "StartTaskExecution")]
     assert starts == [{
         "TaskArn": aws["config"]["datasync_task_arn"],
         "Includes": [{"FilterType": "SIMPLE_PATTERN", "Value": "/261120_*|/20261120_*"}],
     }]
     states = _states(ingest["run"])
-    assert states["transfer_runs"] == ["success"]
-    assert states["wait_for_completion_flag"] == ["success"]
-    assert states["record_ingested"] == ["success"]
+    for task_id in ("include_filter", "transfer_runs", "find_runs", "flag_keys", "wait_for_completion_flag",
+                    "record_ingested", "analysis_triggers"):
+        assert states[task_id] == ["success"], (task_id, states)
+    # the flag sensor waited on exactly the run that was copied
+    raw = aws["buckets"]["raw"]
+    listed = [p["Prefix"] for s, o, p in ingest["calls"] if (s, o) == ("s3", "ListObjectsV2") and p["Bucket"] == raw]
+    assert f"runs/{aws['run']}/" in listed
+    assert not any(aws["other_run"] in prefix for prefix in listed)
 
 
-def test_ingest_records_the_run_and_hands_over_its_conf(ingest, aws):
+def test_ingest_records_the_run_and_hands_over_one_analysis(ingest, aws):
     record = _registry(aws).get(aws["run"], "-")
     assert record.status == "ingested"
     assert record.details["raw_uri"] == f"s3://{aws['buckets']['raw']}/runs/{aws['run']}/"
     assert _registry(aws).get(aws["other_run"], "-") is None  # other dates are not copied
-    ti = next(t for t in ingest["run"].get_task_instances() if t.task_id == "record_ingested")
-    handed = ti.xcom_pull(task_ids="record_ingested", map_indexes=0)
-    assert handed == {
+    # every sample resolves to the default reference: one analysis of the whole run, resolved again by plan
+    assert ingest["triggers"] == [{
         "trigger_run_id": f"ingest__{aws['run']}__1.0.0__{ingest['run'].run_id}",
-        "conf": {"run_id": aws["run"], "reference": "lambda", "aligner": "bwa", "pipeline_version": "1.0.0",
+        "conf": {"run_id": aws["run"], "reference": None, "aligner": "bwa", "pipeline_version": "1.0.0",
                  "force": False},
-    }
+    }]
 
 
 @pytest.fixture(scope="module")
-def batch_analysis(ingest, aws, recorder):
-    conf = {"run_id": aws["run"], "reference": "lambda", "aligner": "bwa", "pipeline_version": "1.0.0"}
+def batch_analysis(ingest, aws, recorder, moto_server):
+    [trigger] = ingest["triggers"]
+    _seed_qc_query(moto_server, aws, "1.0.0", {s: 9 for s in aws["samples"]})
     dag = _load("seqflow_analysis")
     start = len(recorder.calls)
-    run = dag.test(run_conf=conf, logical_date=dt.datetime(2026, 11, 20, 1, tzinfo=dt.timezone.utc))
+    run = dag.test(run_conf=trigger["conf"], logical_date=dt.datetime(2026, 11, 20, 1, tzinfo=dt.timezone.utc))
     return {"run": run, "calls": recorder.calls[start:]}
+
+
+def _calls(analysis, service, operation):
+    return [p for s, o, p in analysis["calls"] if (s, o) == (service, operation)]
+
+
+def test_plan_resolves_the_default_reference_checks_the_index_and_restores_nothing_online(batch_analysis, aws):
+    states = _states(batch_analysis["run"])
+    for task_id in ("plan", "restore_archived", "prepare_reference", "sample_jobs", "choose_engine"):
+        assert states[task_id] == ["success"], (task_id, states)
+    assert set(states["omics_requests"]) == {"skipped"} and set(states["omics_run"]) == {"skipped"}
+    raw, run = aws["buckets"]["raw"], aws["run"]
+    inputs = [f"runs/{run}/SampleSheet.csv"] + [
+        f"runs/{run}/Analysis/1/Data/fastq/{sample}_S{n}_L001_R{read}_001.fastq.gz"
+        for n, sample in enumerate(aws["samples"], start=1) for read in (1, 2)]
+    # restore_archived: one HeadObject per input (all online), no RestoreObject
+    heads = [p["Key"] for p in _calls(batch_analysis, "s3", "HeadObject") if p["Key"] in inputs]
+    assert sorted(set(heads)) == sorted(inputs)
+    assert _calls(batch_analysis, "s3", "RestoreObject") == []
+    # prepare_reference: one listing of the reference's prefix finds the bwa index; nothing is built
+    assert {"Bucket": raw, "Prefix": "references/lambda/"} in _calls(batch_analysis, "s3", "ListObjectsV2")
+    record = _registry(aws).get(run, KEY)
+    assert record is not None and record.details["identity"] == {
+        "run_id": run, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa", "caller": "bcftools"}
+    assert record.details["reference_origin"] == {s: "the deployment's default reference" for s in aws["samples"]}
+    assert record.details["reference_md5"] == {"lambda": aws["reference"].contigs[0].md5}
+    assert record.details["engine"] == "batch"
 
 
 def test_batch_engine_submits_one_job_per_sample_and_step_with_cost_tags(batch_analysis, aws):
     assert batch_analysis["run"].state == "success", _states(batch_analysis["run"])
-    submits = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("batch", "SubmitJob")]
+    submits = _calls(batch_analysis, "batch", "SubmitJob")
     steps = ("fastp", "align", "call_variants", "bam_qc", "vcf_stats")
-    assert sorted(p["jobName"] for p in submits) == sorted(
-        f"seqflow_{step}_{aws['run']}_{sample}" for step in steps for sample in aws["samples"])
-    results = aws["buckets"]["results"]
-    for submit in submits:
-        sample = submit["jobName"].rsplit("_", 1)[1]
-        assert sample in aws["samples"]
-        assert submit["tags"] == {"run_id": aws["run"], "sample_id": sample, "project": "seqflow-e2e",
-                                  "pipeline_version": "1.0.0"}
-        assert submit["jobQueue"] == aws["config"]["batch_job_queue"]
-        env = {e["name"]: e["value"] for e in submit["containerOverrides"]["environment"]}
-        assert env["SEQFLOW_OUTPUT_URI"] == f"s3://{results}/results/{aws['run']}/1.0.0/{sample}/"
-        assert all(uri.startswith("s3://") for uri in env["SEQFLOW_INPUTS"].split())
-    first = aws["samples"][0]
-    fastp = next(p for p in submits if p["jobName"] == f"seqflow_fastp_{aws['run']}_{first}")
-    assert fastp["jobDefinition"] == f"{PREFIX}-fastp"
-    assert fastp["parameters"] == {"sample_id": first, "r1": f"inputs/{first}_S1_L001_R1_001.fastq.gz",
-                                   "r2": f"inputs/{first}_S1_L001_R2_001.fastq.gz"}
-    env = {e["name"]: e["value"] for e in fastp["containerOverrides"]["environment"]}
-    raw = f"s3://{aws['buckets']['raw']}/runs/{aws['run']}/Analysis/1/Data/fastq"
-    assert env["SEQFLOW_INPUTS"] == f"{raw}/{first}_S1_L001_R1_001.fastq.gz {raw}/{first}_S1_L001_R2_001.fastq.gz"
-    align = next(p for p in submits if p["jobName"] == f"seqflow_align_{aws['run']}_{first}")
-    assert align["jobDefinition"] == f"{PREFIX}-align"
-    assert align["parameters"]["reference"] == "inputs/lambda/lambda.fa"
-    vcf_stats = next(p for p in submits if p["jobName"].startswith("seqflow_vcf_stats_"))
-    assert vcf_stats["jobDefinition"] == f"{PREFIX}-stats"
-    assert vcf_stats["containerOverrides"]["command"] == [
-        "vcf_stats.sh", "Ref::sample_id", "Ref::reference", "Ref::vcf", "outputs"]
+    assert len(submits) == len(steps) * len(aws["samples"])
+    results, raw = aws["buckets"]["results"], aws["buckets"]["raw"]
+    fastqs = f"s3://{raw}/runs/{aws['run']}/Analysis/1/Data/fastq"
+    ref = aws["reference"]
+    for sample in aws["samples"]:
+        mine = [p for p in submits if p["tags"]["sample_id"] == sample]
+        assert len(mine) == len(steps)
+        for submit in mine:
+            assert submit["tags"] == {"run_id": aws["run"], "sample_id": sample, "project": "seqflow-e2e",
+                                      "pipeline_version": "1.0.0"}
+            assert submit["jobQueue"] == aws["config"]["batch_job_queue"]
+            env = {e["name"]: e["value"] for e in submit["containerOverrides"]["environment"]}
+            assert env["SEQFLOW_OUTPUT_URI"] == f"s3://{results}/results/{aws['run']}/{IDENTITY_PATH}/{sample}/"
+            assert all(uri.startswith("s3://") for uri in env["SEQFLOW_INPUTS"].split())
+        staged = {uri for submit in mine for e in submit["containerOverrides"]["environment"]
+                  if e["name"] == "SEQFLOW_INPUTS" for uri in e["value"].split()}
+        # what plan and the catalogue gave the jobs: this sample's FASTQs, the reference FASTA, its index and ploidy
+        n = aws["samples"].index(sample) + 1
+        assert {f"{fastqs}/{sample}_S{n}_L001_R{r}_001.fastq.gz" for r in (1, 2)} <= staged
+        assert {ref.fasta, ref.fasta + ".fai", ref.ploidy_file, *ref.index_files("bwa")} <= staged
+        assert not any(other in uri for other in aws["samples"] if other != sample for uri in staged
+                       if uri.startswith(fastqs))
 
 
-def test_glue_job_per_vcf_partitions_and_registry(batch_analysis, aws):
-    runs = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("glue", "StartJobRun")]
+def test_glue_job_per_vcf_partitions_qc_summary_and_registry(batch_analysis, aws):
+    assert batch_analysis["run"].state == "success", _states(batch_analysis["run"])
+    runs = _calls(batch_analysis, "glue", "StartJobRun")
     assert [r["JobName"] for r in runs] == [f"{PREFIX}-vcf-to-parquet"] * 2
-    results = aws["buckets"]["results"]
+    results, run_id = aws["buckets"]["results"], aws["run"]
+    prefix = f"s3://{results}/results/{run_id}/{IDENTITY_PATH}/"
     # the mapped Glue tasks run in any order
     runs = sorted(runs, key=lambda r: r["Arguments"]["--sample_id"])
     for run, sample in zip(runs, sorted(aws["samples"])):
         args = {k: v for k, v in run["Arguments"].items() if not k.startswith("--airflow")}
         assert args == {
-            "--vcf_uri": f"s3://{results}/results/{aws['run']}/1.0.0/{sample}/{sample}.vcf.gz",
-            "--lake_uri": f"s3://{aws['buckets']['lake']}/lake", "--run_id": aws["run"], "--pipeline_version": "1.0.0",
-            "--reference": "lambda", "--caller": "bcftools", "--sample_id": sample, "--table": "variants",
-            "--database": "seqflow_lake",
+            "--vcf_uri": f"{prefix}{sample}/{sample}.vcf.gz", "--lake_uri": f"s3://{aws['buckets']['lake']}/lake",
+            "--run_id": run_id, "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa",
+            "--caller": "bcftools", "--sample_id": sample, "--table": "variants",
         }
     partitions = _client("glue").get_partitions(DatabaseName="seqflow_lake", TableName="variants")["Partitions"]
-    assert sorted(p["Values"] for p in partitions) == [[aws["run"], "1.0.0", s] for s in aws["samples"]]
-    athena = [p for s, o, p in batch_analysis["calls"] if (s, o) == ("athena", "StartQueryExecution")]
-    assert len(athena) == 1 and f"q.run_id = '{aws['run']}'" in athena[0]["QueryString"]
-    assert athena[0]["WorkGroup"] == f"{PREFIX}-wg"
-    record = _registry(aws).get(aws["run"], "1.0.0")
+    assert sorted(p["Values"] for p in partitions) == [
+        [run_id, "1.0.0", "lambda", "bwa", "bcftools", s] for s in sorted(aws["samples"])]
+    assert {p["StorageDescriptor"]["Location"] for p in partitions} == {
+        f"s3://{aws['buckets']['lake']}/lake/variants/run_id={run_id}/pipeline_version=1.0.0/reference=lambda/"
+        f"aligner=bwa/caller=bcftools/sample_id={s}/" for s in aws["samples"]}
+    [athena] = _calls(batch_analysis, "athena", "StartQueryExecution")
+    for part, value in (("run_id", run_id), ("pipeline_version", "1.0.0"), ("reference", "lambda"),
+                        ("aligner", "bwa"), ("caller", "bcftools")):
+        assert f"q.{part} = '{value}'" in athena["QueryString"]
+    assert "FROM variants\n" in athena["QueryString"]
+    assert athena["WorkGroup"] == f"{PREFIX}-wg"
+    assert athena["QueryExecutionContext"]["Database"] == "seqflow_lake"
+
+    rows = [{"sample_id": s, "precision": None, "recall": None, "f1": None, **QC_METRICS, "variants_in_lake": 9}
+            for s in aws["samples"]]
+    key = _results_key(aws, IDENTITY_PATH, "qc_summary.json")
+    summary = json.loads(_client("s3").get_object(Bucket=results, Key=key)["Body"].read())
+    assert summary == {"run_id": run_id, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
+                       "caller": "bcftools", "samples": rows}
+    record = _registry(aws).get(run_id, KEY)
     assert record.status == "analysed"
-    assert record.details["engine"] == "batch"
-    last = aws["samples"][1]
-    assert record.details["vcfs"][last] == f"s3://{results}/results/{aws['run']}/1.0.0/{last}/{last}.vcf.gz"
+    assert record.details["engine"] == "batch" and record.details["samples"] == rows
+    assert record.details["qc_summary"] == f"{prefix}qc_summary.json"
+    assert record.details["vcfs"] == {s: f"{prefix}{s}/{s}.vcf.gz" for s in aws["samples"]}
+
+
+def test_a_second_trigger_of_the_same_analysis_is_skipped(batch_analysis, aws, recorder):
+    assert batch_analysis["run"].state == "success", _states(batch_analysis["run"])
+    dag = _load("seqflow_analysis")
+    start = len(recorder.calls)
+    run = dag.test(run_conf={"run_id": aws["run"]}, logical_date=dt.datetime(2026, 11, 20, 4, tzinfo=dt.timezone.utc))
+    states = _states(run)
+    assert states["plan"] == ["skipped"] and set(states["finalise_run"]) == {"skipped"}
+    assert not [o for s, o, _ in recorder.calls[start:] if s in ("batch", "glue", "athena", "omics")]
 
 
 def test_failed_batch_job_publishes_an_sns_alert(batch_analysis, aws, env):
-    conf = {"run_id": aws["run"], "reference": "lambda", "pipeline_version": "1.0.1", "samples": aws["samples"][:1]}
+    conf = {"run_id": aws["run"], "pipeline_version": "1.0.1", "samples": aws["samples"][:1]}
     dag = _load("seqflow_analysis")
     for task in dag.tasks:
         task.retries = 0
@@ -425,18 +548,20 @@ def test_failed_batch_job_publishes_an_sns_alert(batch_analysis, aws, env):
     finally:
         env.delenv("MOTO_SIMPLE_BATCH_FAIL_AFTER")
     assert run.state == "failed"
-    assert _states(run)["batch.fastp"] == ["failed"]
+    states = _states(run)
+    assert states["sample.requests"] == ["success"] and states["sample.fastp"] == ["failed"], states
     messages = _client("sqs").receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
     alerts = [json.loads(m["Body"]) for m in messages]
-    fastp = [a for a in alerts if a["task_id"] == "batch.fastp"]
-    assert len(fastp) == 1
+    fastp = [a for a in alerts if a["task_id"] == "sample.fastp"]
+    assert len(fastp) == 1, alerts
     assert fastp[0]["run_id"] == aws["run"]
     assert fastp[0]["sample_id"] == aws["samples"][0]
     assert fastp[0]["dag_id"] == "seqflow_analysis"
     assert "log_url" in fastp[0] and fastp[0]["error"]
+    assert _registry(aws).get(aws["run"], "1.0.1/lambda/bwa/bcftools").status == "analysing"
 
 
-def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws, env):
+def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws, env, moto_server, recorder):
     import boto3
     from botocore.stub import ANY, Stubber
 
@@ -444,31 +569,57 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
 
     client = boto3.client("omics", region_name=REGION)
     stubber = Stubber(client)
-    results = aws["buckets"]["results"]
+    results, raw, run = aws["buckets"]["results"], aws["buckets"]["raw"], aws["run"]
+    ref = aws["reference"]
+    image = {step: aws["images"][step] for step in ("fastp", "align_bwa", "bam_qc", "call_variants_bcftools")}
     for n, sample in enumerate(aws["samples"], start=1):
-        run_id = f"10000{n}"
-        stubber.add_response("start_run", {"id": run_id, "arn": f"arn:aws:omics:{REGION}:{ACCOUNT}:run/{run_id}",
+        omics_id = f"10000{n}"
+        fastqs = f"s3://{raw}/runs/{run}/Analysis/1/Data/fastq/{sample}_S{n}_L001"
+        parameters = {
+            "sample_id": sample, "aligner": "bwa", "caller": "bcftools",
+            "fastq_r1": f"{fastqs}_R1_001.fastq.gz", "fastq_r2": f"{fastqs}_R2_001.fastq.gz",
+            "reference_fasta": ref.fasta, "reference_fai": ref.fasta + ".fai", "reference_ploidy": ref.ploidy_file,
+            **{f"reference_{s.lstrip('.')}": f"{ref.fasta}{s}" for s in (".amb", ".ann", ".bwt", ".pac", ".sa")},
+            "fastp_image": image["fastp"], "bwa_image": image["align_bwa"], "samtools_image": image["bam_qc"],
+            "bcftools_image": image["call_variants_bcftools"],
+        }
+        stubber.add_response("start_run", {"id": omics_id, "arn": f"arn:aws:omics:{REGION}:{ACCOUNT}:run/{omics_id}",
                                            "status": "PENDING"}, {
             "requestId": ANY, "roleArn": aws["config"]["omics_role_arn"],
-            "outputUri": f"s3://{results}/omics/{aws['run']}/2.0.0/{sample}/",
-            "workflowId": "1234567", "workflowType": "PRIVATE", "name": f"{aws['run']}_{sample}_2.0.0",
-            "parameters": ANY, "runGroupId": "7654321", "storageType": "DYNAMIC", "logLevel": "ALL",
-            "tags": {"run_id": aws["run"], "sample_id": sample, "project": "seqflow-e2e",
-                     "pipeline_version": "2.0.0"},
+            "outputUri": f"s3://{results}/omics/{run}/2.0.0/lambda/bwa-bcftools/{sample}/",
+            "workflowId": "1234567", "workflowType": "PRIVATE", "name": f"{run}_{sample}_2.0.0",
+            "parameters": parameters, "runGroupId": "7654321", "storageType": "DYNAMIC", "logLevel": "ALL",
+            "tags": {"run_id": run, "sample_id": sample, "project": "seqflow-e2e", "pipeline_version": "2.0.0"},
         })
-        stubber.add_response("get_run", {"id": run_id, "status": "RUNNING"}, {"id": run_id})
-        stubber.add_response("get_run", {"id": run_id, "status": "COMPLETED"}, {"id": run_id})
+        stubber.add_response("get_run", {"id": omics_id, "status": "RUNNING"}, {"id": omics_id})
+        stubber.add_response("get_run", {"id": omics_id, "status": "COMPLETED"}, {"id": omics_id})
     stubber.activate()
     env.setattr(OmicsHook, "conn", property(lambda self: client))
-    conf = {"run_id": aws["run"], "reference": "lambda", "pipeline_version": "2.0.0", "engine": "omics"}
+    _seed_qc_query(moto_server, aws, "2.0.0", {aws["samples"][0]: 5, aws["samples"][1]: 6})
+    conf = {"run_id": run, "pipeline_version": "2.0.0", "engine": "omics"}
     dag = _load("seqflow_analysis")
-    run = dag.test(run_conf=conf, logical_date=dt.datetime(2026, 11, 20, 3, tzinfo=dt.timezone.utc))
-    assert run.state == "success", _states(run)
+    start = len(recorder.calls)
+    analysis = dag.test(run_conf=conf, logical_date=dt.datetime(2026, 11, 20, 3, tzinfo=dt.timezone.utc))
+    assert analysis.state == "success", _states(analysis)
     stubber.assert_no_pending_responses()
-    states = _states(run)
-    assert set(states["batch.fastp"]) == {"skipped"}
-    record = _registry(aws).get(aws["run"], "2.0.0")
+    states = _states(analysis)
+    assert set(states["sample.requests"]) == {"skipped"} and set(states["sample.fastp"]) == {"skipped"}
+    assert states["omics_run"] == ["success", "success"]
+    calls = recorder.calls[start:]
+    assert not [p for s, o, p in calls if (s, o) == ("batch", "SubmitJob")]
+    vcf = f"s3://{results}/omics/{run}/2.0.0/lambda/bwa-bcftools/{{s}}/10000{{n}}/out/vcf/{{s}}.vcf.gz"
+    vcfs = {s: vcf.format(s=s, n=n) for n, s in enumerate(aws["samples"], start=1)}
+    glue = sorted((p["Arguments"]["--sample_id"], p["Arguments"]["--vcf_uri"])
+                  for s, o, p in calls if (s, o) == ("glue", "StartJobRun"))
+    assert glue == sorted(vcfs.items())
+    record = _registry(aws).get(run, "2.0.0/lambda/bwa/bcftools")
     assert record.status == "analysed" and record.details["engine"] == "omics"
-    first = aws["samples"][0]
-    assert record.details["vcfs"][first] == (
-        f"s3://{results}/omics/{aws['run']}/2.0.0/{first}/100001/out/vcf/{first}.vcf.gz")
+    assert record.details["vcfs"] == vcfs
+    assert record.details["samples"] == [
+        {"sample_id": s, "precision": None, "recall": None, "f1": None, "variants_in_lake": n}
+        for s, n in zip(aws["samples"], (5, 6))]
+    summary = json.loads(_client("s3").get_object(
+        Bucket=results, Key=_results_key(aws, "2.0.0/lambda/bwa-bcftools", "qc_summary.json"))["Body"].read())
+    assert summary["pipeline_version"] == "2.0.0" and summary["samples"] == record.details["samples"]
+    # the batch analysis of 1.0.0 is still there, untouched
+    assert _registry(aws).get(run, KEY).details["engine"] == "batch"
