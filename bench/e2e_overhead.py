@@ -1,7 +1,7 @@
 """Airflow's overhead on the local profile: the same tool commands, same concurrency.
 
 Both sides start from the same run folder on the landing share, with the
-reference already fetched and indexed (the analysis DAG caches it too):
+reference registered in the catalogue and indexed (the analysis DAG reuses it):
 
 * **shell**: copy the run folder to raw storage, then for every sample in
   parallel (all samples at once, as the LocalExecutor runs them) the step
@@ -33,7 +33,7 @@ BENCH_DATE = dt.date(2026, 11, 18)
 
 
 def shell_pipeline(run_dir: Path, raw_root: Path, results: Path, lake: Path, fasta: Path, samples: list[str],
-                   aligner: str, ploidy: int, threads: int) -> float:
+                   aligner: str, ploidy_file: str, threads: int) -> float:
     from seqflow.analysis.steps import STEP_SCRIPTS, containers_dir
     from seqflow.runfolder import find_fastqs
 
@@ -51,11 +51,12 @@ def shell_pipeline(run_dir: Path, raw_root: Path, results: Path, lake: Path, fas
             [c / STEP_SCRIPTS["fastp"], sample, pair.r1, pair.r2, work, threads],
             [c / STEP_SCRIPTS[f"align_{aligner}"], sample, fasta, work / f"{sample}.trimmed_R1.fastq.gz",
              work / f"{sample}.trimmed_R2.fastq.gz", out, threads],
-            [c / STEP_SCRIPTS["call"], sample, fasta, out / f"{sample}.bam", out, ploidy, threads],
+            [c / STEP_SCRIPTS["call"], sample, fasta, out / f"{sample}.bam", out, ploidy_file, threads],
             [c / STEP_SCRIPTS["bam_qc"], sample, out / f"{sample}.bam", out, threads],
             [c / STEP_SCRIPTS["vcf_stats"], sample, fasta, out / f"{sample}.vcf.gz", out],
             [seqflow, "vcf-to-parquet", out / f"{sample}.vcf.gz", "--lake", lake, "--run-id", run_dir.name,
-             "--sample-id", sample, "--pipeline-version", "1.0.0", "--reference", "bench", "--caller", "bcftools"],
+             "--sample-id", sample, "--pipeline-version", "1.0.0", "--reference", "bench", "--aligner", aligner,
+             "--caller", "bcftools"],
         ]
         for cmd in cmds:
             subprocess.run([str(x) for x in cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -67,7 +68,10 @@ def shell_pipeline(run_dir: Path, raw_root: Path, results: Path, lake: Path, fas
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference", default="ecoli_k12_mg1655", choices=["ecoli_k12_mg1655", "lambda"])
+    from seqflow.demo.references import DEMO_DEFAULT_GENOME, DEMO_GENOMES
+
+    parser.add_argument("--reference", default=DEMO_DEFAULT_GENOME, choices=sorted(DEMO_GENOMES),
+                        help="demo genome, registered in the reference catalogue of the bench's SEQFLOW_HOME")
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--coverage", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary SEQFLOW_HOME")
@@ -77,29 +81,29 @@ def main() -> int:
     os.environ["SEQFLOW_HOME"] = str(home)
     logging.basicConfig(level=logging.WARNING)
 
-    from seqflow.analysis.steps import index_reference
     from seqflow.config import local_paths
-    from seqflow.demo.references import fetch_reference
+    from seqflow.demo.references import ensure_demo_reference
     from seqflow.demo.runfolder import generate_run
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
     from seqflow.samplesheet import parse_sample_sheet
-    from seqflow.tasks.analysis import PLOIDY, STEP_THREADS
+    from seqflow.references import LocalReferenceCatalog
+    from seqflow.tasks.analysis import STEP_THREADS
 
     paths = local_paths()
     try:
         print(f"e2e_overhead: {args.reference}, {args.samples} samples at {args.coverage}x; SEQFLOW_HOME={home}")
         run_dir = generate_run(paths.landing, paths.truth, paths.references, reference=args.reference,
                                run_date=BENCH_DATE, samples=args.samples, coverage=args.coverage, seed=11)
-        fasta = fetch_reference(args.reference, paths.references)
-        index_reference(fasta, "bwa")
+        fasta = ensure_demo_reference(args.reference, paths.references)  # with its bwa index
+        ref = LocalReferenceCatalog(paths.references).require(args.reference)
         samples = parse_sample_sheet(run_dir / "SampleSheet.csv").sample_ids()
 
         shell_root = home / "shell"
         (shell_root / "raw").mkdir(parents=True)
         shell_s = shell_pipeline(run_dir, shell_root / "raw", shell_root / "results", shell_root / "lake", fasta,
-                                 samples, "bwa", PLOIDY[args.reference], STEP_THREADS)
+                                 samples, "bwa", ref.ploidy_file, STEP_THREADS)
         print(f"shell pipeline: {shell_s:.1f} s")
 
         t0 = time.monotonic()

@@ -80,6 +80,7 @@ module "batch" {
   images                  = local.tool_images
   read_bucket_arns        = [local.bucket.raw.arn]
   write_bucket_arns       = [local.bucket.results.arn, local.bucket.scratch.arn]
+  write_object_arns       = ["${local.bucket.raw.arn}/references/*"] # the index jobs of `seqflow reference add`
   kms_key_arn             = module.storage.kms_key_arn
   logs_kms_key_arn        = module.storage.logs_kms_key_arn
   log_retention_days      = var.log_retention_days
@@ -147,7 +148,7 @@ module "airflow" {
 
   name_prefix = local.name_prefix
   project     = var.project
-  buckets     = {
+  buckets = {
     raw            = local.bucket.raw
     results        = local.bucket.results
     lake           = local.bucket.lake
@@ -157,7 +158,7 @@ module "airflow" {
   raw_prefix        = module.storage.raw_prefix
   kms_key_arn       = module.storage.kms_key_arn
   datasync_task_arn = module.datasync.task_arn
-  batch             = {
+  batch = {
     job_queue_name              = module.batch.job_queue_name
     job_queue_arn               = module.batch.job_queue_arn
     priority_job_queue_name     = module.batch.priority_job_queue_name

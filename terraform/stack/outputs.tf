@@ -30,7 +30,7 @@ output "datasync_agent_arn" {
 
 output "batch_job_queue_names" {
   description = "Default and priority Batch job queues."
-  value       = {
+  value = {
     default  = module.batch.job_queue_name
     priority = module.batch.priority_job_queue_name
   }

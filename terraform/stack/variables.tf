@@ -146,7 +146,7 @@ variable "datasync_bytes_per_second" {
 variable "image_tags" {
   type        = map(string)
   description = "Image tag (<tool version>-<image revision>, containers/_common/build.sh) by tool."
-  default     = {
+  default = {
     fastp    = "0.23.2-1"
     bwa      = "0.7.17-1"
     minimap2 = "2.24-1"
@@ -181,16 +181,13 @@ variable "batch_scratch_volume_size_gib" {
 
 variable "batch_job_definitions" {
   type = map(object({
-    image           = string
-    command         = list(string)
-    vcpus           = number
-    memory_mib      = number
-    timeout_seconds = number
-    attempts        = optional(number, 3)
-    parameters      = optional(map(string), {})
+    vcpus           = optional(number)
+    memory_mib      = optional(number)
+    timeout_seconds = optional(number)
+    attempts        = optional(number)
   }))
-  description = "Job definitions by pipeline step; null keeps the batch module's defaults (fastp, align, align_minimap2, call, stats)."
-  default     = null
+  description = "Per step implementation id (fastp, align_bwa, align_minimap2, call_variants_bcftools, bam_qc, vcf_stats), resources that replace the step catalogue's (containers/*/steps.yaml)."
+  default     = {}
 }
 
 variable "omics_max_cpus" {

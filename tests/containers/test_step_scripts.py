@@ -56,7 +56,7 @@ def _run_chain(data, aligner: str, caller: str, out: Path, ploidy: Path) -> dict
     """Every step of a sample, as the catalogue orders and wires them; returns output name -> path."""
     ref = data["ref"]
     (index,) = catalog().reference_steps(aligner)
-    proc = _run(index, *index.argv({"reference": ref}))
+    proc = _run(index, *index.argv({"reference": ref, "out_dir": Path(ref).parent}))
     assert proc.returncode == 0, proc.stderr
     external = {"sample.r1": data["dir"] / "r1.fastq.gz", "sample.r2": data["dir"] / "r2.fastq.gz",
                 "reference.fasta": ref, "reference.ploidy": ploidy}

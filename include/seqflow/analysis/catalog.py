@@ -468,8 +468,10 @@ def _parse_step(raw: Any, image: str, where: str) -> Step:
             raise CatalogError(f"{label}: a sample step takes exactly one output_dir argument, got {out_dirs}")
         if "sample_id" not in [a.name for a in arguments]:
             raise CatalogError(f"{label}: a sample step takes the sample_id argument")
-    elif out_dirs:
-        raise CatalogError(f"{label}: a reference step writes beside its input and takes no output_dir argument")
+    elif len(out_dirs) != 1:
+        # locally the FASTA's own folder; on Batch outputs/, which the entrypoint uploads beside the FASTA
+        raise CatalogError(f"{label}: a reference step takes exactly one output_dir argument (where its index "
+                           f"files go, named after the FASTA), got {out_dirs}")
 
     _check_templates(outputs, scope, inputs, label)
     versions = [o for o in outputs.values() if o.template.endswith(VERSIONS_SUFFIX)]

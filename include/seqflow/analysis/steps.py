@@ -78,7 +78,7 @@ def index_reference(fasta: str | Path, aligner: str) -> Path:
     fasta = Path(fasta)
     with open(f"{fasta}.seqflow-index.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two analysis runs may index the same reference
-        run_step(impl, impl.argv({"reference": fasta}))
+        run_step(impl, impl.argv({"reference": fasta, "out_dir": fasta.parent}))
     return fasta
 
 

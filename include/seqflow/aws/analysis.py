@@ -23,14 +23,12 @@ def omics_images(settings, *, batch_hook=None) -> dict[str, str]:
     """Tool images of the workflow, read from the Batch job definitions (one source of truth)."""
     from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 
+    from seqflow.aws.batch import image_job_definition_keys
+
     hook = batch_hook or BatchClientHook(aws_conn_id=AWS_CONN_ID)
-    names = {
-        "fastp_image": settings.require("batch_job_definition_fastp"),
-        "bwa_image": settings.require("batch_job_definition_align"),
-        "minimap2_image": settings.get("batch_job_definition_align_minimap2"),
-        "samtools_image": settings.require("batch_job_definition_stats"),
-        "bcftools_image": settings.require("batch_job_definition_call"),
-    }
+    # the minimap2 image is needed only by minimap2 runs: its job definition may be absent
+    names = {parameter: settings.get(key) if parameter == "minimap2_image" else settings.require(key)
+             for parameter, key in image_job_definition_keys().items()}
     images: dict[str, str] = {}
     for parameter, name in names.items():
         if not name:

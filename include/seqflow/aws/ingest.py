@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from seqflow.aws.settings import AWS_CONN_ID, load_settings, poll_seconds, template
-from seqflow.config import DEFAULT_COMPLETION_FLAGS, PIPELINE_VERSION
+from seqflow.config import DEFAULT_COMPLETION_FLAGS
 from seqflow.registry import INGEST, RunRegistry
 from seqflow.runfolder import RunFolderError, RunFolderName
 from seqflow.tasks.ingest import DONE_STATUSES
@@ -166,18 +166,3 @@ def flag_sensor(bucket_keys, *, task_id: str = "wait_for_completion_flag", **kwa
         on_failure_callback=mark_incomplete_on_timeout,
         **kwargs,
     ).expand(bucket_key=bucket_keys)
-
-
-def record_ingested(
-    run_id: str, *, reference: str, aligner: str, pipeline_version: str = PIPELINE_VERSION,
-    registry: RunRegistry | None = None, settings=None,
-) -> dict[str, Any]:
-    """Registry: ingested. Returns the analysis DAG run's conf."""
-    from seqflow.aws.registry import aws_registry
-
-    settings = settings or load_settings()
-    registry = registry or aws_registry(settings)
-    registry.put(run_id, INGEST, "ingested", raw_uri=settings.raw_run_uri(run_id))
-    return {"run_id": run_id, "reference": reference, "aligner": aligner, "pipeline_version": pipeline_version}
-
-

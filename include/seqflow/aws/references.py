@@ -56,7 +56,7 @@ REFERENCES_PREFIX = "references/"
 
 #: Batch job definition (settings key) of each aligner's index job: the aligner's image
 INDEX_JOB_DEFINITIONS: dict[str, str] = {
-    "bwa": "batch_job_definition_align",
+    "bwa": "batch_job_definition_align_bwa",
     "minimap2": "batch_job_definition_align_minimap2",
 }
 
@@ -346,7 +346,7 @@ class S3ReferenceCatalog:
             "jobQueue": settings.require("batch_job_queue"),
             "jobDefinition": settings.require(INDEX_JOB_DEFINITIONS[aligner]),
             "containerOverrides": {
-                "command": [step.script, *step.argv({"reference": f"inputs/{ref.fasta_name}"})],
+                "command": [step.script, *step.argv({"reference": f"inputs/{ref.fasta_name}", "out_dir": "outputs"})],
                 "environment": [
                     {"name": "SEQFLOW_INPUTS", "value": f"{ref.fasta} {ref.fasta}.fai"},
                     {"name": "SEQFLOW_OUTPUT_URI", "value": ref.location},

@@ -15,7 +15,7 @@ from pathlib import Path
 from seqflow.references.catalog import LocalReferenceCatalog, Ploidy
 from seqflow.references.fasta import FASTA_LINE_WIDTH
 
-__all__ = ["DEMO_GENOMES", "FASTA_LINE_WIDTH", "DemoGenome", "contig_lengths", "demo_genome",
+__all__ = ["DEMO_DEFAULT_GENOME", "DEMO_GENOMES", "FASTA_LINE_WIDTH", "DemoGenome", "contig_lengths", "demo_genome",
            "ensure_demo_reference"]
 
 
@@ -46,6 +46,10 @@ DEMO_GENOMES: dict[str, DemoGenome] = {
         sample_prefix="EC",
     ),
 }
+
+
+#: the genome of `make demo` (E. coli: big enough to show depth and F1, small enough for minutes)
+DEMO_DEFAULT_GENOME = "ecoli_k12_mg1655"
 
 
 def demo_genome(name: str) -> DemoGenome:

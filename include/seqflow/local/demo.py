@@ -112,11 +112,11 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from seqflow.demo.references import DEMO_GENOMES
+    from seqflow.demo.references import DEMO_DEFAULT_GENOME, DEMO_GENOMES
     from seqflow.params import ALIGNERS
 
     p = subparsers.add_parser("demo", help="run a demo sequencing run through the local Airflow, end to end")
-    p.add_argument("--reference", default="ecoli_k12_mg1655", choices=sorted(DEMO_GENOMES),
+    p.add_argument("--reference", default=DEMO_DEFAULT_GENOME, choices=sorted(DEMO_GENOMES),
                    help="demo genome (registered in the reference catalogue on first use)")
     p.add_argument("--date", type=dt.date.fromisoformat, default=DEMO_DATE, help="run date (YYYY-MM-DD)")
     p.add_argument("--samples", type=int, default=2)

@@ -20,63 +20,65 @@ locals {
   variable_prefix        = "seqflow_"
 
   config_descriptions = {
-    region                              = "AWS region of the deployment"
-    project                             = "Project name used in cost-allocation tags"
-    raw_bucket                          = "S3 bucket holding raw sequencer run folders (DataSync destination)"
-    raw_prefix                          = "Key prefix of run folders in the raw bucket"
-    results_bucket                      = "S3 bucket for per-sample results (BAM, VCF, QC)"
-    lake_bucket                         = "S3 bucket of the Parquet variant lake"
-    athena_results_bucket               = "S3 bucket for Athena query results"
-    scratch_bucket                      = "S3 bucket for short-lived intermediates"
-    datasync_task_arn                   = "ARN of the DataSync task from the on-prem share to the raw bucket"
-    batch_job_queue                     = "Default AWS Batch job queue (Spot first, On-Demand fallback)"
-    batch_priority_job_queue            = "On-Demand AWS Batch job queue for urgent runs"
-    batch_job_definition_fastp          = "Batch job definition for the fastp QC step"
-    batch_job_definition_align          = "Batch job definition for the alignment step with bwa (+ samtools)"
-    batch_job_definition_align_minimap2 = "Batch job definition for the alignment step with minimap2 (+ samtools)"
-    batch_job_definition_call           = "Batch job definition for the variant-calling step (bcftools)"
-    batch_job_definition_stats          = "Batch job definition for the QC statistics step (samtools/bcftools stats)"
-    omics_workflow_id                   = "HealthOmics workflow id of the per-sample germline pipeline"
-    omics_role_arn                      = "IAM role HealthOmics runs assume"
-    omics_run_group_id                  = "HealthOmics run group limiting CPUs, duration and concurrency"
-    omics_output_uri                    = "S3 URI under which HealthOmics writes run outputs"
-    glue_job_name                       = "Glue job running the VCF to Parquet converter"
-    glue_database                       = "Glue Data Catalog database of the variant lake"
-    athena_workgroup                    = "Athena workgroup (engine v3) for catalog queries"
-    registry_table                      = "DynamoDB table of the run registry"
-    alerts_topic_arn                    = "SNS topic for failure alerts"
-    default_engine                      = "Default analysis engine of the aws profile: batch or omics"
-    restore_tier                        = "S3 Glacier restore tier for archived runs: Expedited, Standard or Bulk"
+    region                                      = "AWS region of the deployment"
+    project                                     = "Project name used in cost-allocation tags"
+    raw_bucket                                  = "S3 bucket holding raw sequencer run folders (DataSync destination)"
+    raw_prefix                                  = "Key prefix of run folders in the raw bucket"
+    results_bucket                              = "S3 bucket for per-sample results (BAM, VCF, QC)"
+    lake_bucket                                 = "S3 bucket of the Parquet variant lake"
+    athena_results_bucket                       = "S3 bucket for Athena query results"
+    scratch_bucket                              = "S3 bucket for short-lived intermediates"
+    datasync_task_arn                           = "ARN of the DataSync task from the on-prem share to the raw bucket"
+    batch_job_queue                             = "Default AWS Batch job queue (Spot first, On-Demand fallback)"
+    batch_priority_job_queue                    = "On-Demand AWS Batch job queue for urgent runs"
+    batch_job_definition_fastp                  = "Batch job definition of step fastp"
+    batch_job_definition_align_bwa              = "Batch job definition of step align with bwa (+ samtools)"
+    batch_job_definition_align_minimap2         = "Batch job definition of step align with minimap2 (+ samtools)"
+    batch_job_definition_call_variants_bcftools = "Batch job definition of step call_variants with bcftools"
+    batch_job_definition_bam_qc                 = "Batch job definition of step bam_qc (samtools)"
+    batch_job_definition_vcf_stats              = "Batch job definition of step vcf_stats (bcftools stats)"
+    omics_workflow_id                           = "HealthOmics workflow id of the per-sample germline pipeline"
+    omics_role_arn                              = "IAM role HealthOmics runs assume"
+    omics_run_group_id                          = "HealthOmics run group limiting CPUs, duration and concurrency"
+    omics_output_uri                            = "S3 URI under which HealthOmics writes run outputs"
+    glue_job_name                               = "Glue job running the VCF to Parquet converter"
+    glue_database                               = "Glue Data Catalog database of the variant lake"
+    athena_workgroup                            = "Athena workgroup (engine v3) for catalog queries"
+    registry_table                              = "DynamoDB table of the run registry"
+    alerts_topic_arn                            = "SNS topic for failure alerts"
+    default_engine                              = "Default analysis engine of the aws profile: batch or omics"
+    restore_tier                                = "S3 Glacier restore tier for archived runs: Expedited, Standard or Bulk"
   }
 
   config_values = {
-    region                              = local.region
-    project                             = var.project
-    raw_bucket                          = var.buckets.raw.name
-    raw_prefix                          = var.raw_prefix
-    results_bucket                      = var.buckets.results.name
-    lake_bucket                         = var.buckets.lake.name
-    athena_results_bucket               = var.buckets.athena_results.name
-    scratch_bucket                      = var.buckets.scratch.name
-    datasync_task_arn                   = var.datasync_task_arn
-    batch_job_queue                     = var.batch.job_queue_name
-    batch_priority_job_queue            = var.batch.priority_job_queue_name
-    batch_job_definition_fastp          = var.batch.job_definition_names["fastp"]
-    batch_job_definition_align          = var.batch.job_definition_names["align"]
-    batch_job_definition_align_minimap2 = var.batch.job_definition_names["align_minimap2"]
-    batch_job_definition_call           = var.batch.job_definition_names["call"]
-    batch_job_definition_stats          = var.batch.job_definition_names["stats"]
-    omics_workflow_id                   = var.omics.workflow_id
-    omics_role_arn                      = var.omics.role_arn
-    omics_run_group_id                  = var.omics.run_group_id
-    omics_output_uri                    = var.omics.output_uri
-    glue_job_name                       = var.glue.job_name
-    glue_database                       = var.glue.database_name
-    athena_workgroup                    = var.athena_workgroup_name
-    registry_table                      = aws_dynamodb_table.registry.name
-    alerts_topic_arn                    = var.alerts_topic_arn
-    default_engine                      = var.default_engine
-    restore_tier                        = var.restore_tier
+    region                                      = local.region
+    project                                     = var.project
+    raw_bucket                                  = var.buckets.raw.name
+    raw_prefix                                  = var.raw_prefix
+    results_bucket                              = var.buckets.results.name
+    lake_bucket                                 = var.buckets.lake.name
+    athena_results_bucket                       = var.buckets.athena_results.name
+    scratch_bucket                              = var.buckets.scratch.name
+    datasync_task_arn                           = var.datasync_task_arn
+    batch_job_queue                             = var.batch.job_queue_name
+    batch_priority_job_queue                    = var.batch.priority_job_queue_name
+    batch_job_definition_fastp                  = var.batch.job_definition_names["fastp"]
+    batch_job_definition_align_bwa              = var.batch.job_definition_names["align_bwa"]
+    batch_job_definition_align_minimap2         = var.batch.job_definition_names["align_minimap2"]
+    batch_job_definition_call_variants_bcftools = var.batch.job_definition_names["call_variants_bcftools"]
+    batch_job_definition_bam_qc                 = var.batch.job_definition_names["bam_qc"]
+    batch_job_definition_vcf_stats              = var.batch.job_definition_names["vcf_stats"]
+    omics_workflow_id                           = var.omics.workflow_id
+    omics_role_arn                              = var.omics.role_arn
+    omics_run_group_id                          = var.omics.run_group_id
+    omics_output_uri                            = var.omics.output_uri
+    glue_job_name                               = var.glue.job_name
+    glue_database                               = var.glue.database_name
+    athena_workgroup                            = var.athena_workgroup_name
+    registry_table                              = aws_dynamodb_table.registry.name
+    alerts_topic_arn                            = var.alerts_topic_arn
+    default_engine                              = var.default_engine
+    restore_tier                                = var.restore_tier
   }
 
   mwaa_name = "${var.name_prefix}-airflow"
@@ -171,8 +173,8 @@ data "aws_iam_policy_document" "pipeline" {
   # -- configuration: the SSM secrets backend looks up every Variable and
   # Connection it is asked for under these prefixes
   statement {
-    sid       = "ReadConfiguration"
-    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
+    sid     = "ReadConfiguration"
+    actions = ["ssm:GetParameter", "ssm:GetParameters"]
     resources = [
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.ssm_variables_prefix}/*",
       "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.ssm_connections_prefix}/*",
@@ -208,8 +210,8 @@ data "aws_iam_policy_document" "pipeline" {
 
   # results (run manifests, reports), lake (publishing), scratch, Athena results
   statement {
-    sid       = "ReadWriteResultsLakeScratch"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    sid     = "ReadWriteResultsLakeScratch"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = [
       "${var.buckets.results.arn}/*",
       "${var.buckets.lake.arn}/*",
@@ -225,7 +227,7 @@ data "aws_iam_policy_document" "pipeline" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = [
+      values = [
         "s3.${local.region}.amazonaws.com",
         "athena.${local.region}.amazonaws.com",
         "glue.${local.region}.amazonaws.com",
@@ -237,8 +239,8 @@ data "aws_iam_policy_document" "pipeline" {
   # -- Batch engine: BatchOperator (deferrable) submits with cost tags,
   # polls, terminates on kill, and fetches the job's awslogs
   statement {
-    sid       = "BatchSubmit"
-    actions   = ["batch:SubmitJob"]
+    sid     = "BatchSubmit"
+    actions = ["batch:SubmitJob"]
     resources = concat(
       [var.batch.job_queue_arn, var.batch.priority_job_queue_arn],
       [for p in values(var.batch.job_definition_arn_prefixes) : p],
@@ -267,8 +269,8 @@ data "aws_iam_policy_document" "pipeline" {
 
   # -- HealthOmics engine: one run per sample, idempotent by requestId
   statement {
-    sid       = "OmicsStartRun"
-    actions   = ["omics:StartRun", "omics:TagResource"]
+    sid     = "OmicsStartRun"
+    actions = ["omics:StartRun", "omics:TagResource"]
     resources = [
       var.omics.workflow_arn,
       var.omics.run_group_arn,
@@ -277,8 +279,8 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid       = "OmicsRuns"
-    actions   = ["omics:GetRun", "omics:CancelRun", "omics:ListRunTasks", "omics:GetRunTask", "omics:GetWorkflow", "omics:GetRunGroup"]
+    sid     = "OmicsRuns"
+    actions = ["omics:GetRun", "omics:CancelRun", "omics:ListRunTasks", "omics:GetRunTask", "omics:GetWorkflow", "omics:GetRunGroup"]
     resources = [
       var.omics.workflow_arn,
       var.omics.run_group_arn,
@@ -307,7 +309,7 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid     = "GlueCatalog"
+    sid = "GlueCatalog"
     actions = [
       "glue:GetDatabase",
       "glue:GetTable",
@@ -337,7 +339,7 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    sid     = "Athena"
+    sid = "Athena"
     actions = [
       "athena:StartQueryExecution",
       "athena:GetQueryExecution",
@@ -590,7 +592,7 @@ data "aws_iam_policy_document" "mwaa" {
   }
 
   statement {
-    sid     = "AirflowLogs"
+    sid = "AirflowLogs"
     actions = [
       "logs:CreateLogStream",
       "logs:CreateLogGroup",
@@ -611,7 +613,7 @@ data "aws_iam_policy_document" "mwaa" {
   }
 
   statement {
-    sid     = "CeleryQueues"
+    sid = "CeleryQueues"
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",

@@ -44,11 +44,12 @@ variable "batch" {
     job_definition_arn_prefixes = map(string)
     log_group_arn               = string
   })
-  description = "Batch queues, job definitions (by step: fastp, align, call, stats, ...) and the job log group (batch module)."
+  description = "Batch queues, job definitions (by step implementation id of the step catalogue: fastp, align_bwa, ...) and the job log group (batch module)."
 
   validation {
-    condition     = alltrue([for s in ["fastp", "align", "call", "stats"] : contains(keys(var.batch.job_definition_names), s)])
-    error_message = "batch.job_definition_names must have the steps fastp, align, call and stats."
+    condition = alltrue([for s in ["fastp", "align_bwa", "align_minimap2", "call_variants_bcftools", "bam_qc", "vcf_stats"] :
+    contains(keys(var.batch.job_definition_names), s)])
+    error_message = "batch.job_definition_names must have the step implementations fastp, align_bwa, align_minimap2, call_variants_bcftools, bam_qc and vcf_stats."
   }
 }
 

@@ -113,7 +113,7 @@ data "aws_iam_policy_document" "job" {
       "s3:PutObject",
       "s3:AbortMultipartUpload",
     ]
-    resources = [for arn in var.write_bucket_arns : "${arn}/*"]
+    resources = concat([for arn in var.write_bucket_arns : "${arn}/*"], var.write_object_arns)
   }
 
   statement {

@@ -134,3 +134,9 @@ variable "job_definitions" {
     error_message = "Each job definition needs vcpus >= 1, memory_mib >= 512, timeout_seconds >= 60 and 1 <= attempts <= 10."
   }
 }
+
+variable "write_object_arns" {
+  type        = list(string)
+  description = "Object ARN patterns (arn:aws:s3:::bucket/prefix/*) jobs may also write, beyond write_bucket_arns: the reference index jobs write s3://<raw>/references/*."
+  default     = []
+}

@@ -93,7 +93,7 @@ resource "aws_iam_role" "this" {
 
 data "aws_iam_policy_document" "this" {
   statement {
-    sid     = "RawBucket"
+    sid = "RawBucket"
     actions = [
       "s3:GetBucketLocation",
       "s3:ListBucket",
@@ -104,7 +104,7 @@ data "aws_iam_policy_document" "this" {
 
   # the object actions DataSync documents for an S3 destination, on the run prefix only
   statement {
-    sid     = "RunFolders"
+    sid = "RunFolders"
     actions = [
       "s3:AbortMultipartUpload",
       "s3:DeleteObject",
@@ -118,7 +118,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "TaskReportBucket"
+    sid = "TaskReportBucket"
     actions = [
       "s3:GetBucketLocation",
       "s3:ListBucket",
@@ -133,7 +133,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "RawBucketKey"
+    sid = "RawBucketKey"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey",

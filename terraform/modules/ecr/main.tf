@@ -21,7 +21,7 @@ resource "aws_ecr_lifecycle_policy" "this" {
   for_each = toset(var.tools)
 
   repository = aws_ecr_repository.this[each.key].name
-  policy     = jsonencode({
+  policy = jsonencode({
     rules = [
       {
         rulePriority = 1
@@ -54,7 +54,7 @@ resource "aws_ecr_lifecycle_policy" "this" {
 # principal; it needs exactly these three read actions.
 data "aws_iam_policy_document" "omics_pull" {
   statement {
-    sid     = "HealthOmicsPull"
+    sid = "HealthOmicsPull"
     actions = [
       "ecr:BatchGetImage",
       "ecr:GetDownloadUrlForLayer",

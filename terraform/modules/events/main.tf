@@ -74,7 +74,7 @@ data "aws_iam_policy_document" "key" {
   }
 
   statement {
-    sid     = "PublishingServices"
+    sid = "PublishingServices"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey*",

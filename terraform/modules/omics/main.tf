@@ -96,7 +96,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "WriteOutputs"
+    sid = "WriteOutputs"
     actions = [
       "s3:PutObject",
       "s3:AbortMultipartUpload",
@@ -105,7 +105,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "DataKeyThroughS3"
+    sid = "DataKeyThroughS3"
     actions = [
       "kms:Decrypt",
       "kms:GenerateDataKey",
@@ -119,7 +119,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "PullTaskImages"
+    sid = "PullTaskImages"
     actions = [
       "ecr:BatchGetImage",
       "ecr:GetDownloadUrlForLayer",
@@ -129,7 +129,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid     = "RunLogs"
+    sid = "RunLogs"
     actions = [
       "logs:CreateLogStream",
       "logs:DescribeLogStreams",

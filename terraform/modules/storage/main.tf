@@ -69,7 +69,7 @@ data "aws_iam_policy_document" "logs_key" {
   # CloudWatch Logs encrypts log groups with this key, but only log groups of
   # this account and region (the encryption context names the log group).
   statement {
-    sid     = "CloudWatchLogs"
+    sid = "CloudWatchLogs"
     actions = [
       "kms:Encrypt*",
       "kms:Decrypt*",
@@ -164,9 +164,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
 
 data "aws_iam_policy_document" "logs_bucket" {
   statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
     resources = [
       aws_s3_bucket.logs.arn,
       "${aws_s3_bucket.logs.arn}/*",
@@ -214,7 +214,7 @@ resource "aws_s3_bucket" "this" {
   for_each = local.buckets
 
   bucket = local.bucket_names[each.key]
-  tags   = {
+  tags = {
     purpose = each.value
   }
 }
@@ -347,9 +347,9 @@ data "aws_iam_policy_document" "bucket" {
   for_each = local.buckets
 
   statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
     resources = [
       aws_s3_bucket.this[each.key].arn,
       "${aws_s3_bucket.this[each.key].arn}/*",
@@ -366,9 +366,9 @@ data "aws_iam_policy_document" "bucket" {
   }
 
   statement {
-    sid       = "DenyOutdatedTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
+    sid     = "DenyOutdatedTls"
+    effect  = "Deny"
+    actions = ["s3:*"]
     resources = [
       aws_s3_bucket.this[each.key].arn,
       "${aws_s3_bucket.this[each.key].arn}/*",

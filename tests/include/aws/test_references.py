@@ -329,16 +329,16 @@ def test_pending_index_commands_are_valid_submit_jobs_for_each_missing_index(cat
         _validate_submit_job(params)
         parsed[params["jobDefinition"]] = params
         assert globals_ == {"--region": REGION}
-    bwa, minimap2 = parsed["sf-align"], parsed["sf-align-minimap2"]
+    bwa, minimap2 = parsed["sf-align-bwa"], parsed["sf-align-minimap2"]
     res = index_step("bwa").resources
     assert bwa == catalog.index_job_request(ref, "bwa")
     assert minimap2 == catalog.index_job_request(ref, "minimap2")
     assert bwa == {
         "jobName": "seqflow_index_bwa_toy",
         "jobQueue": "queue",
-        "jobDefinition": "sf-align",
+        "jobDefinition": "sf-align-bwa",
         "containerOverrides": {
-            "command": ["index_reference.sh", "inputs/toy.fa"],
+            "command": ["index_reference.sh", "inputs/toy.fa", "outputs"],
             "environment": [
                 {"name": "SEQFLOW_INPUTS",
                  "value": "s3://raw/references/toy/toy.fa s3://raw/references/toy/toy.fa.fai"},
@@ -351,7 +351,7 @@ def test_pending_index_commands_are_valid_submit_jobs_for_each_missing_index(cat
         "timeout": {"attemptDurationSeconds": res.timeout_seconds},
         "tags": {"project": "seqflow-test", "reference": "toy", "step": "index_reference_bwa"},
     }
-    assert minimap2["containerOverrides"]["command"] == ["index_reference.sh", "inputs/toy.fa"]
+    assert minimap2["containerOverrides"]["command"] == ["index_reference.sh", "inputs/toy.fa", "outputs"]
     # the command names the script the aligner images install (containers/<aligner>/index_reference.sh)
     for aligner in ("bwa", "minimap2"):
         assert (REPO / "containers" / aligner / "index_reference.sh").is_file()
@@ -371,7 +371,7 @@ def test_pending_commands_follow_the_aligners_of_add_and_quote_odd_names(catalog
     params, _ = _parse_submit_job(lines[1])
     _validate_submit_job(params)
     assert params["jobName"] == "seqflow_index_minimap2_GRCh38-p14"  # Batch job names allow no '.'
-    assert params["containerOverrides"]["command"] == ["index_reference.sh", "inputs/GRCh38.p14.fa"]
+    assert params["containerOverrides"]["command"] == ["index_reference.sh", "inputs/GRCh38.p14.fa", "outputs"]
     assert len(catalog.pending_index_commands(ref, aligners=("bwa", "minimap2"))) == 4
     # JSON (quotes, braces) is one shell word each; nothing is left for the shell to expand
     assert "'{" in lines[1] and "$" not in lines[1]
@@ -427,10 +427,8 @@ def test_the_index_job_publishes_the_index_under_the_reference(catalog, s3, fast
     # the image installs the script in /usr/local/bin; here it runs from the repository
     monkeypatch.setenv("PATH", f"{REPO / 'containers' / 'bwa'}:{os.environ['PATH']}")
     assert _load_stager().main(request["containerOverrides"]["command"], client=s3) == 0
-    assert (tmp_path / "scratch" / "inputs" / "toy.fa.bwt").is_file()  # the index was built
-    if not catalog.indexes(ref)["bwa"]:
-        pytest.xfail("index_reference.sh writes the index beside the FASTA (inputs/) but the staging entrypoint "
-                     "uploads only outputs/: the job succeeds and publishes nothing (docs/aws.md)")
+    # the script writes the index into outputs/, which the entrypoint uploads beside the FASTA
+    assert catalog.indexes(ref)["bwa"]
     assert _keys(s3) == _full(CORE_FILES + BWA + ["toy.fa.bwa-index.log", "toy.fa.seqflow-index-bwa.ok",
                                                    "toy.fa.seqflow-index-bwa.versions.json"])
 
@@ -465,7 +463,7 @@ def test_the_cli_registers_on_s3_and_prints_the_batch_commands(s3, fasta, monkey
     assert out[0].startswith("registered toy: 3 contig(s), 2,100 bp, ploidy 2 (chrM=1)")
     assert out[1] == "  fasta: s3://raw/references/toy/toy.fa"
     assert out[2].startswith("# the bwa index is not built yet")
-    assert _parse_submit_job(out[3])[0]["jobDefinition"] == "sf-align" and len(out) == 4
+    assert _parse_submit_job(out[3])[0]["jobDefinition"] == "sf-align-bwa" and len(out) == 4
     assert _keys(s3) == _full(CORE_FILES)
 
     assert main(["reference", "show", "toy", "--json"]) == 0
