@@ -209,12 +209,6 @@ def vcf_stats(job: SampleJob, vcf: str) -> dict[str, str]:
     return run_sample_step(job, "vcf_stats", {"vcf": vcf})
 
 
-def qc_stats(job: SampleJob, bam: str, vcf: str) -> dict[str, str]:
-    """:func:`bam_qc` and :func:`vcf_stats`, then drop the sample's scratch (the trimmed reads).
-
-    Kept while the DAG has one statistics task; the steps are ``bam_qc`` and ``vcf_stats``.
-    """
-    outputs = {**bam_qc(job, bam), **vcf_stats(job, vcf)}
-    # trimmed reads are intermediates: once the BAM and its QC exist they are not needed
+def drop_scratch(job: SampleJob) -> None:
+    """Delete the sample's intermediates (the trimmed reads) once its last step has run."""
     shutil.rmtree(job.scratch_dir, ignore_errors=True)
-    return outputs

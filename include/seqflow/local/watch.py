@@ -7,13 +7,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from seqflow.analysis.catalog import SAMPLE_STEPS as CATALOGUE_STEPS
 from seqflow.local.client import AirflowClient
 
 INGEST_DAG_ID = "seqflow_daily_ingest"
 ANALYSIS_DAG_ID = "seqflow_analysis"
 FINISHED = {"success", "failed"}
-#: per-sample steps in pipeline order (task ids inside the ``sample`` group)
-SAMPLE_STEPS = ("fastp", "align", "call_variants", "qc_stats", "to_parquet")
+#: per-sample tasks in pipeline order (task ids inside the ``sample`` group: the step catalogue's steps)
+SAMPLE_STEPS = ("requests", *CATALOGUE_STEPS)
 
 
 @dataclass
@@ -34,7 +35,7 @@ def _sample_progress(tis: list[dict], names: dict[int, str] | None = None) -> di
         if task not in SAMPLE_STEPS or ti.get("map_index", -1) < 0:
             continue
         idx = ti["map_index"]
-        if task == "fastp" and ti.get("rendered_map_index"):
+        if ti.get("rendered_map_index") and not ti["rendered_map_index"].isdigit():
             names[idx] = ti["rendered_map_index"]
         rank = SAMPLE_STEPS.index(task)
         state = ti.get("state") or "waiting"

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from seqflow.analysis.catalog import ALIGNERS, index_suffixes
 from seqflow.fsutil import atomic_write_text, file_lock, fsync_path, run_tool
 from seqflow.paths import UnsafePathError, check_reference_name
 from seqflow.references.fasta import Contig, FastaError, normalise_fasta
@@ -40,10 +41,10 @@ METADATA = "reference.json"
 #: ploidies bcftools call supports per region (0: absent, e.g. chrY of a female sample)
 PLOIDIES = (0, 1, 2)
 
-#: index files each aligner's ``index_reference`` step writes beside the FASTA (suffixes of ``<name>.fa``)
+#: index files each aligner's alignment needs beside the FASTA (suffixes of ``<name>.fa``), from the
+#: step catalogue (``containers/<aligner>/steps.yaml``); the ``.fai`` is built by every registration
 INDEX_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "bwa": (".amb", ".ann", ".bwt", ".pac", ".sa"),
-    "minimap2": (".mmi",),
+    aligner: tuple(s for s in index_suffixes(aligner).values() if s != ".fai") for aligner in ALIGNERS
 }
 
 

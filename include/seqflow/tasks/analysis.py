@@ -155,9 +155,12 @@ def bam_qc(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def vcf_stats(state: dict[str, Any]) -> dict[str, Any]:
+    """The sample's last step: bcftools stats, then its scratch (trimmed reads) is dropped."""
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _state(sample, {**out, **steps.vcf_stats(sample, out["vcf"])})
+    result = _state(sample, {**out, **steps.vcf_stats(sample, out["vcf"])})
+    steps.drop_scratch(sample)
+    return result
 
 
 # -- after the per-sample steps: profile-free ----------------------------------------------

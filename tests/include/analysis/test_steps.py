@@ -61,7 +61,8 @@ def test_a_sample_through_every_step_lands_where_the_identity_and_catalogue_say(
     fastp = steps.qc_reads(job)
     aligned = steps.align(job, fastp["trimmed_r1"], fastp["trimmed_r2"])
     called = steps.call_variants(job, aligned["bam"])
-    stats = steps.qc_stats(job, aligned["bam"], called["vcf"])
+    stats = {**steps.bam_qc(job, aligned["bam"]), **steps.vcf_stats(job, called["vcf"])}
+    steps.drop_scratch(job)
 
     results = data["dir"] / "results" / RUN / "1.0.0" / "toy" / f"{aligner}-bcftools" / "S1"
     assert job.results_dir == results
@@ -79,7 +80,7 @@ def test_a_sample_through_every_step_lands_where_the_identity_and_catalogue_say(
             assert job.scratch_dir in Path(path).parents
         else:
             assert Path(path).parent == results and Path(path).is_file(), name
-    # the trimmed reads were intermediates: qc_stats dropped the sample's scratch
+    # the trimmed reads were intermediates: dropped with the sample's scratch after its last step
     assert not job.scratch_dir.exists()
     assert sorted(p.name for p in results.iterdir()) == sorted(
         Path(p).name for n, p in outputs.items() if n not in intermediate)

@@ -168,33 +168,45 @@ def test_timeout_records_the_run_incomplete(monkeypatch):
     assert registry.get(RUN).status == "incomplete"
 
 
+#: a sample job as plan makes it on the aws profile (FASTQ, reference and ploidy file URIs from the catalogue)
 JOB = {"run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1",
-       "r1": f"s3://raw/runs/{RUN}/S1_S1_R1_001.fastq.gz", "r2": f"s3://raw/runs/{RUN}/S1_S1_R2_001.fastq.gz",
-       "aligner": "bwa", "ploidy": 1, "reference": "lambda", "reference_uri": "s3://raw/references/lambda/",
+       "r1": [f"s3://raw/runs/{RUN}/S1_S1_R1_001.fastq.gz"], "r2": [f"s3://raw/runs/{RUN}/S1_S1_R2_001.fastq.gz"],
+       "aligner": "bwa", "caller": "bcftools", "reference": "lambda",
+       "ploidy_file": "s3://raw/references/lambda/lambda.ploidy",
        "reference_fasta": "s3://raw/references/lambda/lambda.fa"}
+OUT = f"s3://results/results/{RUN}/1.0.0/lambda/bwa-bcftools/S1/"
 
 
 def test_sample_requests_chain_the_steps_through_the_results_prefix():
     from seqflow.aws.batch import BATCH_STEPS, sample_requests
 
     requests = sample_requests(JOB, settings())
-    assert list(requests) == list(BATCH_STEPS)
-    out = f"s3://results/results/{RUN}/1.0.0/S1/"
+    assert list(requests) == list(BATCH_STEPS) == ["fastp", "align", "call_variants", "bam_qc", "vcf_stats"]
+    out = OUT  # the results prefix carries the whole analysis identity
     for request in requests.values():
         assert request["tags"] == {"run_id": RUN, "sample_id": "S1", "project": "seqflow-test",
                                    "pipeline_version": "1.0.0"}
         env = {e["name"]: e["value"] for e in request["container_overrides"]["environment"]}
         assert env["SEQFLOW_OUTPUT_URI"] == out
     align = requests["align"]
-    assert align["job_definition"] == "sf-align"
-    assert align["parameters"] == {"sample_id": "S1", "reference": "inputs/lambda/lambda.fa",
+    assert align["job_definition"] == "sf-align-bwa"
+    assert align["parameters"] == {"sample_id": "S1", "reference": "inputs/lambda.fa",
                                    "r1": "inputs/S1.trimmed_R1.fastq.gz", "r2": "inputs/S1.trimmed_R2.fastq.gz"}
     env = {e["name"]: e["value"] for e in align["container_overrides"]["environment"]}
-    assert env["SEQFLOW_INPUTS"] == f"s3://raw/references/lambda/ {out}S1.trimmed_R1.fastq.gz {out}S1.trimmed_R2.fastq.gz"
-    assert requests["call_variants"]["parameters"]["ploidy"] == "1"
-    assert requests["vcf_stats"]["container_overrides"]["command"][0] == "vcf_stats.sh"
-    assert "command" not in requests["bam_qc"]["container_overrides"]
-    assert sample_requests({**JOB, "aligner": "minimap2"}, settings())["align"]["job_definition"] == "sf-align-minimap2"
+    # exactly the files the step declares: the FASTA with the bwa index beside it, the trimmed reads
+    ref = "s3://raw/references/lambda/lambda.fa"
+    assert env["SEQFLOW_INPUTS"].split() == [ref, *(ref + s for s in (".fai", ".amb", ".ann", ".bwt", ".pac", ".sa")),
+                                             f"{out}S1.trimmed_R1.fastq.gz", f"{out}S1.trimmed_R2.fastq.gz"]
+    call = requests["call_variants"]
+    assert call["parameters"]["ploidy_file"] == "inputs/lambda.ploidy"
+    call_env = {e["name"]: e["value"] for e in call["container_overrides"]["environment"]}
+    assert JOB["ploidy_file"] in call_env["SEQFLOW_INPUTS"].split()
+    assert all("command" not in r["container_overrides"] for r in requests.values())  # each step its definition
+    assert requests["vcf_stats"]["job_definition"] == "sf-vcf-stats"
+    minimap2 = sample_requests({**JOB, "aligner": "minimap2"}, settings())["align"]
+    assert minimap2["job_definition"] == "sf-align-minimap2"
+    minimap2_inputs = minimap2["container_overrides"]["environment"][0]["value"].split()
+    assert ref + ".mmi" in minimap2_inputs and ref + ".bwt" not in minimap2_inputs
 
 
 def test_sample_requests_refuse_unsafe_ids():
@@ -213,7 +225,7 @@ def batch_env(moto):
                                           serviceRole=role)["computeEnvironmentArn"]
     batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
                            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-    for name in ("sf-fastp", "sf-align", "sf-call", "sf-stats"):
+    for name in ("sf-fastp", "sf-align-bwa", "sf-call-variants-bcftools", "sf-bam-qc", "sf-vcf-stats"):
         batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
             "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/{name[3:]}:1", "vcpus": 1,
             "memory": 512, "command": ["true"]})
@@ -248,7 +260,7 @@ def test_batch_job_submitted_with_the_request(batch_env, calls, monkeypatch):
     assert submit["jobName"] == f"seqflow_fastp_{RUN}_S1" and submit["jobDefinition"] == "sf-fastp"
     assert submit["jobQueue"] == "queue"
     assert submit["tags"]["sample_id"] == "S1" and submit["parameters"]["sample_id"] == "S1"
-    assert submit["containerOverrides"]["environment"][1]["value"] == f"s3://results/results/{RUN}/1.0.0/S1/"
+    assert submit["containerOverrides"]["environment"][1]["value"] == OUT
     assert batch_env.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "SUCCEEDED"
 
 
