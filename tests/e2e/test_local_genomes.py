@@ -63,7 +63,7 @@ def real_run(home, registered, tmp_path_factory):
 def pipeline(real_run):
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
-    from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
+    from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow, wait_for
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with running_airflow(dag_ids=(INGEST_DAG_ID, ANALYSIS_DAG_ID)) as airflow:
@@ -74,7 +74,7 @@ def pipeline(real_run):
         # the trigger form's conf: one run, one sample, another aligner
         client.trigger(ANALYSIS_DAG_ID, dag_run_id="by-hand", conf={
             "run_id": real_run.name, "samples": ["HIV1"], "reference": VIRUS, "aligner": "minimap2"})
-        by_hand = _wait(client, ANALYSIS_DAG_ID, "by-hand")
+        by_hand = wait_for(client, ANALYSIS_DAG_ID, "by-hand")
         states = {ti["task_id"]: ti["state"] for ti in client.task_instances(ANALYSIS_DAG_ID, "by-hand")}
         yield {"daily": daily, "by_hand": (by_hand, states)}
 
@@ -153,15 +153,3 @@ def test_results_name_the_reference_they_came_from(pipeline, real_run):
     assert record.details["reference_md5"] == {"q": ref.contigs[0].md5}
     manifest = json.loads((_results(real_run, HUMAN) / "manifest.json").read_text())
     assert manifest["reference"] == HUMAN and manifest["aligner"] == "bwa" and manifest["caller"] == "bcftools"
-
-
-def _wait(client, dag_id, dag_run_id, timeout_s=600):
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = client.dag_run(dag_id, dag_run_id)
-        if run and run["state"] in ("success", "failed"):
-            return run["state"]
-        time.sleep(2)
-    raise TimeoutError(f"{dag_id} {dag_run_id} not finished after {timeout_s} s")

@@ -40,7 +40,7 @@ def pipeline(home, demo_run):
     """Trigger the daily ingest for the run's date and wait for it and its analysis."""
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
-    from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
+    from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow, wait_for
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with running_airflow(dag_ids=(INGEST_DAG_ID, ANALYSIS_DAG_ID)) as airflow:
@@ -57,7 +57,7 @@ def pipeline(home, demo_run):
         # a manual trigger naming a sample the sheet does not have fails in `plan`, with the reason in its log
         client.trigger(ANALYSIS_DAG_ID, dag_run_id="e2e-bad-sample",
                        conf={"run_id": demo_run.name, "samples": ["LAM-S09"], "reference": "lambda"})
-        bad_state = _wait(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
+        bad_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
         bad_tis = {ti["task_id"]: ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-bad-sample")}
         bad_log = client.task_log(ANALYSIS_DAG_ID, "e2e-bad-sample", "plan", bad_tis["plan"]["try_number"])
         yield {"first": first, "second": second, "second_tis": second_tis,
@@ -118,18 +118,6 @@ def test_manual_trigger_with_unknown_sample_fails_with_the_reason(pipeline):
     state, plan_state, log = pipeline["bad"]
     assert (state, plan_state) == ("failed", "failed")
     assert "unknown sample(s) 'LAM-S09'" in log and "LAM-S01, LAM-S02" in log
-
-
-def _wait(client, dag_id, dag_run_id, timeout_s=300):
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = client.dag_run(dag_id, dag_run_id)
-        if run and run["state"] in ("success", "failed"):
-            return run["state"]
-        time.sleep(2)
-    raise TimeoutError(f"{dag_id} {dag_run_id} not finished after {timeout_s} s")
 
 
 def _vcf_lines(path):

@@ -56,18 +56,9 @@ def omics_output_uri(job: dict, settings) -> str:
 
 def _one_fastq_per_read(job: dict) -> dict:
     """The job with ``r1``/``r2`` as one URI each: the workflow takes one FASTQ per read end."""
-    single = dict(job)
-    for read in ("r1", "r2"):
-        value = job.get(read)
-        if isinstance(value, list):
-            if len(value) != 1:
-                raise ValueError(
-                    f"sample {job.get('sample_id')!r} of run {job.get('run_id')}: the HealthOmics workflow takes "
-                    f"one {read.upper()} FASTQ, the run has {len(value)} ({', '.join(value) or 'none'}); convert "
-                    "with bcl-convert --no-lane-splitting true, or analyse the run with engine=batch"
-                )
-            single[read] = value[0]
-    return single
+    from seqflow.aws.batch import single_fastq
+
+    return {**job, **{read: single_fastq(job, read, engine="HealthOmics workflow's tasks") for read in ("r1", "r2")}}
 
 
 def omics_requests(jobs: list[dict], *, settings=None, images: dict[str, str] | None = None) -> list[dict]:

@@ -102,17 +102,26 @@ def job_definition(step: str, settings, aligner: str = "bwa", caller: str = "bcf
     return settings.require(job_definition_key(catalog().step(step, aligner=aligner, caller=caller)))
 
 
-def _s3(job: dict[str, Any], key: str) -> str:
+def single_fastq(job: dict[str, Any], key: str, *, engine: str = "Batch steps") -> Any:
+    """The job's one ``r1``/``r2`` (a list of one, from plan), or a clear error for lane-split runs.
+
+    The step scripts take one FASTQ per read end on Batch and in HealthOmics;
+    lanes are joined only by the local runner.
+    """
     value = job.get(key)
     if isinstance(value, list):
         if len(value) != 1:
-            # the step scripts take one FASTQ per read end; lanes are joined only by the local runner
             raise ValueError(
-                f"sample {job.get('sample_id')!r}: the Batch steps take one {key.upper()} FASTQ, the job has "
-                f"{len(value)} ({', '.join(map(str, value)) or 'none'}); convert with bcl-convert "
-                "--no-lane-splitting true"
+                f"sample {job.get('sample_id')!r} of run {job.get('run_id')}: the {engine} take one "
+                f"{key.upper()} FASTQ, the job has {len(value)} ({', '.join(map(str, value)) or 'none'}); "
+                "convert with bcl-convert --no-lane-splitting true"
             )
         value = value[0]
+    return value
+
+
+def _s3(job: dict[str, Any], key: str) -> str:
+    value = single_fastq(job, key) if key in ("r1", "r2") else job.get(key)
     if not isinstance(value, str) or not value.startswith("s3://") or value.endswith("/"):
         raise ValueError(f"sample job {job.get('sample_id')!r}: {key} must be the s3:// URI of a file, got {value!r}")
     return value

@@ -40,12 +40,11 @@ from seqflow.references.catalog import (
     METADATA,
     Ploidy,
     Reference,
+    ReferenceCatalogBase,
     ReferenceError,
-    UnknownReference,
     _build,
     _is_name,
     check_name,
-    unknown_message,
 )
 from seqflow.references.resolve import RULES_FILE, ReferenceRules
 
@@ -89,7 +88,7 @@ def index_step(aligner: str):
         raise ReferenceError(f"no index step for aligner {aligner!r}: {exc}") from None
 
 
-class S3ReferenceCatalog:
+class S3ReferenceCatalog(ReferenceCatalogBase):
     """The catalogue under ``s3://<bucket>/references/`` (aws profile).
 
     ``settings`` (:class:`seqflow.aws.settings.AwsSettings`) names the bucket and,
@@ -215,16 +214,6 @@ class S3ReferenceCatalog:
             return None
         return Reference.from_json(text, location=self._uri(prefix))
 
-    def list(self) -> list[Reference]:
-        return [ref for ref in (self.get(n) for n in self.names()) if ref is not None]
-
-    def require(self, name: str) -> Reference:
-        """The reference ``name``; :class:`UnknownReference` listing the registered ones if absent."""
-        ref = self.get(name)
-        if ref is None:
-            raise UnknownReference(unknown_message(name, self.names()))
-        return ref
-
     def add(self, name: str, source: str, *, ploidy: Ploidy | None = None, description: str = "",
             aligners: Sequence[str] = tuple(INDEX_SUFFIXES), replace: bool = False) -> Reference:
         """Register ``source`` as ``name``: normalise and checksum locally, upload, ``reference.json`` last.
@@ -233,12 +222,7 @@ class S3ReferenceCatalog:
         Indexes are not built here: ``aligners`` are the ones
         :meth:`pending_index_commands` then offers Batch commands for.
         """
-        name = check_name(name)
-        ploidy = ploidy or Ploidy()
-        aligners = tuple(aligners)
-        unknown = [a for a in aligners if a not in INDEX_SUFFIXES]
-        if unknown:
-            raise ReferenceError(f"unknown aligner(s) {unknown}; indexes exist for {', '.join(INDEX_SUFFIXES)}")
+        name, ploidy, aligners = self.check_add(name, ploidy, aligners)
         old = self.get(name)
         if old is not None and not replace:
             raise ReferenceError(

@@ -49,6 +49,18 @@ def _sample_progress(tis: list[dict], names: dict[int, str] | None = None) -> di
     }
 
 
+def wait_for(client: AirflowClient, dag_id: str, dag_run_id: str, *, timeout_s: float = 600,
+             poll_s: float = 2) -> str:
+    """Wait until one DAG run has finished; its final state (``success`` or ``failed``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = client.dag_run(dag_id, dag_run_id)
+        if run and run["state"] in FINISHED:
+            return run["state"]
+        time.sleep(poll_s)
+    raise TimeoutError(f"{dag_id} {dag_run_id} not finished after {timeout_s:.0f} s")
+
+
 def describe(client: AirflowClient, dag_id: str, run_id: str) -> tuple[str, str, list[dict]]:
     run = client.dag_run(dag_id, run_id)
     state = (run or {}).get("state", "queued")

@@ -199,7 +199,35 @@ def check_name(name: str) -> str:
         raise ReferenceError(str(exc)) from None
 
 
-class LocalReferenceCatalog:
+class ReferenceCatalogBase:
+    """What both stores (a folder, an S3 prefix) answer the same way, given ``names`` and ``get``."""
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def get(self, name: str) -> Reference | None:
+        raise NotImplementedError
+
+    def list(self) -> list[Reference]:
+        return [ref for ref in (self.get(n) for n in self.names()) if ref is not None]
+
+    def require(self, name: str) -> Reference:
+        """The reference ``name``; :class:`UnknownReference` listing the registered ones if absent."""
+        ref = self.get(name)
+        if ref is None:
+            raise UnknownReference(unknown_message(name, self.names()))
+        return ref
+
+    @staticmethod
+    def check_add(name: str, ploidy: Ploidy | None, aligners: Sequence[str]) -> tuple[str, Ploidy, tuple[str, ...]]:
+        """The arguments of ``add``, validated: the name, the ploidy (default diploid), known aligners."""
+        unknown = [a for a in aligners if a not in INDEX_SUFFIXES]
+        if unknown:
+            raise ReferenceError(f"unknown aligner(s) {unknown}; indexes exist for {', '.join(INDEX_SUFFIXES)}")
+        return check_name(name), ploidy or Ploidy(), tuple(aligners)
+
+
+class LocalReferenceCatalog(ReferenceCatalogBase):
     """The catalogue in a folder (local profile): ``<root>/<name>/reference.json`` and files."""
 
     profile = "local"
@@ -227,16 +255,6 @@ class LocalReferenceCatalog:
             return None
         return Reference.from_json(meta.read_text(), location=str(folder))
 
-    def list(self) -> list[Reference]:
-        return [ref for ref in (self.get(n) for n in self.names()) if ref is not None]
-
-    def require(self, name: str) -> Reference:
-        """The reference ``name``; :class:`UnknownReference` listing the registered ones if absent."""
-        ref = self.get(name)
-        if ref is None:
-            raise UnknownReference(unknown_message(name, self.names()))
-        return ref
-
     def add(self, name: str, source: str, *, ploidy: Ploidy | None = None, description: str = "",
             aligners: Sequence[str] = tuple(INDEX_SUFFIXES), replace: bool = False) -> Reference:
         """Register ``source`` as ``name``: normalise, checksum, ``faidx``, ploidy file, indexes.
@@ -244,8 +262,7 @@ class LocalReferenceCatalog:
         All of it is built in a temporary folder that is renamed into place at
         the end; on any error nothing is registered and nothing is left behind.
         """
-        name = check_name(name)
-        ploidy = ploidy or Ploidy()
+        name, ploidy, aligners = self.check_add(name, ploidy, aligners)
         self.root.mkdir(parents=True, exist_ok=True)
         with file_lock(self.root / f".{name}.lock"):
             final = self._dir(name)
@@ -317,9 +334,6 @@ class LocalReferenceCatalog:
 def _build(work: Path, name: str, source: str, ploidy: Ploidy, description: str, aligners: Sequence[str], *,
            profile: str, deb_cache: Path, s3_client=None) -> Reference:
     """Normalise the FASTA into ``work`` and build what the analysis needs there."""
-    unknown = [a for a in aligners if a not in INDEX_SUFFIXES]
-    if unknown:
-        raise ReferenceError(f"unknown aligner(s) {unknown}; indexes exist for {', '.join(INDEX_SUFFIXES)}")
     fasta = work / f"{name}.fa"
     try:
         with open_source(source, profile=profile, deb_cache=deb_cache, s3_client=s3_client) as lines, \

@@ -10,12 +10,11 @@ and every per-sample step returns it with its outputs added.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
-from seqflow.analysis import qc, report, steps
+from seqflow.analysis import qc, steps
 from seqflow.analysis.steps import SampleJob
 from seqflow.backends import Backend, get_backend
 from seqflow.config import local_paths
