@@ -37,7 +37,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from seqflow.alerts import failure_callback
-from seqflow.config import profile
+from seqflow.config import DEFAULT_ALERT_AFTER_HOURS, DEFAULT_LOOKBACK_DAYS, profile
 from seqflow.params import param
 from seqflow.wiring import edges
 
@@ -76,7 +76,18 @@ with DAG(
         )),
         "aligner": param("aligner"),
         "force": Param(False, type="boolean", title="Re-ingest and re-analyse runs already done"),
-        "flag_timeout_s": Param(6 * 3600, type="integer", minimum=1, title="Completion-flag timeout (s)"),
+        "lookback_days": Param(DEFAULT_LOOKBACK_DAYS, type="integer", minimum=1, maximum=365,
+                               title="Look-back window (days)",
+                               description="Run folders whose name date is at most this many days old are scanned."),
+        "qa_flag": Param(None, type=["null", "string"], pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+                         title="QA-pass flag",
+                         description="File name of the empty file a technician writes when a run passed QA; "
+                                     "empty: the completion flag alone makes a run complete."),
+        "alert_after_hours": Param(DEFAULT_ALERT_AFTER_HOURS, type="number", minimum=1,
+                                   title="Alert after (hours)",
+                                   description="One alert when a run has waited this long for its flag(s)."),
+        "flag_timeout_s": Param(6 * 3600, type="integer", minimum=1, title="Completion-flag timeout (s)",
+                                description="How long the copied flag may take to appear in raw storage."),
     },
 ) as dag:
 
@@ -103,9 +114,8 @@ with DAG(
     TriggerDagRunOperator.partial(
         task_id="trigger_analysis",
         trigger_dag_id=ANALYSIS_DAG_ID,
-        wait_for_completion=True,
-        deferrable=True,
-        poke_interval=5,
+        # the ingest never waits for analyses: the registry tracks them, the next scan is not held up
+        wait_for_completion=False,
         # the analysis DAG retries its own tasks; retrying this one would re-run the whole analysis
         retries=0,
         # a cleared daily run re-analyses; the analysis plan skips what is already done

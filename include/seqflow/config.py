@@ -20,6 +20,11 @@ PROFILES = ("local", "aws")
 #: Pipeline version written into every result path and lake row.
 PIPELINE_VERSION = "1.0.0"
 
+#: A scan looks at run folders whose name date is at most this many days old.
+DEFAULT_LOOKBACK_DAYS = 14
+#: A run still incomplete this long after a scan first saw it raises one alert (NovaSeq 2x150: ~2 days).
+DEFAULT_ALERT_AFTER_HOURS = 72.0
+
 #: Completion flags, in order of preference (Illumina writes one of them last).
 DEFAULT_COMPLETION_FLAGS = ("CopyComplete.txt", "RTAComplete.txt")
 

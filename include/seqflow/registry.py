@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 #: status values, in the order a run goes through them
-STATUSES = ("ingesting", "ingested", "incomplete", "analysing", "analysed", "failed")
+STATUSES = ("waiting", "ingesting", "ingested", "incomplete", "analysing", "analysed", "partially_analysed",
+            "failed")
 
 #: analysis key of the ingest record, which no analysis owns
 INGEST = "-"

@@ -133,7 +133,12 @@ class RunFolder:
 
 
 def discover_runs(root: Path, run_date: date) -> list[RunFolder]:
-    """Run folders directly under ``root`` whose name carries ``run_date``, sorted by name.
+    """Run folders directly under ``root`` whose name carries ``run_date``, sorted by name."""
+    return discover_runs_between(root, run_date, run_date)
+
+
+def discover_runs_between(root: Path, first: date, last: date) -> list[RunFolder]:
+    """Run folders directly under ``root`` whose name date is within ``first`` … ``last``, sorted by name.
 
     Hidden and temporary entries (names starting with ``.``, e.g. ``.tmp-*`` of
     an in-progress copy), files, and names that do not follow the convention
@@ -154,7 +159,7 @@ def discover_runs(root: Path, run_date: date) -> list[RunFolder]:
             except RunFolderError as exc:
                 log.debug("ignoring %s: %s", entry.path, exc)
                 continue
-            if name.run_date == run_date:
+            if first <= name.run_date <= last:
                 runs.append(RunFolder(path=root / entry.name, name=name))
     return sorted(runs, key=lambda run: run.name.run_id)
 

@@ -84,6 +84,26 @@ class AwsBackend:
     def run_uri(self, run_id: str) -> str:
         return self.settings.raw_run_uri(run_id)
 
+    def raw_runs(self) -> list[str]:
+        from pathlib import PurePosixPath
+
+        from seqflow.runfolder import is_run_folder_name
+
+        prefixes = self.s3.list_prefixes(bucket_name=self.settings.require("raw_bucket"),
+                                         prefix=self.settings.raw_prefix_norm, delimiter="/") or []
+        return sorted(n for n in (PurePosixPath(p).name for p in prefixes) if is_run_folder_name(n))
+
+    def alert(self, message: dict) -> None:
+        """A log line, and the SNS topic when one is configured."""
+        import logging
+
+        from seqflow.aws.alerts import publish_alert
+
+        logging.getLogger("seqflow.alerts").error("ALERT seqflow: %s", message)
+        topic = self.settings.get("alerts_topic_arn")
+        if topic:
+            publish_alert(message, topic)
+
     def _run_keys(self, run_id: str) -> list[str]:
         if run_id in self._listed:
             return self._listed[run_id]

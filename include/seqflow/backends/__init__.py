@@ -50,6 +50,12 @@ class Backend(Protocol):
     def run_uri(self, run_id: str) -> str:
         """Where the run folder is in raw storage (a path or an ``s3://`` prefix ending in ``/``)."""
 
+    def raw_runs(self) -> list[str]:
+        """The run folders in raw storage (what a backfill selects from)."""
+
+    def alert(self, message: dict) -> None:
+        """Raise an alert that is not a task failure (a run waiting too long): log line, and SNS on AWS."""
+
     def run_files(self, run_id: str) -> list[str]:
         """The run folder's files, relative to it; :class:`RunNotInRawStorage` if it is absent."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from seqflow.backends import RunNotInRawStorage
@@ -12,6 +13,8 @@ from seqflow.runfolder import run_files
 from seqflow.samplesheet import SampleSheet, parse_sample_sheet
 
 SAMPLE_SHEET = "SampleSheet.csv"
+
+log = logging.getLogger("seqflow.alerts")
 
 
 class LocalBackend:
@@ -40,6 +43,15 @@ class LocalBackend:
 
     def run_uri(self, run_id: str) -> str:
         return str(self.paths.raw / check_run_id(run_id))
+
+    def raw_runs(self) -> list[str]:
+        from seqflow.runfolder import is_run_folder_name
+
+        raw = self.paths.raw
+        return sorted(p.name for p in raw.iterdir() if p.is_dir() and is_run_folder_name(p.name)) if raw.is_dir() else []
+
+    def alert(self, message: dict) -> None:
+        log.error("ALERT seqflow: %s", message)
 
     def run_files(self, run_id: str) -> list[str]:
         folder = self.paths.raw / check_run_id(run_id)

@@ -74,7 +74,9 @@ def follow(
     client: AirflowClient, ingest_run_id: str, *, say: Callable[[str], None] = print,
     poll_s: float = 3.0, timeout_s: float = 4 * 3600,
 ) -> Outcome:
-    """Poll until the ingest DAG run is finished; print a line whenever progress changes."""
+    """Poll until the ingest DAG run and the analyses it started are finished (the ingest does not
+    wait for its analyses); print a line whenever progress changes. The outcome is ``failed`` when
+    the ingest or any of its analyses failed."""
     start = time.monotonic()
     last = ""
     sample_names: dict[str, dict[int, str]] = {}
@@ -86,8 +88,10 @@ def follow(
             if ti["task_id"] == "trigger_analysis" and ti.get("rendered_fields", {}).get("trigger_run_id"):
                 analysis_ids.append(ti["rendered_fields"]["trigger_run_id"])
         analysis_ids = sorted(set(analysis_ids))
+        analysis_states = []
         for rid in analysis_ids:
             a_state, a_summary, a_tis = describe(client, ANALYSIS_DAG_ID, rid)
+            analysis_states.append(a_state)
             if rid not in sample_names:
                 jobs = client.xcom(ANALYSIS_DAG_ID, rid, "sample_jobs")
                 if isinstance(jobs, list):
@@ -99,8 +103,9 @@ def follow(
         if line != last:
             say(f"[{time.monotonic() - start:6.0f}s] {line}")
             last = line
-        if state in FINISHED:
-            outcome = Outcome(state, ingest_run_id, analysis_ids, seconds=time.monotonic() - start)
+        if state in FINISHED and all(s in FINISHED for s in analysis_states):
+            overall = "failed" if "failed" in (state, *analysis_states) else state
+            outcome = Outcome(overall, ingest_run_id, analysis_ids, seconds=time.monotonic() - start)
             for ti in tis:
                 if ti.get("state") == "failed":
                     outcome.failed_tasks.append((INGEST_DAG_ID, ingest_run_id, ti))

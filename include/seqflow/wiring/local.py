@@ -27,14 +27,15 @@ def ingest_runs():
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     @task
-    def find_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
-        """The run ids of the date on the landing share that still need ingesting."""
-        from seqflow.tasks.ingest import resolve_run_date, runs_to_ingest
+    def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
+        """The complete runs of the look-back window on the landing share that still need ingesting
+        (a backfill: the runs in raw storage whose name carries its date)."""
+        from seqflow.tasks.ingest import find_runs as find
 
-        run_date = resolve_run_date(params["run_date"], logical_date, getattr(dag_run, "run_after", None))
-        runs = runs_to_ingest(run_date, force=params["force"])
+        runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,
+                         dag_run=dag_run, candidates="share")
         if not runs:
-            raise AirflowSkipException(f"no new run folders dated {run_date} on the landing share")
+            raise AirflowSkipException(why)
         return runs
 
     @task(pool="datasync")

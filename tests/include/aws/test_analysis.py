@@ -623,7 +623,7 @@ def test_omics_requests_refuse_what_the_workflow_cannot_take(backend):
 
     [job] = _plan(backend, engine="omics", samples=["S1"])["jobs"]
     lanes = {**job, "r1": [job["r1"][0], job["r1"][0].replace("L001", "L002")]}
-    with pytest.raises(ValueError, match="the HealthOmics workflow takes one R1 FASTQ, the run has 2"):
+    with pytest.raises(ValueError, match=r"of run .*: the HealthOmics workflow's tasks take one R1 FASTQ, the job has 2 .*--no-lane-splitting true"):
         omics_requests([lanes], settings=settings(), images=IMAGES)
     with pytest.raises(LookupError, match="bwa_image"):
         omics_requests([job], settings=settings(), images={k: v for k, v in IMAGES.items() if k != "bwa_image"})
@@ -631,15 +631,18 @@ def test_omics_requests_refuse_what_the_workflow_cannot_take(backend):
 
 def test_omics_images_come_from_the_batch_job_definitions(moto, calls):
     from seqflow.aws.analysis import omics_images
+    from seqflow.aws.batch import image_job_definition_keys
 
     batch = boto3.client("batch", region_name=REGION)
-    for name, image in (("sf-fastp", "fastp"), ("sf-align", "bwa"), ("sf-align-minimap2", "minimap2"),
-                        ("sf-call", "bcftools"), ("sf-stats", "samtools")):
+    # one job definition per step implementation (the catalogue's image of each), two revisions each
+    keys = image_job_definition_keys()
+    for parameter, key in keys.items():
         for revision in (1, 2):
-            batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
-                "image": f"ecr/{image}:{revision}", "vcpus": 1, "memory": 512, "command": ["true"]})
-    assert omics_images(settings()) == {"fastp_image": "ecr/fastp:2", "bwa_image": "ecr/bwa:2",
-                                        "minimap2_image": "ecr/minimap2:2", "samtools_image": "ecr/samtools:2",
-                                        "bcftools_image": "ecr/bcftools:2"}
+            batch.register_job_definition(jobDefinitionName=settings().get(key), type="container",
+                                          containerProperties={"image": f"ecr/{parameter}:{revision}", "vcpus": 1,
+                                                               "memory": 512, "command": ["true"]})
+    assert omics_images(settings()) == {parameter: f"ecr/{parameter}:2" for parameter in keys}
+    assert set(keys) == {"fastp_image", "bwa_image", "minimap2_image", "samtools_image", "bcftools_image"}
     assert [p["jobDefinitionName"] for p in of(calls, "batch", "DescribeJobDefinitions")] == [
-        "sf-fastp", "sf-align", "sf-align-minimap2", "sf-stats", "sf-call"]
+        settings().get(key) for key in keys.values()]
+    assert all(p["status"] == "ACTIVE" for p in of(calls, "batch", "DescribeJobDefinitions"))
