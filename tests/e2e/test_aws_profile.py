@@ -150,12 +150,24 @@ def _demo_run_objects(run_name: str) -> dict[str, bytes]:
     return objects
 
 
+def datasync_selects(include_filter: str, key: str) -> bool:
+    """DataSync SIMPLE_PATTERN semantics on a key relative to the source location: ``|`` separates
+    patterns, ``*`` matches within one path component, a pattern naming a folder selects what is under it."""
+    import re
+
+    path = "/" + key
+    for pattern in include_filter.split("|"):
+        regex = "".join("[^/]*" if ch == "*" else re.escape(ch) for ch in pattern.rstrip("/"))
+        if re.fullmatch(regex, path) or re.fullmatch(regex + "/.*", path):
+            return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def aws(moto_server, recorder, env, tmp_path_factory):
     """The deployment's resources, as Terraform creates them, and its configuration."""
     from seqflow.aws.config_keys import AWS_CONFIG_KEYS, ssm_parameter_name, variable_name
     from seqflow.demo.runfolder import default_flowcell, run_folder_name
-    from seqflow.transfer import parse_include_filter, _compile_patterns
 
     s3 = _client("s3")
     buckets = {k: f"{PREFIX}-{k}" for k in ("landing", "raw", "results", "lake", "athena", "scratch")}
@@ -175,10 +187,10 @@ def aws(moto_server, recorder, env, tmp_path_factory):
 
     def datasync_copies(params):
         """What DataSync does: copy the landing objects the include filter selects to runs/ in raw."""
-        value = params["Includes"][0]["Value"]
-        pattern = _compile_patterns(parse_include_filter(value))
+        [include] = params["Includes"]
+        assert include["FilterType"] == "SIMPLE_PATTERN"
         for obj in s3.list_objects_v2(Bucket=buckets["landing"]).get("Contents", []):
-            if pattern.fullmatch(obj["Key"].split("/", 1)[0]):
+            if datasync_selects(include["Value"], obj["Key"]):
                 s3.copy_object(Bucket=buckets["raw"], Key=f"runs/{obj['Key']}",
                                CopySource={"Bucket": buckets["landing"], "Key": obj["Key"]})
 
@@ -287,14 +299,21 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     run_name = run_folder_name(RUN_DATE, "A01234", 42, default_flowcell(RUN_DATE, "A01234", 42))
     for key, body in _demo_run_objects(run_name).items():
         s3.put_object(Bucket=buckets["landing"], Key=f"{run_name}/{key}", Body=body)
-    # a run of another date on the share: the include filter must leave it behind
-    other = run_folder_name(RUN_DATE - dt.timedelta(days=1), "A01234", 41,
-                            default_flowcell(RUN_DATE - dt.timedelta(days=1), "A01234", 41))
-    s3.put_object(Bucket=buckets["landing"], Key=f"{other}/CopyComplete.txt", Body=b"")
+    # two more runs on the share: one still being written (no flag yet), and one complete but older
+    # than the scan's look-back window; neither is ingested, and only the old one's flag is copied
+    writing = run_folder_name(RUN_DATE - dt.timedelta(days=1), "A01234", 41,
+                              default_flowcell(RUN_DATE - dt.timedelta(days=1), "A01234", 41))
+    for key in ("RunInfo.xml", "Data/Intensities/BaseCalls/L001/C1.1/L001_1.cbcl"):
+        s3.put_object(Bucket=buckets["landing"], Key=f"{writing}/{key}", Body=b"x")
+    old_date = RUN_DATE - dt.timedelta(days=60)
+    old = run_folder_name(old_date, "A01234", 7, default_flowcell(old_date, "A01234", 7))
+    for key, body in (("RunInfo.xml", b"x"), ("CopyComplete.txt", b"")):
+        s3.put_object(Bucket=buckets["landing"], Key=f"{old}/{key}", Body=body)
     from seqflow.demo.runfolder import demo_samples
 
     samples = [s.sample_id for s in demo_samples("S", 2)]
-    return {"config": config, "buckets": buckets, "run": run_name, "other_run": other, "queue_url": queue_url,
+    return {"config": config, "buckets": buckets, "run": run_name, "writing_run": writing, "old_run": old,
+            "queue_url": queue_url,
             "samples": samples, "reference": reference, "images": images}
 
 
@@ -389,29 +408,44 @@ def ingest(aws, airflow_db, recorder):
             "triggers": triggers.xcom_pull(task_ids="analysis_triggers")}
 
 
-def test_ingest_runs_one_datasync_execution_with_the_date_filter(ingest, aws, recorder):
+def _raw_keys(aws, prefix: str) -> list[str]:
+    listed = _client("s3").list_objects_v2(Bucket=aws["buckets"]["raw"], Prefix=prefix).get("Contents", [])
+    return sorted(o["Key"][len(prefix):] for o in listed)
+
+
+def test_ingest_finds_complete_runs_with_a_flags_only_execution_then_copies_them(ingest, aws):
+    from seqflow.config import DEFAULT_COMPLETION_FLAGS
+
     assert ingest["run"].state == "success", _states(ingest["run"])
     starts = [p for s, o, p in ingest["calls"] if (s, o) == ("datasync", "StartTaskExecution")]
-    assert starts == [{
-        "TaskArn": aws["config"]["datasync_task_arn"],
-        "Includes": [{"FilterType": "SIMPLE_PATTERN", "Value": "/261120_*|/20261120_*"}],
-    }]
+    flags = "|".join(f"/*/{flag}" for flag in DEFAULT_COMPLETION_FLAGS)
+    assert starts == [
+        {"TaskArn": aws["config"]["datasync_task_arn"], "Includes": [{"FilterType": "SIMPLE_PATTERN", "Value": flags}]},
+        {"TaskArn": aws["config"]["datasync_task_arn"],
+         "Includes": [{"FilterType": "SIMPLE_PATTERN", "Value": f"/{aws['run']}"}]},
+    ]
     states = _states(ingest["run"])
-    for task_id in ("include_filter", "transfer_runs", "find_runs", "flag_keys", "wait_for_completion_flag",
-                    "record_ingested", "analysis_triggers"):
+    for task_id in ("flags_include_filter", "discover_flags", "find_runs", "include_filter", "transfer_runs",
+                    "flag_keys", "wait_for_completion_flag", "record_ingested", "analysis_triggers"):
         assert states[task_id] == ["success"], (task_id, states)
-    # the flag sensor waited on exactly the run that was copied
-    raw = aws["buckets"]["raw"]
-    listed = [p["Prefix"] for s, o, p in ingest["calls"] if (s, o) == ("s3", "ListObjectsV2") and p["Bucket"] == raw]
-    assert f"runs/{aws['run']}/" in listed
-    assert not any(aws["other_run"] in prefix for prefix in listed)
+    # the complete run is copied whole; the one still being written is not seen at all; the old
+    # one's flag came with the flags-only execution, the run itself stays on the share
+    assert _raw_keys(aws, f"runs/{aws['run']}/") == sorted(_demo_run_objects(aws["run"]))
+    assert _raw_keys(aws, f"runs/{aws['writing_run']}/") == []
+    assert _raw_keys(aws, f"runs/{aws['old_run']}/") == ["CopyComplete.txt"]
+    # the flag sensor waited on the run that was copied, and only on it
+    sensed = [p["Prefix"] for s, o, p in ingest["calls"] if (s, o) == ("s3", "ListObjectsV2")
+              and p["Bucket"] == aws["buckets"]["raw"] and p["Prefix"].startswith("runs/2")]
+    assert f"runs/{aws['run']}/" in sensed
+    assert not [prefix for prefix in sensed if aws["writing_run"] in prefix]
 
 
 def test_ingest_records_the_run_and_hands_over_one_analysis(ingest, aws):
     record = _registry(aws).get(aws["run"], "-")
     assert record.status == "ingested"
     assert record.details["raw_uri"] == f"s3://{aws['buckets']['raw']}/runs/{aws['run']}/"
-    assert _registry(aws).get(aws["other_run"], "-") is None  # other dates are not copied
+    assert _registry(aws).get(aws["writing_run"], "-") is None  # invisible to AWS until its flag is written
+    assert _registry(aws).get(aws["old_run"], "-") is None  # outside the look-back window
     # every sample resolves to the default reference: one analysis of the whole run, resolved again by plan
     assert ingest["triggers"] == [{
         "trigger_run_id": f"ingest__{aws['run']}__1.0.0__{ingest['run'].run_id}",
@@ -422,6 +456,7 @@ def test_ingest_records_the_run_and_hands_over_one_analysis(ingest, aws):
 
 @pytest.fixture(scope="module")
 def batch_analysis(ingest, aws, recorder, moto_server):
+    assert ingest["triggers"], f"the ingest handed over no analysis: {_states(ingest['run'])}"
     [trigger] = ingest["triggers"]
     _seed_qc_query(moto_server, aws, "1.0.0", {s: 9 for s in aws["samples"]})
     dag = _load("seqflow_analysis")

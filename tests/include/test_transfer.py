@@ -14,6 +14,7 @@ from seqflow.transfer import (
     MANIFEST_NAME,
     TransferError,
     TransferFilterError,
+    TransferSourceChangedError,
     TransferVerificationError,
     build_include_filter,
     parse_include_filter,
@@ -333,18 +334,27 @@ def test_run_folder_symlink_escaping_the_root_is_refused(tmp_path):
         transfer_runs(src, tmp_path / "raw", f"/{RUN_A}")
 
 
-def test_symlink_inside_the_source_root_is_copied_as_a_file(share, tmp_path):
+def test_symlink_inside_the_source_root_is_refused_too(share, tmp_path):
+    # links are never followed (DataSync does not follow them either), wherever they point
     (share / RUN_A / "SampleSheet_copy.csv").symlink_to(share / RUN_A / "SampleSheet.csv")
-    transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
-    copy = tmp_path / "raw" / RUN_A / "SampleSheet_copy.csv"
-    assert not copy.is_symlink()
-    assert copy.read_bytes() == RUN_FILES["SampleSheet.csv"]
+    with pytest.raises(TransferError, match=r"refusing symlink .*SampleSheet_copy.csv -> .*inside the source root"):
+        transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
+    assert not (tmp_path / "raw" / RUN_A / "RunInfo.xml").exists()
 
 
 def test_symlink_loop_is_refused(share, tmp_path):
     (share / RUN_A / "Data" / "loop").symlink_to(share / RUN_A / "Data")
-    with pytest.raises(TransferError, match="symlink loop"):
+    with pytest.raises(TransferError, match=r"refusing symlink .*Data/loop"):
         transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
+
+
+def test_run_folder_symlink_inside_the_root_is_refused(tmp_path):
+    src = tmp_path / "src"
+    make_run(src / "archive", RUN_A)
+    (src / RUN_A).symlink_to(src / "archive" / RUN_A)
+    with pytest.raises(TransferError, match=r"refusing symlink .*inside the source root"):
+        transfer_runs(src, tmp_path / "raw", f"/{RUN_A}")
+    assert not (tmp_path / "raw" / RUN_A).exists()
 
 
 def test_destination_symlink_escaping_dest_root_is_refused(share, tmp_path):
@@ -377,3 +387,316 @@ def test_bad_include_is_rejected_before_anything_happens(share, tmp_path):
     with pytest.raises(TransferFilterError):
         transfer_runs(share, tmp_path / "raw", [])
     assert not (tmp_path / "raw").exists()
+
+
+# --- a share that changes under the transfer ----------------------------------------
+
+SECRET = b"root:x:0:0:root:/root:/bin/bash\n"  # what /etc/passwd looks like
+
+
+def after_listing(monkeypatch, action):
+    """Run ``action()`` once, between the listing of the run folder and the first copy."""
+    real_list = transfer._list_run_files
+
+    def listing_then_action(*args, **kwargs):
+        listing = real_list(*args, **kwargs)
+        action()
+        return listing
+
+    monkeypatch.setattr(transfer, "_list_run_files", listing_then_action)
+
+
+def assert_secret_never_landed(dest: Path) -> None:
+    # every file, temp files included
+    landed = [p for p in dest.rglob("*") if p.is_file() and SECRET in p.read_bytes()]
+    assert landed == []
+
+
+def assert_no_flag(run_dest: Path) -> None:
+    assert not (run_dest / "CopyComplete.txt").exists()
+    assert not (run_dest / "RTAComplete.txt").exists()
+
+
+@pytest.fixture
+def secret(tmp_path) -> Path:
+    outside = tmp_path / "etc" / "passwd"
+    outside.parent.mkdir()
+    outside.write_bytes(SECRET)
+    return outside
+
+
+def test_file_swapped_for_a_symlink_after_listing_is_not_copied(share, tmp_path, secret, monkeypatch):
+    sheet = share / RUN_A / "SampleSheet.csv"
+
+    def swap():
+        sheet.unlink()
+        sheet.symlink_to(secret)
+
+    after_listing(monkeypatch, swap)
+    dest = tmp_path / "raw"
+    with pytest.raises(TransferSourceChangedError) as excinfo:
+        transfer_runs(share, dest, f"/{RUN_A}")
+    assert str(excinfo.value).startswith(f"{RUN_A}/SampleSheet.csv was replaced by a symlink -> {secret}")
+    assert (excinfo.value.run_id, excinfo.value.path) == (RUN_A, "SampleSheet.csv")
+    assert not (dest / RUN_A / "SampleSheet.csv").exists()
+    assert_secret_never_landed(dest)
+    assert_no_flag(dest / RUN_A)
+
+
+def test_file_swapped_for_a_symlink_between_check_and_open_is_not_followed(share, tmp_path, secret, monkeypatch):
+    # the race the pre-open check cannot close: O_NOFOLLOW on the open itself does
+    sheet = share / RUN_A / "SampleSheet.csv"
+    real_check = transfer._SourceTree.check
+    swapped = []
+
+    def check_then_swap(self, source, now):
+        real_check(self, source, now)
+        if source.rel == "SampleSheet.csv" and not swapped:
+            sheet.unlink()
+            sheet.symlink_to(secret)
+            swapped.append(True)
+
+    monkeypatch.setattr(transfer._SourceTree, "check", check_then_swap)
+    dest = tmp_path / "raw"
+    with pytest.raises(TransferSourceChangedError, match=rf"{RUN_A}/SampleSheet.csv was replaced by a symlink"):
+        transfer_runs(share, dest, f"/{RUN_A}")
+    assert swapped
+    assert_secret_never_landed(dest)
+    assert_no_flag(dest / RUN_A)
+
+
+@pytest.mark.parametrize(
+    "folder", ["Analysis", "Analysis/1/Data/fastq", ""], ids=["top folder", "deep folder", "run folder"]
+)
+def test_folder_swapped_for_a_symlink_after_listing_is_not_followed(share, tmp_path, folder, monkeypatch):
+    # a look-alike tree outside the share, with the same names, sizes and mtimes
+    decoy = tmp_path / "decoy"
+    for rel, content in RUN_FILES.items():
+        if rel.startswith(folder):
+            fake = decoy / rel[len(folder):].lstrip("/")
+            fake.parent.mkdir(parents=True, exist_ok=True)
+            fake.write_bytes(SECRET.ljust(len(content), b"x")[: max(len(content), len(SECRET))])
+    real = share / RUN_A / folder if folder else share / RUN_A
+
+    def swap():
+        real.rename(real.with_name(real.name + ".moved"))
+        real.symlink_to(decoy)
+
+    after_listing(monkeypatch, swap)
+    dest = tmp_path / "raw"
+    with pytest.raises(TransferSourceChangedError) as excinfo:
+        transfer_runs(share, dest, f"/{RUN_A}")
+    where = f"{RUN_A}/{folder}" if folder else RUN_A
+    assert str(excinfo.value).startswith(f"{where} (a folder) was replaced by a symlink -> {decoy}")
+    assert excinfo.value.path == folder
+    assert_secret_never_landed(dest)
+    assert_no_flag(dest / RUN_A)
+
+
+def test_folder_replaced_by_another_folder_after_listing_is_an_error(share, tmp_path, monkeypatch):
+    fastq = share / RUN_A / "Analysis" / "1" / "Data" / "fastq"
+
+    def swap():
+        fastq.rename(fastq.with_name("fastq.old"))
+        fastq.mkdir()
+        for name in ("S1_S1_L001_R1_001.fastq.gz", "S1_S1_L001_R2_001.fastq.gz"):
+            (fastq / name).write_bytes(b"??" * 100)
+
+    after_listing(monkeypatch, swap)
+    with pytest.raises(TransferSourceChangedError, match=r"Analysis/1/Data/fastq \(a folder\) changed after the listing: is another folder"):
+        transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("append", r"changed after it was listed \(size 10 -> 14 bytes; mtime"),
+        ("rewrite", r"changed after it was listed \(mtime \d+ -> \d+ ns\)"),
+        ("replace", r"changed after it was listed \(is another file \(device/inode"),
+        ("fifo", r"changed after it was listed \(is now a FIFO\)"),
+    ],
+)
+def test_file_changed_after_listing_is_an_error(share, tmp_path, change, message, monkeypatch):
+    info = share / RUN_A / "RunInfo.xml"
+    listed = info.stat()
+
+    def modify():
+        if change == "append":
+            with open(info, "ab") as handle:
+                handle.write(b"more")
+            os.utime(info, ns=(listed.st_atime_ns, listed.st_mtime_ns + 1_000_000))
+        elif change == "rewrite":  # same size, other content
+            info.write_bytes(b"<RunInfo!>")
+            os.utime(info, ns=(listed.st_atime_ns, listed.st_mtime_ns + 1_000_000))
+        elif change == "replace":  # another file, same size and mtime: only the inode tells
+            fresh = info.with_name("fresh")
+            fresh.write_bytes(b"<RunInfx/>")
+            os.utime(fresh, ns=(listed.st_atime_ns, listed.st_mtime_ns))
+            os.replace(fresh, info)
+        else:  # opening a FIFO without a writer would block the transfer forever
+            info.unlink()
+            os.mkfifo(info)
+
+    after_listing(monkeypatch, modify)
+    dest = tmp_path / "raw"
+    with pytest.raises(TransferSourceChangedError, match=rf"^{RUN_A}/RunInfo.xml {message}.*; not copied$"):
+        transfer_runs(share, dest, f"/{RUN_A}")
+    assert not (dest / RUN_A / "RunInfo.xml").exists()
+    assert not [p for p in dest.rglob(".tmp-*")]
+    assert_no_flag(dest / RUN_A)
+
+
+def test_unchanged_skip_check_reads_the_source_safely(share, tmp_path, secret, monkeypatch):
+    # without a manifest, an existing copy is compared by hashing the source: that read is guarded too
+    dest = tmp_path / "raw"
+    transfer_runs(share, dest, f"/{RUN_A}")
+    (dest / RUN_A / MANIFEST_NAME).unlink()
+    sheet = share / RUN_A / "SampleSheet.csv"
+    after_listing(monkeypatch, lambda: (sheet.unlink(), sheet.symlink_to(secret)))
+    with pytest.raises(TransferSourceChangedError, match="SampleSheet.csv was replaced by a symlink"):
+        transfer_runs(share, dest, f"/{RUN_A}")
+    assert_secret_never_landed(dest)
+
+
+def test_file_deleted_after_listing_is_reported_and_the_flags_withheld(share, tmp_path, monkeypatch):
+    gone = "Analysis/1/Data/fastq/S1_S1_L001_R2_001.fastq.gz"
+    after_listing(monkeypatch, lambda: (share / RUN_A / gone).unlink())
+    dest = tmp_path / "raw"
+    lines: list[str] = []
+    report = transfer_runs(share, dest, f"/{RUN_A}", progress=lines.append)
+    run = report.run(RUN_A)
+    assert run.vanished == [gone]
+    assert report.vanished == [f"{RUN_A}/{gone}"]
+    assert run.files_copied == len(RUN_FILES) - 3  # neither the vanished file nor the two flags
+    assert run.flags_withheld == ["CopyComplete.txt", "RTAComplete.txt"]
+    assert run.complete is False
+    assert_no_flag(dest / RUN_A)
+    assert not (dest / RUN_A / gone).exists()
+    manifest = json.loads((dest / RUN_A / MANIFEST_NAME).read_text())
+    assert gone not in [e["path"] for e in manifest["files"]]
+    summary = report.summary()
+    assert "1 vanished from the share" in summary
+    assert f"1 vanished from the share after the listing ({gone})" in summary
+    assert "completion flag withheld" in summary and "no completion flag" in summary
+    assert f"{RUN_A}/{gone} vanished from the share after the listing; not copied" in lines
+
+    # the next transfer copies the share as it now is, flags included
+    monkeypatch.undo()
+    report = transfer_runs(share, dest, f"/{RUN_A}")
+    run = report.run(RUN_A)
+    assert (run.vanished, run.complete, run.files_copied) == ([], True, 2)
+
+
+def test_folder_deleted_after_listing_is_reported(share, tmp_path, monkeypatch):
+    import shutil
+
+    after_listing(monkeypatch, lambda: shutil.rmtree(share / RUN_A / "Analysis"))
+    report = transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
+    assert report.run(RUN_A).vanished == sorted(r for r in RUN_FILES if r.startswith("Analysis/"))
+    assert report.run(RUN_A).complete is False
+
+
+def test_files_no_longer_on_the_share_are_kept_in_raw_and_reported(share, tmp_path):
+    dest = tmp_path / "raw"
+    transfer_runs(share, dest, f"/{RUN_A}")
+    removed = "Analysis/1/Data/fastq/S1_S1_L001_R1_001.fastq.gz"
+    (share / RUN_A / removed).unlink()
+    report = transfer_runs(share, dest, f"/{RUN_A}")
+    run = report.run(RUN_A)
+    # like DataSync's PreserveDeletedFiles=PRESERVE: nothing is deleted from raw storage
+    assert (dest / RUN_A / removed).read_bytes() == RUN_FILES[removed]
+    assert run.not_on_source == [removed]
+    assert report.not_on_source == [f"{RUN_A}/{removed}"]
+    assert run.vanished == [] and run.complete
+    assert "1 only in raw storage (kept)" in report.summary()
+    assert f"1 in raw storage but not on the share, kept ({removed})" in report.summary()
+    manifest = json.loads((dest / RUN_A / MANIFEST_NAME).read_text())
+    assert manifest["not_on_source"] == [removed]
+    assert removed not in [e["path"] for e in manifest["files"]]
+
+
+def test_special_files_on_the_share_are_not_copied_and_reported(share, tmp_path):
+    os.mkfifo(share / RUN_A / "instrument.pipe")
+    report = transfer_runs(share, tmp_path / "raw", f"/{RUN_A}")
+    assert report.run(RUN_A).special_files == ["instrument.pipe"]
+    assert not (tmp_path / "raw" / RUN_A / "instrument.pipe").exists()
+    assert "1 special file(s) not copied (instrument.pipe)" in report.summary()
+
+
+def test_temp_files_of_a_killed_attempt_are_swept_on_retry(share, tmp_path):
+    import signal
+
+    dest = tmp_path / "raw"
+    pid = os.fork()
+    if pid == 0:  # the attempt that gets killed half-way through its third file
+        try:
+            count = {"n": 0}
+            real_copy = transfer._copy_stream
+
+            def dying_copy(source, destination):
+                count["n"] += 1
+                if count["n"] == 3:
+                    destination.write(b"half a file")
+                    destination.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real_copy(source, destination)
+
+            transfer._copy_stream = dying_copy
+            transfer_runs(share, dest, f"/{RUN_A}")
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    run_dest = dest / RUN_A
+    leftovers = sorted(p.relative_to(run_dest).as_posix() for p in run_dest.rglob(".tmp-seqflow-*"))
+    assert len(leftovers) == 1 and (run_dest / leftovers[0]).read_bytes() == b"half a file"
+
+    # names that only look like ours are user files and stay
+    user_files = [".tmp-seqflow-notes.txt", ".tmp-seqflow-x.DEADBEEF", "notes.tmp", ".tmp-other.0123abcd"]
+    for name in user_files:
+        (run_dest / name).write_text("mine")
+    (run_dest / ".tmp-seqflow-folder.0123abcd").mkdir()
+
+    lines: list[str] = []
+    report = transfer_runs(share, dest, f"/{RUN_A}", progress=lines.append)
+    run = report.run(RUN_A)
+    assert run.temp_files_removed == leftovers
+    assert not (run_dest / leftovers[0]).exists()
+    assert all((run_dest / name).read_text() == "mine" for name in user_files)
+    assert (run_dest / ".tmp-seqflow-folder.0123abcd").is_dir()
+    assert sorted(run.not_on_source) == sorted(user_files)
+    assert run.complete and tree(run_dest).keys() == {*RUN_FILES, MANIFEST_NAME, *user_files}
+    assert any("removed 1 leftover temp file(s)" in line for line in lines)
+    assert "1 leftover temp file(s) of an earlier attempt removed" in report.summary()
+
+
+def test_a_live_transfer_of_the_same_run_is_waited_for_not_swept(share, tmp_path):
+    import fcntl
+    import threading
+
+    dest = tmp_path / "raw"
+    run_dest = dest / RUN_A
+    run_dest.mkdir(parents=True)
+    live = run_dest / ".tmp-seqflow-RunInfo.xml.0123abcd"  # another transfer's copy in progress
+    live.write_bytes(b"being written")
+    holder = os.open(run_dest, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waiting = threading.Event()
+    result: dict = {}
+
+    def progress(line: str) -> None:
+        if "another transfer of this run is in progress" in line:
+            waiting.set()
+
+    thread = threading.Thread(
+        target=lambda: result.update(report=transfer_runs(share, dest, f"/{RUN_A}", progress=progress))
+    )
+    thread.start()
+    try:
+        assert waiting.wait(10)
+        assert live.read_bytes() == b"being written"
+    finally:
+        os.close(holder)  # the other transfer ends (here: is killed) and releases the folder
+        thread.join(10)
+    assert result["report"].run(RUN_A).temp_files_removed == [live.name]
+    assert result["report"].run(RUN_A).complete

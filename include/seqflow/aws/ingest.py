@@ -1,10 +1,13 @@
-"""Daily ingest, ``aws`` profile: DataSync the date's run folders, wait for their flags in S3.
+"""The ingest's edges on AWS: DataSync executions and the flag sensors in S3.
 
 The on-prem landing share is DataSync's source location, which Airflow cannot
-list; so the transfer selects the date's runs with an include filter on the
-date (``/241120_*|/20241120_*``: both the six- and the eight-digit Illumina
-forms), and the runs are then discovered in the raw bucket. DataSync copies
-incrementally, so runs already copied cost a listing only.
+list; so DataSync finds the complete runs itself. Each scan starts one cheap
+execution whose include filter names only the flag files
+(``/*/CopyComplete.txt|/*/RTAComplete.txt``, plus the QA flag where one is
+configured): the share is listed and a few empty files are copied. The raw
+bucket then shows which runs are complete (``seqflow.tasks.ingest.find_runs``),
+and a second execution copies exactly those runs (``/RUN_A|/RUN_B``). DataSync
+copies incrementally, so runs already copied cost a listing only.
 
 Task bodies (``*_task`` helpers are called from the DAG's ``@task`` wrappers)
 read the configuration at run time; the operator builders return provider
@@ -14,18 +17,18 @@ operators whose resource names are templates.
 from __future__ import annotations
 
 import logging
-from datetime import date
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
 from seqflow.aws.settings import AWS_CONN_ID, load_settings, poll_seconds, template
 from seqflow.config import DEFAULT_COMPLETION_FLAGS
-from seqflow.registry import INGEST, RunRegistry
+from seqflow.registry import INGEST
 from seqflow.runfolder import RunFolderError, RunFolderName
-from seqflow.tasks.ingest import DONE_STATUSES
-from seqflow.transfer import parse_include_filter
 
 log = logging.getLogger(__name__)
+
+_FLAG_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 #: DataSync runs one execution of a task at a time and a large run takes hours:
 #: poll every minute for up to a day before the task fails (its retry re-attaches
@@ -36,15 +39,18 @@ FLAG_TIMEOUT_S = 6 * 3600
 DATASYNC_POOL = "datasync"
 
 
-def date_include_filter(run_date: date) -> str:
-    """DataSync include filter selecting every run folder of ``run_date``."""
-    value = f"/{run_date:%y%m%d}_*|/{run_date:%Y%m%d}_*"
-    parse_include_filter(value)  # same validation (and length limit) as the local transfer
-    return value
+def flags_include_filter(qa_flag: str | None = None) -> str:
+    """DataSync include filter that copies only the runs' flag files (a cheap execution: the
+    share is listed, a few empty files are copied), so the raw bucket shows which runs are done."""
+    names = [*DEFAULT_COMPLETION_FLAGS, *([qa_flag] if qa_flag else [])]
+    bad = [n for n in names if not _FLAG_NAME_RE.fullmatch(n)]
+    if bad:
+        raise ValueError(f"flag file name(s) {bad} are not plain file names (letters, digits, '.', '_', '-')")
+    return "|".join(f"/*/{name}" for name in names)
 
 
 def datasync_operator(include_filter, *, task_id: str = "transfer_runs", **kwargs):
-    """The DataSync transfer of the date's runs (one execution at a time: ``datasync`` pool)."""
+    """A DataSync execution of the share with ``include_filter`` (one at a time: ``datasync`` pool)."""
     from airflow.providers.amazon.aws.operators.datasync import DataSyncOperator
 
     interval = poll_seconds(60)
@@ -59,45 +65,6 @@ def datasync_operator(include_filter, *, task_id: str = "transfer_runs", **kwarg
         pool=DATASYNC_POOL,
         **kwargs,
     )
-
-
-def list_run_folders(s3_hook, bucket: str, prefix: str, run_date: date) -> list[str]:
-    """Run folder names of ``run_date`` directly under ``prefix`` in the raw bucket."""
-    found = []
-    for folder in s3_hook.list_prefixes(bucket_name=bucket, prefix=prefix, delimiter="/") or []:
-        name = PurePosixPath(folder).name
-        try:
-            parsed = RunFolderName.parse(name)
-        except RunFolderError:
-            continue
-        if parsed.run_date == run_date:
-            found.append(name)
-    return sorted(found)
-
-
-def runs_to_ingest(
-    run_date: date, *, force: bool = False, registry: RunRegistry | None = None, settings=None, s3_hook=None
-) -> list[str]:
-    """Run ids of the date in the raw bucket that have not been ingested yet."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from seqflow.aws.registry import aws_registry
-
-    settings = settings or load_settings()
-    registry = registry or aws_registry(settings)
-    s3_hook = s3_hook or S3Hook(aws_conn_id=AWS_CONN_ID)
-    found = list_run_folders(s3_hook, settings.require("raw_bucket"), settings.raw_prefix_norm, run_date)
-    todo = []
-    for run_id in found:
-        record = registry.get(run_id, INGEST)
-        if record and record.status in DONE_STATUSES and not force:
-            log.info("%s: already ingested at %s, skipping (force=true re-ingests)", run_id, record.updated_at)
-            continue
-        todo.append(run_id)
-    for run_id in todo:
-        registry.put(run_id, INGEST, "ingesting", raw_uri=settings.raw_run_uri(run_id))
-    log.info("runs dated %s in the raw bucket: %d found, %d to ingest: %s", run_date, len(found), len(todo), todo)
-    return todo
 
 
 def flag_key_pattern(run_id: str, settings=None) -> str:

@@ -33,38 +33,52 @@ def _label(sample_id: str) -> None:
 
 
 def ingest_runs():
-    """DataSync (date include filter) → runs in the raw bucket → flag sensors. Returns the run folders.
+    """Flags-only DataSync → complete runs in the raw bucket → per-run DataSync → flag sensors.
 
-    Airflow cannot list the on-prem share, so the copy comes first and the runs
-    are found in the raw bucket afterwards.
+    Airflow cannot list the on-prem share, so DataSync itself finds the complete
+    runs: a first execution copies only the flag files (``/*/CopyComplete.txt|…``),
+    ``find_runs`` then sees which runs of the look-back window have them in the
+    raw bucket, and a second execution copies exactly those runs. Returns the
+    run folders to record and the sensors that must finish first.
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
     from seqflow.aws import ingest
+    from seqflow.transfer import build_include_filter
 
     @task
-    def include_filter(params=None, logical_date=None, dag_run=None) -> str:
-        """DataSync include filter selecting every run folder of the date."""
-        return ingest.date_include_filter(_run_date(params, logical_date, dag_run))
+    def flags_include_filter(params=None) -> str:
+        """DataSync include filter of the flag files only (completion flags, the QA flag if configured)."""
+        return ingest.flags_include_filter(params.get("qa_flag"))
 
     @task
-    def find_runs(params=None, logical_date=None, dag_run=None) -> list[str]:
-        """Run folders of the date in the raw bucket that still need ingesting."""
-        run_date = _run_date(params, logical_date, dag_run)
-        runs = ingest.runs_to_ingest(run_date, force=params["force"])
+    def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
+        """The complete runs of the look-back window in the raw bucket that still need ingesting
+        (a backfill: the runs in raw storage whose name carries its date)."""
+        from seqflow.tasks.ingest import find_runs as find
+
+        runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,
+                         dag_run=dag_run, candidates="raw")
         if not runs:
-            raise AirflowSkipException(f"no new run folders dated {run_date} in the raw bucket")
+            raise AirflowSkipException(why)
         return runs
+
+    @task
+    def include_filter(run_ids: list[str]) -> str:
+        """DataSync include filter naming exactly these run folders."""
+        return build_include_filter(run_ids)
 
     @task
     def flag_keys(run_ids: list[str]) -> list[str]:
         return [ingest.flag_key_pattern(run_id) for run_id in run_ids]
 
-    copied = ingest.datasync_operator(include_filter())
+    flags = ingest.datasync_operator(flags_include_filter(), task_id="discover_flags")
     runs = find_runs()
-    copied >> runs
-    flags = ingest.flag_sensor(flag_keys(runs))
-    return runs, flags
+    flags >> runs
+    copied = ingest.datasync_operator(include_filter(runs))
+    sensors = ingest.flag_sensor(flag_keys(runs))
+    copied >> sensors
+    return runs, sensors
 
 
 # -- analysis ------------------------------------------------------------------------------

@@ -8,18 +8,23 @@ import time
 
 
 def up(args: argparse.Namespace) -> int:
-    from seqflow.local.services import running_airflow
+    from seqflow.local.services import BIND_HOST_ENV, ServicesStopped, running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID
 
     with running_airflow(args.port, dag_ids=(INGEST_DAG_ID, ANALYSIS_DAG_ID)) as airflow:
-        print(f"seqflow: Airflow UI at {airflow.url} (every user is admin; service logs in {airflow.log_dir})")
-        print("seqflow: Ctrl-C stops the services")
+        if airflow.all_admins:
+            access = f"on {airflow.host} only, every user is admin; {BIND_HOST_ENV} to listen elsewhere"
+        else:
+            access = (f"listening on {airflow.host}: log in as admin with the password in {airflow.password_file}")
+        print(f"seqflow: Airflow UI at {airflow.url} ({access}; service logs in {airflow.log_dir})", flush=True)
+        print("seqflow: Ctrl-C (or SIGTERM) stops the services", flush=True)
         try:
             while True:
                 airflow.check_alive()
                 time.sleep(2)
-        except KeyboardInterrupt:
-            print("seqflow: stopping")
+        except (KeyboardInterrupt, ServicesStopped):
+            # leaving the block stops the services; a second signal meanwhile only shortens their grace period
+            print("seqflow: stopping", flush=True)
     return 0
 
 
@@ -47,7 +52,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("up", help="run the local Airflow (UI at localhost:8080) until Ctrl-C")
+    p = subparsers.add_parser("up", help="run the local Airflow (UI at localhost:8080, on 127.0.0.1 unless SEQFLOW_BIND_HOST) until Ctrl-C or SIGTERM")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler=up)
 

@@ -26,7 +26,7 @@ from seqflow.config import (
 )
 from seqflow.backends import Backend, get_backend
 from seqflow.registry import INGEST, RunRegistry, local_registry
-from seqflow.runfolder import RunFolder, RunFolderName, discover_runs, discover_runs_between
+from seqflow.runfolder import RunFolder, RunFolderName, discover_runs_between
 from seqflow.transfer import build_include_filter, transfer_runs
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def triage(candidates: dict[str, bool], now: datetime, settings: ScanSettings, *
             continue
         if complete:
             todo.append(run_id)
+            registry.put(run_id, INGEST, "ingesting", raw_uri=backend.run_uri(run_id), scan=now.isoformat())
             continue
         details = record.details if record and record.status == "waiting" else {}
         since = details.get("waiting_since") or now.isoformat()
@@ -200,23 +201,6 @@ def resolve_run_date(param_value: str | None, logical_date: datetime | None, run
     return when.date()
 
 
-def runs_to_ingest(run_date: date, *, force: bool = False, registry: RunRegistry | None = None) -> list[str]:
-    """Run ids on the landing share for ``run_date`` that have not been ingested yet."""
-    registry = registry or local_registry()
-    landing = local_paths().landing
-    landing.mkdir(parents=True, exist_ok=True)
-    found = discover_runs(landing, run_date)
-    todo = []
-    for run in found:
-        record = registry.get(run.run_id, INGEST)
-        if record and record.status in DONE_STATUSES and not force:
-            log.info("%s: already ingested at %s, skipping (force=true re-ingests)", run.run_id, record.updated_at)
-            continue
-        todo.append(run.run_id)
-    log.info("runs dated %s on %s: %d found, %d to ingest: %s", run_date, landing, len(found), len(todo), todo)
-    return todo
-
-
 def transfer_to_raw(run_ids: list[str], *, registry: RunRegistry | None = None) -> dict[str, Any]:
     """Copy the runs from the landing share to raw storage (the local DataSync).
 
@@ -233,8 +217,6 @@ def transfer_to_raw(run_ids: list[str], *, registry: RunRegistry | None = None) 
         return {"include_filter": "", "files_copied": 0, "files_skipped": 0, "bytes_copied": 0}
     run_ids = on_share
     include = build_include_filter(run_ids)
-    for run_id in run_ids:
-        registry.put(run_id, INGEST, "ingesting", include_filter=include)
     report = transfer_runs(paths.landing, paths.raw, include, verify=True, progress=log.info)
     log.info("transfer summary:\n%s", report.summary())
     return {

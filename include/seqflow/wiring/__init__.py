@@ -5,7 +5,7 @@ a step must run on the profile's own service they call the profile's edges:
 
 | task id | local (:mod:`seqflow.wiring.local`) | aws (:mod:`seqflow.aws.wiring`) |
 |---|---|---|
-| ingest: ``find_runs``, ``transfer_runs``, ``wait_for_completion_flag`` | landing share by date → checksum-verified copy → file sensor | ``include_filter`` → ``DataSyncOperator`` → raw-bucket listing → ``flag_keys`` → deferrable ``S3KeySensor`` |
+| ingest: ``find_runs``, ``transfer_runs``, ``wait_for_completion_flag`` | the landing share's complete runs of the window → checksum-verified copy → file sensor | ``flags_include_filter`` → ``discover_flags`` (DataSync copying only the flag files) → ``find_runs`` (the raw bucket's complete runs of the window) → ``include_filter`` → ``transfer_runs`` (``DataSyncOperator``) → ``flag_keys`` → deferrable ``S3KeySensor`` |
 | ``restore_archived`` | nothing is archived: succeeds at once | Glacier / Deep Archive restore, then waits |
 | ``sample.requests`` … ``sample.vcf_stats`` | step scripts as processes | ``sample.requests`` (SubmitJob arguments) + deferrable ``BatchOperator`` per step |
 | ``omics_requests``, ``omics_run`` | (none: the local profile has no HealthOmics) | one HealthOmics run per sample |
@@ -26,16 +26,16 @@ EDGE_TASKS: dict[str, dict[str, frozenset[str]]] = {
     },
     "seqflow_daily_ingest": {
         "local": frozenset(),
-        "aws": frozenset({"include_filter", "flag_keys"}),
+        "aws": frozenset({"flags_include_filter", "discover_flags", "include_filter", "flag_keys"}),
     },
 }
 
 
-#: tasks present in both profiles whose order among themselves is an edge: on AWS the copy
-#: comes first (Airflow cannot list the on-prem share), locally the share is listed first
+#: tasks present in both profiles whose order among themselves is an edge (none: on AWS the
+#: flags-only DataSync execution lets find_runs come first, as locally)
 EDGE_ORDER: dict[str, frozenset[str]] = {
     "seqflow_analysis": frozenset(),
-    "seqflow_daily_ingest": frozenset({"find_runs", "transfer_runs", "wait_for_completion_flag"}),
+    "seqflow_daily_ingest": frozenset(),
 }
 
 

@@ -12,15 +12,13 @@ from aws_helpers import REGION, RUN, of, settings
 DATE = dt.date(2026, 11, 20)
 
 
-def test_include_filter_selects_both_date_forms_only():
-    from seqflow.aws.ingest import date_include_filter
-    from seqflow.transfer import _compile_patterns, parse_include_filter
+def test_the_flags_only_include_filter_names_the_flag_files_of_every_run():
+    from seqflow.aws.ingest import flags_include_filter
 
-    value = date_include_filter(DATE)
-    assert value == "/261120_*|/20261120_*"
-    pattern = _compile_patterns(parse_include_filter(value))
-    assert pattern.fullmatch(RUN) and pattern.fullmatch("20261120_A01234_0042_AHBJ8YDSXY")
-    assert not pattern.fullmatch("261121_A01234_0043_AHBJ8YDSXY")
+    assert flags_include_filter() == "/*/CopyComplete.txt|/*/RTAComplete.txt"
+    assert flags_include_filter("QAPassed.txt") == "/*/CopyComplete.txt|/*/RTAComplete.txt|/*/QAPassed.txt"
+    with pytest.raises(ValueError, match="plain file names"):
+        flags_include_filter("x|/*")
 
 
 class _Context(dict):
@@ -103,18 +101,30 @@ def _registry():
     return SqliteRunRegistry(tempfile.mkdtemp() + "/r.sqlite")
 
 
-def test_runs_of_the_date_in_the_raw_bucket_skip_ingested_ones(raw):
-    from seqflow.aws.ingest import runs_to_ingest
+def test_complete_runs_of_the_window_in_the_raw_bucket_skip_ingested_ones(raw, monkeypatch):
+    """After the flags-only DataSync execution: runs with a flag in the raw bucket are complete."""
+    from seqflow.aws.backend import AwsBackend
+    from seqflow.tasks.ingest import ScanSettings, raw_candidates, triage
 
-    for run in (RUN, "261120_A01234_0043_AHBJ8YDSXY", "261121_A01234_0044_AHBJ8YDSXY"):
-        raw.put_object(Bucket="raw", Key=f"runs/{run}/RunInfo.xml", Body=b"x")
-    raw.put_object(Bucket="raw", Key="runs/not_a_run/x", Body=b"x")
     registry = _registry()
-    registry.put("261120_A01234_0043_AHBJ8YDSXY", "-", "ingested")
-    assert runs_to_ingest(DATE, registry=registry, settings=settings()) == [RUN]
-    assert registry.get(RUN).status == "ingesting"
-    assert runs_to_ingest(DATE, force=True, registry=registry, settings=settings()) == [
-        RUN, "261120_A01234_0043_AHBJ8YDSXY"]
+
+    class Backend(AwsBackend):
+        def registry(self):
+            return registry
+
+    backend = Backend(settings=settings())
+    done, copied, waiting, old = (RUN, "261119_A01234_0043_AHBJ8YDSXY", "261120_A01234_0044_AHBJ8YDSXY",
+                                  "261001_A01234_0045_AHBJ8YDSXY")
+    for run in (done, copied, old):
+        raw.put_object(Bucket="raw", Key=f"runs/{run}/CopyComplete.txt", Body=b"")
+    raw.put_object(Bucket="raw", Key=f"runs/{waiting}/RunInfo.xml", Body=b"x")  # copied before its flag
+    raw.put_object(Bucket="raw", Key="runs/not_a_run/CopyComplete.txt", Body=b"")
+    registry.put(done, "-", "ingested")
+    now = dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)
+    seen = raw_candidates(now, ScanSettings(), backend=backend)
+    assert seen == {done: True, copied: True, waiting: False}  # the 50-day-old run is outside the window
+    assert triage(seen, now, ScanSettings(), backend=backend) == [copied]
+    assert registry.get(copied).status == "ingesting" and registry.get(waiting).status == "waiting"
 
 
 def test_flag_sensor_finds_a_zero_byte_flag_and_only_a_real_one(raw):

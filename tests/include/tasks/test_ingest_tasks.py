@@ -6,9 +6,8 @@ import datetime as dt
 
 import pytest
 
-from seqflow.registry import INGEST, SqliteRunRegistry
 from seqflow.references.resolve import MappingRule, ReferenceRules
-from seqflow.tasks.ingest import analysis_triggers, resolve_run_date, runs_to_ingest
+from seqflow.tasks.ingest import analysis_triggers, resolve_run_date
 
 RUN = "261120_A01234_0001_AHYGV8DSXY"
 
@@ -48,15 +47,3 @@ def test_a_sheet_mapping_samples_to_two_genomes_gives_one_analysis_per_genome(wo
     from seqflow.tasks.analysis import plan
 
     assert [plan(t["conf"], backend=world)["reference"] for t in triggers] == ["toy", "toy2"]
-
-
-def test_runs_already_ingested_are_skipped_unless_forced(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQFLOW_HOME", str(tmp_path))
-    landing = tmp_path / "landing"
-    for name in (RUN, "261120_A01234_0002_BHYGV8DSXY", "261121_A01234_0003_AHYGV8DSXY", ".tmp-261120_x"):
-        (landing / name).mkdir(parents=True)
-    registry = SqliteRunRegistry(tmp_path / "registry.sqlite")
-    registry.put(RUN, INGEST, "ingested")
-    day = dt.date(2026, 11, 20)
-    assert runs_to_ingest(day, registry=registry) == ["261120_A01234_0002_BHYGV8DSXY"]
-    assert runs_to_ingest(day, force=True, registry=registry) == [RUN, "261120_A01234_0002_BHYGV8DSXY"]
