@@ -1,6 +1,10 @@
 """End to end on the local profile: a real Airflow (api-server, scheduler,
-dag-processor, triggerer) runs the daily ingest and the analysis DAGs on a tiny
-lambda-phage run with two samples, using the real tools."""
+dag-processor, triggerer) runs the daily ingest and the analysis DAGs on tiny
+lambda-phage runs, using the real tools.
+
+The scans run on a controllable clock (each ingest DAG run's ``logical_date``):
+a two-sample run complete at the first scan, and a one-sample run of the day
+before that is still being written then and gets its flag before the next scan."""
 
 from __future__ import annotations
 
@@ -36,8 +40,27 @@ def demo_run(home):
 
 
 @pytest.fixture(scope="module")
-def pipeline(home, demo_run):
-    """Trigger the daily ingest for the run's date and wait for it and its analysis."""
+def late_run(home):
+    """A one-sample run of the day before, still being written at the first scan (no flag yet)."""
+    from seqflow.config import local_paths
+    from seqflow.demo.runfolder import generate_run
+
+    paths = local_paths()
+    run = generate_run(paths.landing, paths.truth, paths.references, reference="lambda",
+                       run_date=RUN_DATE - dt.timedelta(days=1), run_number=2, samples=1, coverage=20, seed=8)
+    (run / "CopyComplete.txt").unlink()
+    return run
+
+
+def _scan(day: dt.date, hour: int = 6) -> str:
+    """A scan's clock: the logical date of a manually triggered ingest DAG run."""
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.timezone.utc).isoformat()
+
+
+@pytest.fixture(scope="module")
+def pipeline(home, demo_run, late_run):
+    """Scan at D+1 (one run complete, one still sequencing), again at D+1, then at D+2 after the late
+    run's flag; wait for each and the analyses it started."""
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow, wait_for
@@ -45,22 +68,34 @@ def pipeline(home, demo_run):
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with running_airflow(dag_ids=(INGEST_DAG_ID, ANALYSIS_DAG_ID)) as airflow:
         client = AirflowClient(airflow.url)
-        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-1",
-                       conf={"run_date": RUN_DATE.isoformat(), "reference": "lambda"})
+        from seqflow.registry import INGEST, local_registry
+
+        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-1", conf={"reference": "lambda"},
+                       logical_date=_scan(RUN_DATE + dt.timedelta(days=1)))
         first = follow(client, "e2e-1", say=print, poll_s=2, timeout_s=1200)
         assert first.state == "success", failure_report(client, first)
-        # the same date again: the run is already ingested, so nothing is copied or analysed twice
-        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-2",
-                       conf={"run_date": RUN_DATE.isoformat(), "reference": "lambda"})
+        waiting = local_registry().get(late_run.name, INGEST)
+        # the same clock again: the run is already ingested, so nothing is copied or analysed twice
+        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-2", conf={"reference": "lambda"},
+                       logical_date=_scan(RUN_DATE + dt.timedelta(days=1), hour=7))
         second = follow(client, "e2e-2", say=print, poll_s=2, timeout_s=600)
         second_tis = {ti["task_id"]: ti["state"] for ti in client.task_instances(INGEST_DAG_ID, "e2e-2")}
+        # the late run finishes; the next day's scan ingests it (and the ingest does not wait for it)
+        (late_run / "CopyComplete.txt").write_text("")
+        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-3", conf={"reference": "lambda"},
+                       logical_date=_scan(RUN_DATE + dt.timedelta(days=2)))
+        third = follow(client, "e2e-3", say=print, poll_s=2, timeout_s=1200)
+        assert third.state == "success", failure_report(client, third)
+        third_ingest = client.dag_run(INGEST_DAG_ID, "e2e-3")
+        third_analysis = client.dag_run(ANALYSIS_DAG_ID, third.analysis_run_ids[0])
         # a manual trigger naming a sample the sheet does not have fails in `plan`, with the reason in its log
         client.trigger(ANALYSIS_DAG_ID, dag_run_id="e2e-bad-sample",
                        conf={"run_id": demo_run.name, "samples": ["LAM-S09"], "reference": "lambda"})
         bad_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
         bad_tis = {ti["task_id"]: ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-bad-sample")}
         bad_log = client.task_log(ANALYSIS_DAG_ID, "e2e-bad-sample", "plan", bad_tis["plan"]["try_number"])
-        yield {"first": first, "second": second, "second_tis": second_tis,
+        yield {"first": first, "second": second, "second_tis": second_tis, "waiting": waiting,
+               "third": (third, third_ingest, third_analysis),
                "bad": (bad_state, bad_tis["plan"]["state"], bad_log)}
 
 
@@ -69,6 +104,29 @@ def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run):
     assert pipeline["second"].state == "success"
     assert pipeline["second_tis"]["find_runs"] == "skipped"
     assert pipeline["second"].analysis_run_ids == []
+
+
+def test_a_run_still_sequencing_waits_and_the_first_scan_after_its_flag_ingests_it(pipeline, late_run):
+    from seqflow.registry import INGEST, local_registry
+
+    waiting = pipeline["waiting"]
+    assert waiting.status == "waiting"  # not failed, not incomplete: a later scan picks it up
+    assert waiting.details["waiting_since"].startswith((RUN_DATE + dt.timedelta(days=1)).isoformat())
+    third, ingest_run, analysis_run = pipeline["third"]
+    assert third.analysis_run_ids == [f"ingest__{late_run.name}__1.0.0__e2e-3"]
+    assert local_registry().get(late_run.name, INGEST).status == "ingested"
+    assert local_registry().get(late_run.name, "1.0.0/lambda/bwa/bcftools").status == "analysed"
+    # the ingest run ended when it had started the analysis, before the analysis did
+    assert ingest_run["end_date"] < analysis_run["end_date"]
+
+
+def test_a_one_sample_run_is_analysed_end_to_end(pipeline, late_run):
+    from seqflow.config import local_paths
+
+    results = local_paths().results / late_run.name / "1.0.0" / "lambda" / "bwa-bcftools"
+    summary = json.loads((results / "qc_summary.json").read_text())
+    [row] = summary["samples"]
+    assert row["variants_called"] == row["variants_in_lake"] > 20 and row["f1"] > 0.95
 
 
 def test_raw_copy_is_verified(pipeline, demo_run, home):

@@ -391,19 +391,18 @@ class AirflowServices:
                 proc.poll()  # reap the leaders, or they linger as zombies
             tracked.update((p.pid, p) for p in self.descendants())
             tracked = {pid: p for pid, p in tracked.items() if _alive(p)}
-            if not tracked:
-                return
-            if self._hurry or time.monotonic() >= deadline:
+            if not tracked or self._hurry or time.monotonic() >= deadline:
                 break
             time.sleep(0.2)
-        log.warning("airflow services: %d process(es) still running after SIGTERM; killing them", len(tracked))
+        if tracked:
+            log.warning("airflow services: %d process(es) still running after SIGTERM; killing them", len(tracked))
         for p in tracked.values():
             try:
                 p.kill()
             except Exception:  # already gone (psutil.NoSuchProcess) or not ours to kill
                 pass
         for proc in self.processes.values():
-            proc.wait()
+            proc.wait()  # dead by now; reaps the exit status
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -61,10 +61,11 @@ class ScanSettings:
 
 
 def scan_time(logical_date: datetime | None, data_interval_end: datetime | None,
-              run_after: datetime | None) -> datetime:
-    """The moment a scan stands for: the end of its data interval (a scheduled run for day D scans
-    at D+1 00:00), else its logical date, else when it was triggered."""
-    when = data_interval_end or logical_date or run_after
+              run_after: datetime | None, *, scheduled: bool = True) -> datetime:
+    """The moment a scan stands for: a scheduled run, the end of its data interval (the run for
+    day D scans at D+1 00:00); a manual one, its logical date (the REST API's ``logical_date``:
+    a controllable clock), else when it was triggered."""
+    when = (data_interval_end or logical_date or run_after) if scheduled else (logical_date or run_after)
     if when is None:
         raise ValueError("a scan needs a logical date or a trigger time")
     return when
@@ -145,7 +146,8 @@ def find_runs(params: dict[str, Any], *, logical_date, data_interval_end, dag_ru
     if is_backfill(dag_run):
         run_date = logical_date.date()
         return backfill_runs(run_date, backend=backend), f"no run dated {run_date} in raw storage"
-    now = scan_time(logical_date, data_interval_end, getattr(dag_run, "run_after", None))
+    now = scan_time(logical_date, data_interval_end, getattr(dag_run, "run_after", None),
+                    scheduled=str(getattr(dag_run, "run_type", "")).lower().endswith("scheduled"))
     settings = ScanSettings.from_params(params)
     run_date = resolve_run_date(params["run_date"], None, None) if params.get("run_date") else None
     if candidates == "share":

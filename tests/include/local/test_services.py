@@ -11,7 +11,6 @@ clean-up from the process table.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import signal
 import socket
@@ -121,6 +120,7 @@ class SeqflowUp:
     def __init__(self, home: Path, port: int):
         env = {**os.environ, "SEQFLOW_HOME": str(home)}
         env.pop("SEQFLOW_BIND_HOST", None)
+        self.home = home
         self.port = port
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
@@ -217,11 +217,12 @@ def test_two_instances_run_side_by_side(instances):
     for port in (a.port, b.port):
         health = httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=10).json()
         assert health["scheduler"]["status"] == "healthy"
-    # each its own Airflow: its own metadata DB and logs under its own SEQFLOW_HOME
-    b_home = Path(json.loads(json.dumps(b.output)).split("service logs in ")[1].split(")")[0])
-    assert Path(a.env["AIRFLOW_HOME"]) != b_home.parent
-    assert (b_home / "api-server.log").stat().st_size > 0
-    assert "every user is admin" in b.output and "127.0.0.1" in b.output
+    # each its own Airflow: its own metadata DB and service logs under its own SEQFLOW_HOME
+    for home in (Path(a.env["SEQFLOW_HOME"]), b.home):
+        assert (home / "airflow" / "airflow.db").stat().st_size > 0
+        assert (home / "airflow" / "services" / "api-server.log").stat().st_size > 0
+    assert Path(a.env["SEQFLOW_HOME"]) != b.home
+    assert f"Airflow UI at http://localhost:{b.port} (on 127.0.0.1 only, every user is admin" in b.output
 
 
 def test_seqflow_up_stops_everything_on_sigterm(instances):
