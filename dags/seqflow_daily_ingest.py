@@ -37,7 +37,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from seqflow.alerts import failure_callback
-from seqflow.config import DEFAULT_ALERT_AFTER_HOURS, DEFAULT_LOOKBACK_DAYS, profile
+from seqflow.config import DEFAULT_ALERT_AFTER_HOURS, DEFAULT_LOOKBACK_DAYS, ingest_schedule, profile
 from seqflow.params import param
 from seqflow.wiring import edges
 
@@ -58,7 +58,8 @@ with DAG(
     dag_id=DAG_ID,
     description="Copy the day's sequencer runs to raw storage and start their analyses",
     doc_md=__doc__,
-    schedule="@daily",
+    # @daily unless SEQFLOW_INGEST_SCHEDULE says otherwise (a shorter interval, or none)
+    schedule=ingest_schedule(),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

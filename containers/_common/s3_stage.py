@@ -13,8 +13,9 @@ Environment contract (all names start with ``SEQFLOW_``):
                         with its relative layout (e.g. a reference and its indexes).
                         Optional: a step may have no remote inputs.
 ``SEQFLOW_OUTPUT_URI``  ``s3://bucket/prefix/`` that receives every file under
-                        ``outputs/`` after the command succeeded. Optional: without
-                        it nothing is uploaded (dry runs, local tests).
+                        ``outputs/`` after the command succeeded, and only its logs
+                        (``*.log``) after it failed. Optional: without it nothing is
+                        uploaded (dry runs, local tests).
 ``SEQFLOW_WORKDIR``     local scratch directory (default ``/scratch``); the command
                         runs in it, so it addresses ``inputs/...`` and ``outputs``.
 ``SEQFLOW_KMS_KEY_ARN`` KMS key for uploads (SSE-KMS is always requested; the key
@@ -32,9 +33,10 @@ environment untouched. HealthOmics stages files itself and runs its task
 commands through this entrypoint, so it must not change their directory.
 
 Exit status is the command's. Outputs are uploaded only after a zero exit, so a
-failed or reclaimed attempt never publishes a partial result; hidden entries
-(names starting with ``.``, which the step scripts use for temporary files) are
-never uploaded. Output keys are deterministic (prefix + relative path), so a
+failed or reclaimed attempt never publishes a partial result; after a failure only
+the step's log (``<sample>.<step>.log``: its tools' stderr, which says why) goes up,
+beside where the results would be. Hidden entries (names starting with ``.``, which
+the step scripts use for temporary files) are never uploaded. Output keys are deterministic (prefix + relative path), so a
 retried job overwrites its own earlier attempt instead of adding to it.
 """
 
@@ -47,6 +49,8 @@ from pathlib import Path, PurePosixPath
 
 ENV_PREFIX = "SEQFLOW_"
 DEFAULT_WORKDIR = "/scratch"
+#: what a failed command still publishes: the step's log, which says why it failed
+LOG_SUFFIX = ".log"
 
 
 class StagingError(Exception):
@@ -123,15 +127,15 @@ def output_files(output_dir: Path) -> list[Path]:
     return files
 
 
-def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None) -> int:
-    """Upload the outputs under ``output_uri``; returns how many files went up."""
+def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None, *, logs_only: bool = False) -> int:
+    """Upload the outputs (``logs_only``: only the ``*.log`` files) under ``output_uri``; returns how many went up."""
     bucket, prefix = parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")
     if not prefix.endswith("/"):
         prefix += "/"
     extra = {"ServerSideEncryption": "aws:kms"}
     if kms_key_arn:
         extra["SSEKMSKeyId"] = kms_key_arn
-    files = output_files(output_dir)
+    files = [f for f in output_files(output_dir) if not logs_only or f.name.endswith(LOG_SUFFIX)]
     for path in files:
         key = prefix + path.relative_to(output_dir).as_posix()
         print(f"seqflow-stage: {path} -> s3://{bucket}/{key}", flush=True)
@@ -175,6 +179,12 @@ def main(argv: list[str] | None = None, client=None) -> int:
     status = subprocess.run(argv, cwd=workdir, env=child_env, check=False).returncode
     if status != 0:
         print(f"seqflow-stage: {argv[0]} exited {status}; outputs not uploaded", file=sys.stderr)
+        if output_uri:
+            try:
+                count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None, logs_only=True)
+                print(f"seqflow-stage: uploaded {count} log file(s) to {output_uri}", file=sys.stderr, flush=True)
+            except Exception as exc:  # noqa: BLE001 - the command's status matters more than its log
+                print(f"seqflow-stage: could not upload the logs: {exc}", file=sys.stderr)
         return status
     if output_uri:
         count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)

@@ -19,11 +19,14 @@ mkdir -p "$out"
 idx="$out/$(basename "$ref")"
 marker="$idx.seqflow-index-bwa.ok"
 [ -f "$marker" ] && exit 0
-samtools faidx "$ref" --fai-idx "$idx.fai.tmp-$$" && mv -f "$idx.fai.tmp-$$" "$idx.fai"
+# the tools' stderr goes to the log, and a failure names the tool and its first error line
+seqflow_begin "$idx.bwa-index.log" "reference $ref"
+seqflow_run "samtools faidx" samtools faidx "$ref" --fai-idx "$idx.fai.tmp-$$"
+mv -f "$idx.fai.tmp-$$" "$idx.fai"
 # bwa writes five files under the -p prefix: build them under a temporary
 # prefix so a killed indexing never leaves a half index under the real name
 tmp="$idx.tmp-$$"
-bwa index -p "$tmp" "$ref" 2> "$idx.bwa-index.log"
+seqflow_run "bwa index" bwa index -p "$tmp" "$ref"
 for ext in amb ann bwt pac sa; do mv -f "$tmp.$ext" "$idx.$ext"; done
 seqflow_write_versions "$idx.seqflow-index-bwa.versions.json" bwa samtools
 touch "$marker"

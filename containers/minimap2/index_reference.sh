@@ -20,8 +20,11 @@ mkdir -p "$out"
 idx="$out/$(basename "$ref")"
 marker="$idx.seqflow-index-minimap2.ok"
 [ -f "$marker" ] && exit 0
-samtools faidx "$ref" --fai-idx "$idx.fai.tmp-$$" && mv -f "$idx.fai.tmp-$$" "$idx.fai"
-minimap2 -x sr -d "$idx.mmi.tmp-$$" "$ref" 2> "$idx.minimap2-index.log"
+# the tools' stderr goes to the log, and a failure names the tool and its first error line
+seqflow_begin "$idx.minimap2-index.log" "reference $ref"
+seqflow_run "samtools faidx" samtools faidx "$ref" --fai-idx "$idx.fai.tmp-$$"
+mv -f "$idx.fai.tmp-$$" "$idx.fai"
+seqflow_run "minimap2 -d" minimap2 -x sr -d "$idx.mmi.tmp-$$" "$ref"
 mv -f "$idx.mmi.tmp-$$" "$idx.mmi"
 seqflow_write_versions "$idx.seqflow-index-minimap2.versions.json" minimap2 samtools
 touch "$marker"

@@ -39,6 +39,14 @@ def profile() -> str:
     return value
 
 
+def ingest_schedule() -> str | None:
+    """The ingest DAG's schedule: ``SEQFLOW_INGEST_SCHEDULE`` (a cron expression or preset, default
+    ``@daily``; ``none`` for manual scans only, as the demo and the end-to-end tests run them on
+    their own clock). An environment variable, so cheap to read at DAG parse time."""
+    value = os.environ.get("SEQFLOW_INGEST_SCHEDULE", "@daily").strip()
+    return None if value.lower() in ("", "none", "null") else value
+
+
 def seqflow_home() -> Path:
     """Root folder of the local profile's state."""
     return Path(os.environ.get("SEQFLOW_HOME", REPO_ROOT / ".seqflow")).resolve()

@@ -226,11 +226,25 @@ def test_stager_downloads_objects_and_prefixes_runs_the_command_and_uploads_outp
     assert body["ServerSideEncryption"] == "aws:kms"
 
 
-def test_stager_uploads_nothing_when_the_command_fails(s3, stager, tmp_path, monkeypatch):
+def test_stager_uploads_only_the_log_when_the_command_fails(s3, stager, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SEQFLOW_WORKDIR", str(tmp_path))
     monkeypatch.setenv("SEQFLOW_OUTPUT_URI", f"s3://{BUCKET}/results/R1/")
-    status = stager.main(["sh", "-c", 'echo half > outputs/S1.bam; exit 3'], client=s3)
+    script = 'echo half > outputs/S1.bam; echo "[E::x] why" > outputs/S1.align.log; mkdir outputs/.tmp; ' \
+             'echo t > outputs/.tmp/S1.x.log; exit 3'
+    status = stager.main(["sh", "-c", script], client=s3)
     assert status == 3
+    # the log says why; nothing that looks like a result, nothing hidden
+    assert _keys(s3, "results/") == ["results/R1/S1.align.log"]
+    body = s3.get_object(Bucket=BUCKET, Key="results/R1/S1.align.log")
+    assert body["Body"].read() == b"[E::x] why\n" and body["ServerSideEncryption"] == "aws:kms"
+    err = capsys.readouterr().err
+    assert "exited 3; outputs not uploaded" in err and "uploaded 1 log file(s)" in err
+
+
+def test_stager_uploads_nothing_when_a_failed_command_wrote_no_log(s3, stager, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQFLOW_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("SEQFLOW_OUTPUT_URI", f"s3://{BUCKET}/results/R1/")
+    assert stager.main(["sh", "-c", 'echo half > outputs/S1.bam; exit 1'], client=s3) == 1
     assert _keys(s3, "results/") == []
 
 

@@ -31,6 +31,7 @@ def home(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("seqflow-home-genomes")
     mp.setenv("SEQFLOW_HOME", str(home))
+    mp.setenv("SEQFLOW_INGEST_SCHEDULE", "none")  # the scans run on the test's clock only
     mp.setenv("SEQFLOW_PROFILE", "local")
     yield home
     mp.undo()

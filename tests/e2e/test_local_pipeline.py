@@ -25,6 +25,7 @@ def home(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("seqflow-home")
     mp.setenv("SEQFLOW_HOME", str(home))
+    mp.setenv("SEQFLOW_INGEST_SCHEDULE", "none")  # the scans run on the test's clock only
     yield home
     mp.undo()
 
@@ -154,7 +155,7 @@ def test_lake_rows_per_sample_and_truth_f1(pipeline, demo_run):
     for sample_id, row in rows.items():
         # every call of the sample's VCF is one lake row
         n_vcf = sum(1 for line in _vcf_lines(results / sample_id / f"{sample_id}.vcf.gz"))
-        lake_rows = table.filter(ds.field("sample_id") == sample_id).num_rows
+        lake_rows = table.filter((ds.field("sample_id") == sample_id) & (ds.field("run_id") == demo_run.name)).num_rows
         assert lake_rows == n_vcf == row["variants_called"] > 20
         assert row["f1"] == 1.0, row
         assert row["pct_mapped"] > 99 and 25 < row["mean_depth"] < 35
@@ -162,13 +163,14 @@ def test_lake_rows_per_sample_and_truth_f1(pipeline, demo_run):
     assert {f"{s}/{s}.bam" for s in rows} <= {f["path"] for f in manifest["files"]}
 
 
-def test_sql_on_the_lake(pipeline, demo_run):
+def test_sql_on_the_lake(pipeline, demo_run, late_run):
     from seqflow.catalog import run_query
     from seqflow.config import local_paths
 
     paths = local_paths()
     columns, rows = run_query(paths.catalog, paths.lake, "qc_metrics")
-    assert len(rows) == 2
+    got = sorted((r[columns.index("run_id")], r[columns.index("sample_id")]) for r in rows)
+    assert got == sorted([(demo_run.name, "LAM-S01"), (demo_run.name, "LAM-S02"), (late_run.name, "LAM-S01")])
     assert "f1" in columns
 
 

@@ -10,6 +10,11 @@ the local runner (:mod:`seqflow.analysis.steps`), the Batch submissions
 decodes the same YAML), the HealthOmics workflow inputs
 (:mod:`seqflow.aws.omics.inputs`) and the tests that hold the WDL to it.
 
+An input may be ``optional`` (the R2 of single-end reads): when it is absent the script gets
+:data:`NO_FILE` (``-``) in its place, and the outputs declared ``only_with`` that input are not
+written, so the later inputs read from them are absent too (:meth:`StepCatalog.absent`). Every
+step keeps its tools' stderr in a log among its outputs (``{sample_id}.<step>.log``).
+
 A step has one name everywhere (``fastp``, ``align``, ...). An implementation
 chosen by an aligner or a caller has the id ``<name>_<value>`` (``align_bwa``,
 ``call_variants_bcftools``): the name of its Batch job definition and of its
@@ -29,7 +34,7 @@ import json
 import os
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +55,10 @@ VALUES = ("sample_id", "threads")
 #: what may choose between implementations of a step
 SELECTORS = ("aligner", "caller")
 VERSIONS_SUFFIX = ".versions.json"
+#: every step's log (its tools' stderr) is the one output whose file name ends so
+LOG_SUFFIX = ".log"
+#: the argument that stands for an optional input that is absent (no R2 for single-end reads)
+NO_FILE = "-"
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _STEP_KEYS = {"name", "script", "scope", "tools", "arguments", "inputs", "outputs", "resources", *SELECTORS}
@@ -107,6 +116,8 @@ class Input:
     #: ``sample.r1``, ``reference.fasta``, ... (:data:`SOURCES`) or ``<step>.<output>``
     source: str
     companions: tuple[Companion, ...] = ()
+    #: may be absent (the script then gets :data:`NO_FILE`)
+    optional: bool = False
 
     @property
     def external(self) -> bool:
@@ -128,6 +139,8 @@ class Output:
     template: str
     #: only feeds later steps (the local runner keeps it on scratch, not in the results)
     intermediate: bool = False
+    #: written only when this (optional) input of the step is given: ``trimmed_r2`` with ``r2``
+    only_with: str | None = None
 
     def file_name(self, **values: str) -> str:
         return self.template.format(**values)
@@ -181,6 +194,16 @@ class Step:
         return next(o for o in self.outputs.values() if o.template.endswith(VERSIONS_SUFFIX))
 
     @property
+    def log_output(self) -> Output:
+        """The output that keeps the tools' stderr (``{sample_id}.<name>.log``)."""
+        return next(o for o in self.outputs.values() if o.template.endswith(LOG_SUFFIX))
+
+    def present_outputs(self, absent_inputs: Iterable[str] = ()) -> dict[str, Output]:
+        """The outputs the step writes when its optional inputs ``absent_inputs`` are not given."""
+        absent = set(absent_inputs)
+        return {n: o for n, o in self.outputs.items() if o.only_with is None or o.only_with not in absent}
+
+    @property
     def script_relpath(self) -> str:
         """``<image>/<script>``, relative to the containers folder."""
         return f"{self.image}/{self.script}"
@@ -213,6 +236,8 @@ class Step:
             if value is None or value == "":
                 if arg.name == "threads":
                     value = self.resources.vcpus
+                elif arg.kind == "input" and self.inputs[arg.name].optional:
+                    value = NO_FILE
                 else:
                     raise CatalogError(f"{self.label}: no value for argument {arg.name!r} ({arg.kind})")
             if arg.name == "sample_id":
@@ -239,6 +264,16 @@ class Step:
     def companion_files(self, input_name: str, path: str) -> list[str]:
         """The files that must lie beside input ``input_name`` at ``path`` (``path`` + each suffix)."""
         return [f"{path}{c.suffix}" for c in self.inputs[input_name].companions]
+
+
+@dataclass(frozen=True)
+class Absent:
+    """What the sample steps go without when some external inputs are absent (:meth:`StepCatalog.absent`)."""
+
+    #: step name -> its inputs that are absent (the script gets :data:`NO_FILE` for each)
+    inputs: dict[str, frozenset[str]]
+    #: outputs that are not written (output names are unique across the sample steps)
+    outputs: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -325,6 +360,31 @@ class StepCatalog:
     def sample_step_names(self) -> tuple[str, ...]:
         """The per-sample step names in run order (the same for every aligner and caller)."""
         return tuple(s.name for s in self.sample_steps(self.aligners[0], self.callers[0]))
+
+    def absent(self, aligner: str, caller: str, sources: Iterable[str]) -> Absent:
+        """What the sample steps go without when the external inputs ``sources`` (``sample.r2``) are absent.
+
+        An absent source leaves out the optional inputs read from it, the outputs
+        written ``only_with`` those, and in turn the optional inputs read from
+        those outputs (single-end reads: fastp's ``r2``, its ``trimmed_r2``, the
+        alignment's ``r2``). A required input that would be absent is an error.
+        """
+        missing = set(sources)
+        unknown = missing - set(SOURCES)
+        if unknown:
+            raise ValueError(f"unknown input source(s) {sorted(unknown)}; sources: {sorted(SOURCES)}")
+        inputs: dict[str, frozenset[str]] = {}
+        outputs: set[str] = set()
+        for impl in self.sample_steps(aligner, caller):
+            gone = {name for name, inp in impl.inputs.items()
+                    if (inp.source in missing if inp.external else inp.output in outputs)}
+            required = sorted(name for name in gone if not impl.inputs[name].optional)
+            if required:
+                what = ", ".join(f"{n} ({impl.inputs[n].source})" for n in required)
+                raise ValueError(f"{impl.label} cannot run without its input(s) {what}")
+            inputs[impl.name] = frozenset(gone)
+            outputs |= set(impl.outputs) - set(impl.present_outputs(gone))
+        return Absent(inputs, frozenset(outputs))
 
     def index_suffixes(self, aligner: str) -> dict[str, str]:
         """Index files the alignment with ``aligner`` needs beside the FASTA: output name -> suffix."""
@@ -483,6 +543,17 @@ def _parse_step(raw: Any, image: str, where: str) -> Step:
         if (versions[0].name, versions[0].template) != (expected.name, expected.template):
             raise CatalogError(f"{label}: the versions output must be {expected.name}: {expected.template!r} "
                                f"(the run manifest finds it by that name)")
+    logs = [o for o in outputs.values() if o.template.endswith(LOG_SUFFIX)]
+    expected_log = Output(f"{name}_log", f"{{sample_id}}.{name}{LOG_SUFFIX}")
+    if len(logs) != 1 or (scope == "sample" and (logs[0].name, logs[0].template) != (expected_log.name,
+                                                                                      expected_log.template)):
+        want = f"{expected_log.name}: {expected_log.template!r}" if scope == "sample" else f"*{LOG_SUFFIX}"
+        raise CatalogError(f"{label}: exactly one output must be the log of its tools' stderr ({want}), "
+                           f"got {[o.name for o in logs]}")
+    for out in outputs.values():
+        if out.only_with is not None and (out.only_with not in inputs or not inputs[out.only_with].optional):
+            raise CatalogError(f"{label}: output {out.name}: only_with {out.only_with!r} must name an optional "
+                               f"input of the step, one of {[i for i in inputs if inputs[i].optional]}")
     return Step(name=name, image=image, script=script, scope=scope, tools=tuple(tools), arguments=arguments,
                 inputs=inputs, outputs=outputs, resources=resources, selector=selector, origin=where)
 
@@ -512,8 +583,11 @@ def _parse_inputs(raw: Any, label: str) -> dict[str, Input]:
         raise CatalogError(f"{label}: inputs must map each input argument to {{from: ..., with: [...]}}")
     inputs: dict[str, Input] = {}
     for name, spec in raw.items():
-        if not isinstance(spec, dict) or "from" not in spec or set(spec) - {"from", "with"}:
-            raise CatalogError(f"{label}: input {name}: expected {{from: <source>, with: [<step>.<output>, ...]}}")
+        if not isinstance(spec, dict) or "from" not in spec or set(spec) - {"from", "with", "optional"}:
+            raise CatalogError(f"{label}: input {name}: expected {{from: <source>, with: [<step>.<output>, ...], "
+                               "optional: true|false}")
+        if not isinstance(spec.get("optional", False), bool):
+            raise CatalogError(f"{label}: input {name}: optional must be true or false")
         source = spec["from"]
         step_output = isinstance(source, str) and re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_]+", source)
         if not isinstance(source, str) or (source not in SOURCES and not step_output):
@@ -524,7 +598,7 @@ def _parse_inputs(raw: Any, label: str) -> dict[str, Input]:
             raise CatalogError(f"{label}: input {name}: with must list <step>.<output> files beside it")
         # suffixes are filled in once every step is known (_check_catalog)
         companions = tuple(Companion(*w.split(".", 1), suffix="") for w in with_)
-        inputs[name] = Input(name, source, companions)
+        inputs[name] = Input(name, source, companions, spec.get("optional", False))
     return inputs
 
 
@@ -537,11 +611,14 @@ def _parse_outputs(raw: Any, label: str) -> dict[str, Output]:
             raise CatalogError(f"{label}: output name {name!r} must be lower-case letters, digits and '_'")
         if isinstance(spec, str):
             spec = {"file": spec}
-        if not isinstance(spec, dict) or "file" not in spec or set(spec) - {"file", "intermediate"}:
-            raise CatalogError(f"{label}: output {name}: expected a template or {{file: ..., intermediate: true}}")
+        if not isinstance(spec, dict) or "file" not in spec or set(spec) - {"file", "intermediate", "only_with"}:
+            raise CatalogError(f"{label}: output {name}: expected a template or "
+                               "{file: ..., intermediate: true, only_with: <optional input>}")
         if not isinstance(spec["file"], str) or not isinstance(spec.get("intermediate", False), bool):
             raise CatalogError(f"{label}: output {name}: file must be a string and intermediate a boolean")
-        outputs[name] = Output(name, spec["file"], spec.get("intermediate", False))
+        if not isinstance(spec.get("only_with", ""), str):
+            raise CatalogError(f"{label}: output {name}: only_with must name an optional input of the step")
+        outputs[name] = Output(name, spec["file"], spec.get("intermediate", False), spec.get("only_with"))
     return outputs
 
 
@@ -648,6 +725,10 @@ def _resolve_input(by_name: dict[str, list[Step]], step: Step, inp: Input) -> In
         if inp.output not in producers[0].outputs:
             raise CatalogError(f"{where}: from {inp.source}: step {inp.producer} has no output {inp.output!r}")
         primary_template = producers[0].outputs[inp.output].template  # type: ignore[index]
+        if producers[0].outputs[inp.output].only_with and not inp.optional:  # type: ignore[index]
+            raise CatalogError(f"{where}: from {inp.source}: that output is written only with the input "
+                               f"{producers[0].outputs[inp.output].only_with} of step {inp.producer}, "  # type: ignore[index]
+                               "so this input must be optional: true")
     fixed: list[Companion] = []
     for comp in inp.companions:
         producer = _producer(by_name, step, comp, where)

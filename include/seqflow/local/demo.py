@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -58,6 +59,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # the demo scans once, on its own trigger: no scheduled scan races it for the run
+    os.environ["SEQFLOW_INGEST_SCHEDULE"] = "none"
     logging.getLogger("httpx").setLevel(logging.WARNING)
     paths = local_paths()
     t0 = time.monotonic()

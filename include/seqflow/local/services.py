@@ -403,6 +403,10 @@ class AirflowServices:
                 pass
         for proc in self.processes.values():
             proc.wait()  # dead by now; reaps the exit status
+        if tracked:
+            import psutil
+
+            psutil.wait_procs(list(tracked.values()), timeout=5)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -225,6 +225,29 @@ def test_two_instances_run_side_by_side(instances):
     assert f"Airflow UI at http://localhost:{b.port} (on 127.0.0.1 only, every user is admin" in b.output
 
 
+def test_log_servers_serve_task_logs_where_the_api_server_looks(instances):
+    """The API server fetches a running task's log from ``http://<task hostname>:<log server port>/log/...``."""
+    import jwt
+
+    from seqflow.local.services import service_hostname
+
+    a = instances["a"]
+    rel = "dag_id=probe/run_id=manual/task_id=t/attempt=1.log"
+    path = Path(a.env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("a line of a running task\n")
+    # the claims Airflow's file task handler signs (JWTGenerator): [api] secret_key, HS512, the log audience
+    now = int(time.time())
+    token = jwt.encode({"filename": rel, "jti": os.urandom(16).hex(), "aud": "task-instance-logs",
+                        "nbf": now, "iat": now, "exp": now + 30},
+                       a.env["AIRFLOW__API__SECRET_KEY"], algorithm="HS512")
+    for name in ("worker-log-server", "trigger-log-server"):
+        url = f"http://{service_hostname()}:{a.ports[name]}/log/{rel}"
+        assert httpx.get(url, timeout=10).status_code == 403  # no token, no log
+        response = httpx.get(url, headers={"Authorization": token}, timeout=10)
+        assert (response.status_code, response.text) == (200, "a line of a running task\n"), name
+
+
 def test_seqflow_up_stops_everything_on_sigterm(instances):
     b = instances["b"]
     family = process_family([b.proc.pid])

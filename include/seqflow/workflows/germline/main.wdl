@@ -12,6 +12,12 @@ version 1.0
 # checks it against the Sample_ID rule (seqflow.paths.SAMPLE_ID_PATTERN) before it reaches
 # a file name or the command line, so no value of it can change a command; the scripts
 # check it again.
+#
+# Each script keeps its tools' stderr in <sample>.<step>.log (an output); a failing script
+# prints the log's tail and a "seqflow-error:" line with the cause on stderr (the task's
+# CloudWatch log) and exits 3 when the input reads cannot be trusted (containers/README.md).
+# The fastp and align tasks take R2 as optional, passed to the scripts as "-" when absent
+# (single-end reads); the workflow's fastq_r2 is still required.
 
 workflow germline {
     meta {
@@ -158,19 +164,24 @@ workflow germline {
         File fastp_json = fastp.fastp_json
         File fastp_html = fastp.fastp_html
         File fastp_versions = fastp.fastp_versions
+        File fastp_log = fastp.fastp_log
         File bam = aligned_bam
         File bai = aligned_bai
         File markdup = select_first([align_bwa.markdup, align_minimap2.markdup])
         File align_versions = select_first([align_bwa.align_versions, align_minimap2.align_versions])
+        File align_log = select_first([align_bwa.align_log, align_minimap2.align_log])
         File vcf = called_vcf
         File tbi = called_tbi
         File call_variants_versions = select_first([call_variants_bcftools.call_variants_versions])
+        File call_variants_log = select_first([call_variants_bcftools.call_variants_log])
         File flagstat = bam_qc.flagstat
         File coverage = bam_qc.coverage
         File samtools_stats = bam_qc.samtools_stats
         File bam_qc_versions = bam_qc.bam_qc_versions
+        File bam_qc_log = bam_qc.bam_qc_log
         File bcftools_stats = vcf_stats.bcftools_stats
         File vcf_stats_versions = vcf_stats.vcf_stats_versions
+        File vcf_stats_log = vcf_stats.vcf_stats_log
     }
 }
 
@@ -178,7 +189,7 @@ task fastp {
     input {
         String sample_id
         File r1
-        File r2
+        File? r2
         String docker_image
         Int cpu
         Int memory_gb
@@ -192,15 +203,16 @@ task fastp {
             echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
             exit 2
         fi
-        fastp_qc.sh "$sample" "~{r1}" "~{r2}" . ~{cpu}
+        fastp_qc.sh "$sample" "~{r1}" "~{default="-" r2}" . ~{cpu}
     >>>
 
     output {
         File trimmed_r1 = "~{sample_id}.trimmed_R1.fastq.gz"
-        File trimmed_r2 = "~{sample_id}.trimmed_R2.fastq.gz"
+        File? trimmed_r2 = "~{sample_id}.trimmed_R2.fastq.gz"
         File fastp_json = "~{sample_id}.fastp.json"
         File fastp_html = "~{sample_id}.fastp.html"
         File fastp_versions = "~{sample_id}.fastp.versions.json"
+        File fastp_log = "~{sample_id}.fastp.log"
     }
 
     runtime {
@@ -221,7 +233,7 @@ task align_bwa {
         File reference_pac
         File reference_sa
         File r1
-        File r2
+        File? r2
         String docker_image
         Int cpu
         Int memory_gb
@@ -245,7 +257,7 @@ task align_bwa {
         ln -s "~{reference_bwt}" ref/genome.fa.bwt
         ln -s "~{reference_pac}" ref/genome.fa.pac
         ln -s "~{reference_sa}" ref/genome.fa.sa
-        align.sh "$sample" ref/genome.fa "~{r1}" "~{r2}" . ~{cpu}
+        align.sh "$sample" ref/genome.fa "~{r1}" "~{default="-" r2}" . ~{cpu}
     >>>
 
     output {
@@ -253,6 +265,7 @@ task align_bwa {
         File bai = "~{sample_id}.bam.bai"
         File markdup = "~{sample_id}.markdup.txt"
         File align_versions = "~{sample_id}.align.versions.json"
+        File align_log = "~{sample_id}.align.log"
     }
 
     runtime {
@@ -269,7 +282,7 @@ task align_minimap2 {
         File reference_fai
         File reference_mmi
         File r1
-        File r2
+        File? r2
         String docker_image
         Int cpu
         Int memory_gb
@@ -287,7 +300,7 @@ task align_minimap2 {
         ln -s "~{reference}" ref/genome.fa
         ln -s "~{reference_fai}" ref/genome.fa.fai
         ln -s "~{reference_mmi}" ref/genome.fa.mmi
-        align.sh "$sample" ref/genome.fa "~{r1}" "~{r2}" . ~{cpu}
+        align.sh "$sample" ref/genome.fa "~{r1}" "~{default="-" r2}" . ~{cpu}
     >>>
 
     output {
@@ -295,6 +308,7 @@ task align_minimap2 {
         File bai = "~{sample_id}.bam.bai"
         File markdup = "~{sample_id}.markdup.txt"
         File align_versions = "~{sample_id}.align.versions.json"
+        File align_log = "~{sample_id}.align.log"
     }
 
     runtime {
@@ -337,6 +351,7 @@ task call_variants_bcftools {
         File vcf = "~{sample_id}.vcf.gz"
         File tbi = "~{sample_id}.vcf.gz.tbi"
         File call_variants_versions = "~{sample_id}.call_variants.versions.json"
+        File call_variants_log = "~{sample_id}.call_variants.log"
     }
 
     runtime {
@@ -375,6 +390,7 @@ task bam_qc {
         File coverage = "~{sample_id}.coverage.tsv"
         File samtools_stats = "~{sample_id}.samtools_stats.txt"
         File bam_qc_versions = "~{sample_id}.bam_qc.versions.json"
+        File bam_qc_log = "~{sample_id}.bam_qc.log"
     }
 
     runtime {
@@ -415,6 +431,7 @@ task vcf_stats {
     output {
         File bcftools_stats = "~{sample_id}.bcftools_stats.txt"
         File vcf_stats_versions = "~{sample_id}.vcf_stats.versions.json"
+        File vcf_stats_log = "~{sample_id}.vcf_stats.log"
     }
 
     runtime {
