@@ -1,24 +1,32 @@
 """
 ### seqflow: daily ingest
 
-Every day, picks up the sequencer runs of its date from the instrument share,
-copies them to raw storage, waits for each run's completion flag and starts one
-**seqflow_analysis** DAG run per complete run.
+Every scan (the daily schedule; `SEQFLOW_INGEST_SCHEDULE` sets another interval,
+or `none`) picks up the sequencer runs that have **finished**, whatever the date
+in their name, copies each once to raw storage and starts its analysis.
 
-* **Which runs**: run folders named `YYMMDD_<instrument>_<run>_<flowcell>` whose
-  date is the DAG run's logical date (or the `run_date` param of a manual
-  trigger). Runs already ingested are skipped unless `force` is set.
-* **Copy**: one transfer with an include filter naming exactly those folders,
+* **Which runs**: the run folders `YYMMDD_<instrument>_<run>_<flowcell>` of the
+  look-back window (`lookback_days`, default 14: run-name dates at most that old)
+  whose completion flag (`CopyComplete.txt` / `RTAComplete.txt`) is there and,
+  when `qa_flag` is set, the technician's QA-pass flag too, and that are not
+  ingested yet (`force` re-ingests). A run still being written (a NovaSeq run
+  sequences for about two days) is recorded **waiting**, never failed; a later
+  scan picks it up. One alert is raised when a run has waited longer than
+  `alert_after_hours` (default 72). A manual trigger with `run_date` scans only
+  the runs of that date.
+* **Where the flags are seen**: locally on the landing share; on AWS, where
+  Airflow cannot list the on-prem share, a first DataSync execution copies only
+  the flag files (`discover_flags`), and the raw bucket shows which runs are done.
+* **Copy**: one transfer with an include filter naming exactly those run folders,
   checksum-verified (local profile: a local copy; aws profile: AWS DataSync).
   Transfers never overlap: the DAG runs one at a time and the task uses the
   `datasync` pool.
-* **Completion**: a sensor per run waits for `CopyComplete.txt` / `RTAComplete.txt`
-  in raw storage. After `flag_timeout_s` the run is recorded as *incomplete* in
-  the registry and the sensor fails with that message.
+* **Completion**: a sensor per run checks its flag in raw storage after the copy.
 * **Hand-over**: one analysis DAG run per run and genome
   (`ingest__<run>__<version>__<this DAG run>`, `…__<reference>` when the sheet maps
-  its samples to several genomes), and this DAG run waits for them, so its state is
-  the state of the day's analyses.
+  its samples to several genomes). The ingest does **not** wait for its analyses:
+  the registry tracks them, and an analysis that takes a day never holds up the
+  next scan.
 * **Reference**: the `reference` param, else each sample's reference from the sheet
   through the deployment's mapping table (`seqflow reference map Sample_Project
   PROJECT NAME`), else the default (`seqflow reference default NAME`). The schedule
@@ -26,8 +34,11 @@ copies them to raw storage, waits for each run's completion flag and starts one
   analysis's `plan`, with a message that says how to set one. Add a genome with
   `seqflow reference add NAME --fasta PATH|URI` (docs/references.md).
 
-Backfill a date range with `airflow backfill create --dag-id seqflow_daily_ingest
---from-date 2026-11-01 --to-date 2026-11-07`.
+**Backfills** select runs by the date in their name, from raw storage (the share
+may have been purged): `airflow backfill create --dag-id seqflow_daily_ingest
+--from-date 2026-11-01 --to-date 2026-11-07` re-analyses the runs dated in that
+range with the current pipeline version (a run already analysed with exactly
+this analysis identity is skipped unless `force`).
 """
 
 from __future__ import annotations
