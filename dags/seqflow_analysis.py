@@ -104,9 +104,11 @@ with DAG(
         """The engine of this DAG run: the per-sample steps, or one HealthOmics run per sample."""
         return "omics_requests" if run_plan["engine"] == "omics" else "sample.requests"
 
-    @task(trigger_rule="none_failed_min_one_success")
+    # one failed sample does not sink the run: the others go on to the lake and the QC summary
+    @task(trigger_rule="all_done_min_one_success")
     def collect_vcfs(run_plan: dict, jobs: list[dict]) -> list[dict]:
-        """Each sample's VCF, from whichever engine ran."""
+        """Each analysed sample's VCF, from whichever engine ran (failed samples are left out;
+        finalise_run records them)."""
         from airflow.sdk import get_current_context
 
         from seqflow.tasks.analysis import collect_vcfs as collect

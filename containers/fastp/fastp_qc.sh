@@ -100,10 +100,8 @@ fastp --in1 "$r1" --out1 "$tmp/$sample.trimmed_R1.fastq.gz" "${pe[@]}" --thread 
   --json "$tmp/$sample.fastp.json" --html "$tmp/$sample.fastp.html" --report_title "$sample" \
   2>> "$SEQFLOW_LOG" || fastp_status=$?
 wait "$checks" || true
-if [ -s "$tmp/check.stderr" ]; then
-  printf '== read checks\n' >> "$SEQFLOW_LOG"
-  cat "$tmp/check.stderr" >> "$SEQFLOW_LOG"
-fi
+printf '== read checks (gzip, FASTQ records, mates)\n' >> "$SEQFLOW_LOG"
+cat "$tmp/check.stderr" "$tmp"/check_r*.gzip >> "$SEQFLOW_LOG" 2> /dev/null || true
 
 # the reads themselves first: a bad file is the cause of whatever fastp said about it
 count_reads R1 "$r1" "$tmp/check_r1"

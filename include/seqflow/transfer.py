@@ -105,12 +105,12 @@ class TransferSourceChangedError(TransferError):
     folder itself) name it, ``change`` says what differs.
     """
 
-    def __init__(self, run_id: str, path: str, change: str) -> None:
+    def __init__(self, run_id: str, path: str, change: str, hint: str = "") -> None:
         self.run_id = run_id
         self.path = path
         self.change = change
         where = f"{run_id}/{path}" if path else run_id
-        super().__init__(f"{where} {change}; not copied")
+        super().__init__(f"{where} {change}; not copied" + (f". {hint}" if hint else ""))
 
 
 class _Vanished(Exception):
@@ -209,7 +209,10 @@ class RunTransfer:
     def summary(self) -> str:
         state = "complete" if self.complete else "no completion flag"
         check = "verified" if self.verified else "not verified"
-        parts = [f"{self.run_id}: {self.files_copied} copied ({_human(self.bytes_copied)})", f"{self.files_skipped} unchanged"]
+        parts = [
+            f"{self.run_id}: {self.files_copied} copied ({_human(self.bytes_copied)})",
+            f"{self.files_skipped} unchanged",
+        ]
         if self.vanished:
             parts.append(f"{len(self.vanished)} vanished from the share after the listing ({_names(self.vanished)})")
         if self.flags_withheld:
@@ -443,8 +446,11 @@ def _list_run_files(root_fd: int, run_dir: Path, real_root: Path) -> _Listing:
     try:
         run_fd = os.open(run_id, _O_FOLDER, dir_fd=root_fd)
     except OSError as exc:
-        st = os.stat(run_id, dir_fd=root_fd, follow_symlinks=False)
-        if stat.S_ISLNK(st.st_mode):
+        try:
+            is_link = stat.S_ISLNK(os.stat(run_id, dir_fd=root_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            is_link = False
+        if is_link:
             raise _refuse_symlink(run_id, root_fd, run_id, run_dir.parent, real_root) from None
         raise TransferError(f"cannot open run folder {run_dir}: {exc}") from None
     try:
@@ -482,8 +488,16 @@ class _SourceTree:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _changed(self, rel_parts: tuple[str, ...], change: str) -> TransferSourceChangedError:
-        return TransferSourceChangedError(self._run_id, "/".join(rel_parts), change)
+    def _changed(self, rel_parts: tuple[str, ...], change: str, hint: str = "") -> TransferSourceChangedError:
+        return TransferSourceChangedError(self._run_id, "/".join(rel_parts), change, hint)
+
+    def _swapped_for_link(
+        self, rel_parts: tuple[str, ...], name: str, dir_fd: int, what: str = ""
+    ) -> TransferSourceChangedError:
+        target = _symlink_target(name, dir_fd)
+        return self._changed(
+            rel_parts, f"{what}was replaced by a symlink -> {target} after the listing", "Symlinks are never followed."
+        )
 
     def _open_folder(self, parent_fd: int, name: str, rel_parts: tuple[str, ...]) -> int:
         try:
@@ -499,8 +513,7 @@ class _SourceTree:
             except FileNotFoundError:
                 raise _Vanished from None
             if stat.S_ISLNK(st.st_mode):
-                target = _symlink_target(name, parent_fd)
-                raise self._changed(rel_parts, f"(a folder) was replaced by a symlink -> {target} after the listing") from None
+                raise self._swapped_for_link(rel_parts, name, parent_fd, "(a folder) ") from None
             raise self._changed(rel_parts, f"(a folder) is now {_kind(st.st_mode)}") from None
         try:
             changes = _differences(self._folders[rel_parts], os.fstat(fd), folder=True)
@@ -539,22 +552,20 @@ class _SourceTree:
         except FileNotFoundError:
             raise _Vanished from None
         if stat.S_ISLNK(st.st_mode):
-            target = _symlink_target(leaf, dir_fd)
-            raise self._changed(source.parts, f"was replaced by a symlink -> {target} after the listing")
+            raise self._swapped_for_link(source.parts, leaf, dir_fd)
         self.check(source, st)
 
         def opener(_name: str, flags: int) -> int:
             return os.open(leaf, flags | _O_SOURCE_EXTRA, dir_fd=dir_fd)
 
         try:
-            handle = open(source.path, "rb", opener=opener)  # noqa: SIM115 - the caller closes it
+            handle = open(source.path, "rb", opener=opener)  # the caller closes it
         except FileNotFoundError:
             raise _Vanished from None
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
-            target = _symlink_target(leaf, dir_fd)
-            raise self._changed(source.parts, f"was replaced by a symlink -> {target} after the listing") from None
+            raise self._swapped_for_link(source.parts, leaf, dir_fd) from None
         try:
             # the descriptor, not the name, decides: this is what will be read
             self.check(source, os.fstat(handle.fileno()))
@@ -570,7 +581,7 @@ class _SourceTree:
         changes = _differences(source.identity, now)
         if changes:
             raise self._changed(
-                source.parts, f"changed after it was listed ({'; '.join(changes)}); is the run still being written?"
+                source.parts, f"changed after it was listed ({'; '.join(changes)})", "Is the run still being written?"
             )
 
 
@@ -647,7 +658,7 @@ def _copy_file(
             after = os.fstat(fin.fileno())
             if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
                 raise TransferSourceChangedError(
-                    run_id, source.rel, "changed while it was being copied; is the run still being written?"
+                    run_id, source.rel, "changed while it was being copied", "Is the run still being written?"
                 )
             # keep the source mtime so that the next transfer's quick check can match
             os.utime(tmp, ns=(after.st_atime_ns, after.st_mtime_ns))
@@ -734,7 +745,9 @@ def _transfer_run(
                 f"{_names(result.temp_files_removed)}"
             )
         with _SourceTree(root_fd, run_id, listing) as tree:
-            entries, withdrawn = _copy_run(tree, result, data_files, flag_files, destinations, dest_run, flags, verify, say)
+            entries, withdrawn = _copy_run(
+                tree, result, data_files, flag_files, destinations, dest_run, flags, verify, say
+            )
         result.not_on_source = sorted(rel for rel in existing if rel not in entries and rel not in withdrawn)
         if result.not_on_source:
             say(

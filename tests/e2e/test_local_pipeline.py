@@ -53,13 +53,27 @@ def late_run(home):
     return run
 
 
+@pytest.fixture(scope="module")
+def broken_run(home):
+    """A complete two-sample run whose second sample's R1 is plain text named .fastq.gz."""
+    from seqflow.config import local_paths
+    from seqflow.demo.runfolder import generate_run
+
+    paths = local_paths()
+    run = generate_run(paths.landing, paths.truth, paths.references, reference="lambda",
+                       run_date=RUN_DATE, run_number=3, samples=2, coverage=10, seed=9)
+    [r1] = run.rglob("LAM-S02_*_R1_001.fastq.gz")
+    r1.write_text("@read1\nACGT\n+\nIIII\n")
+    return run
+
+
 def _scan(day: dt.date, hour: int = 6) -> str:
     """A scan's clock: the logical date of a manually triggered ingest DAG run."""
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.timezone.utc).isoformat()
 
 
 @pytest.fixture(scope="module")
-def pipeline(home, demo_run, late_run):
+def pipeline(home, demo_run, late_run, broken_run):
     """Scan at D+1 (one run complete, one still sequencing), again at D+1, then at D+2 after the late
     run's flag; wait for each and the analyses it started."""
     from seqflow.local.client import AirflowClient
@@ -100,8 +114,9 @@ def pipeline(home, demo_run, late_run):
                "bad": (bad_state, bad_tis["plan"]["state"], bad_log)}
 
 
-def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run):
-    assert pipeline["first"].analysis_run_ids == [f"ingest__{demo_run.name}__1.0.0__e2e-1"]
+def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run, broken_run):
+    assert pipeline["first"].analysis_run_ids == sorted(
+        [f"ingest__{demo_run.name}__1.0.0__e2e-1", f"ingest__{broken_run.name}__1.0.0__e2e-1"])
     assert pipeline["second"].state == "success"
     assert pipeline["second_tis"]["find_runs"] == "skipped"
     assert pipeline["second"].analysis_run_ids == []
@@ -128,6 +143,22 @@ def test_a_one_sample_run_is_analysed_end_to_end(pipeline, late_run):
     summary = json.loads((results / "qc_summary.json").read_text())
     [row] = summary["samples"]
     assert row["variants_called"] == row["variants_in_lake"] > 20 and row["f1"] > 0.95
+
+
+def test_one_bad_sample_fails_alone_and_the_run_is_partially_analysed(pipeline, broken_run):
+    from seqflow.config import local_paths
+    from seqflow.registry import local_registry
+
+    record = local_registry().get(broken_run.name, "1.0.0/lambda/bwa/bcftools")
+    assert record.status == "partially_analysed", record
+    assert list(record.details["failed_samples"]) == ["LAM-S02"]
+    failure = record.details["failed_samples"]["LAM-S02"]
+    assert failure["step"] == "fastp" and "LAM-S02" in failure["error"]
+    assert [row["sample_id"] for row in record.details["samples"]] == ["LAM-S01"]
+    paths = local_paths()
+    table = ds.dataset(paths.lake / "variants", format="parquet", partitioning="hive").to_table()
+    rows = table.filter(ds.field("run_id") == broken_run.name)
+    assert set(rows.column("sample_id").to_pylist()) == {"LAM-S01"} and rows.num_rows > 10
 
 
 def test_raw_copy_is_verified(pipeline, demo_run, home):

@@ -325,8 +325,8 @@ def qc_reads(job: SampleJob) -> dict[str, str]:
         joined = [(end, paths) for end, paths in (("R1", job.r1), ("R2", job.r2)) if len(paths) > 1]
         if not joined:
             raise
-        notes = [f"{end} is the lanes {', '.join(paths)} joined" for end, paths in joined]
-        notes += [problem for end, paths in joined for problem in _lane_problems(end, paths)]
+        notes = [note for end, paths in joined
+                 for note in [f"{end} is the lanes {', '.join(paths)} joined", *_lane_problems(end, paths)]]
         head, _, rest = str(err).partition("\n")
         raise StepInputError("\n".join([head, *notes, rest]), step=err.step, exit_code=err.exit_code,
                              cause=err.cause, log=err.log) from None

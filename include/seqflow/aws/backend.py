@@ -93,6 +93,10 @@ class AwsBackend:
                                          prefix=self.settings.raw_prefix_norm, delimiter="/") or []
         return sorted(n for n in (PurePosixPath(p).name for p in prefixes) if is_run_folder_name(n))
 
+    def exists(self, uri: str) -> bool:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return bool(self.s3.check_for_key(key=key, bucket_name=bucket))
+
     def alert(self, message: dict) -> None:
         """A log line, and the SNS topic when one is configured."""
         import logging

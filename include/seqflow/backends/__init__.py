@@ -53,6 +53,9 @@ class Backend(Protocol):
     def raw_runs(self) -> list[str]:
         """The run folders in raw storage (what a backfill selects from)."""
 
+    def exists(self, uri: str) -> bool:
+        """Whether a result file exists (a path or an ``s3://`` URI)."""
+
     def alert(self, message: dict) -> None:
         """Raise an alert that is not a task failure (a run waiting too long): log line, and SNS on AWS."""
 

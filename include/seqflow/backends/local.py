@@ -50,6 +50,9 @@ class LocalBackend:
         raw = self.paths.raw
         return sorted(p.name for p in raw.iterdir() if p.is_dir() and is_run_folder_name(p.name)) if raw.is_dir() else []
 
+    def exists(self, uri: str) -> bool:
+        return Path(uri).is_file()
+
     def alert(self, message: dict) -> None:
         log.error("ALERT seqflow: %s", message)
 

@@ -127,7 +127,7 @@ def _secret(path: Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_urlsafe(32))
+        tmp.write_text(secrets.token_urlsafe(64))  # 64 bytes: the HS512 key size RFC 7518 asks for
         tmp.chmod(0o600)
         tmp.replace(path)
     return path.read_text().strip()

@@ -130,34 +130,62 @@ def _state(job: SampleJob, outputs: dict[str, str]) -> dict[str, Any]:
     return {"job": job.to_dict(), "outputs": outputs}
 
 
+class SampleInputError(RuntimeError):
+    """A sample's input is bad (truncated gzip, unpaired reads...): retrying cannot help."""
+
+
+def failure_marker(job: SampleJob) -> Path:
+    """``<results>/<sample>/<sample>.failed.json``: which step failed and why (local steps)."""
+    return job.results_dir / f"{job.sample_id}.failed.json"
+
+
+def _run_step(step: str, job: SampleJob, run) -> dict[str, Any]:
+    """Run one local step of a sample; a failure leaves a marker naming the step and the cause,
+    so the run's other samples go on and ``finalise_run`` can say what failed."""
+    import json
+
+    marker = failure_marker(job)
+    try:
+        outputs = run()
+    except Exception as exc:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        input_error = type(exc).__name__ == "StepInputError"
+        marker.write_text(json.dumps({"step": step, "error": str(exc)[-4000:], "input_error": input_error}))
+        if input_error:
+            raise SampleInputError(str(exc)) from exc
+        raise
+    marker.unlink(missing_ok=True)
+    return _state(job, outputs)
+
+
 def qc_reads(job: dict) -> dict[str, Any]:
     sample = SampleJob.from_dict(job)
-    return _state(sample, steps.qc_reads(sample))
+    return _run_step("fastp", sample, lambda: steps.qc_reads(sample))
 
 
 def align(state: dict[str, Any]) -> dict[str, Any]:
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _state(sample, {**out, **steps.align(sample, out["trimmed_r1"], out["trimmed_r2"])})
+    return _run_step("align", sample, lambda: {**out, **steps.align(sample, out["trimmed_r1"], out["trimmed_r2"])})
 
 
 def call_variants(state: dict[str, Any]) -> dict[str, Any]:
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _state(sample, {**out, **steps.call_variants(sample, out["bam"])})
+    return _run_step("call_variants", sample, lambda: {**out, **steps.call_variants(sample, out["bam"])})
 
 
 def bam_qc(state: dict[str, Any]) -> dict[str, Any]:
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _state(sample, {**out, **steps.bam_qc(sample, out["bam"])})
+    return _run_step("bam_qc", sample, lambda: {**out, **steps.bam_qc(sample, out["bam"])})
 
 
 def vcf_stats(state: dict[str, Any]) -> dict[str, Any]:
     """The sample's last step: bcftools stats, then its scratch (trimmed reads) is dropped."""
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    result = _state(sample, {**out, **steps.vcf_stats(sample, out["vcf"])})
+    result = _run_step("vcf_stats", sample, lambda: {**out, **steps.vcf_stats(sample, out["vcf"])})
     steps.drop_scratch(sample)
     return result
 
@@ -174,12 +202,37 @@ def collect_vcfs(run_plan: dict[str, Any], jobs: list[dict], *, omics_run_ids: l
     if run_plan["engine"] == "omics":
         from seqflow.aws.analysis import omics_vcfs
 
-        return omics_vcfs(jobs, omics_run_ids)
-    return [
-        {"sample_id": job["sample_id"],
-         "vcf": _join(backend.results_uri(identity, job["sample_id"]), f"{job['sample_id']}.vcf.gz")}
-        for job in jobs
-    ]
+        return omics_vcfs(jobs, omics_run_ids, settings=getattr(backend, "settings", None))
+    done, failed = [], {}
+    for job in jobs:
+        sample_id = job["sample_id"]
+        results = backend.results_uri(identity, sample_id)
+        failure = sample_failure(results, sample_id, backend)
+        # the last step's output: a sample whose steps did not all finish has none (or a stale one
+        # beside a failure marker)
+        stats = _join(results, f"{sample_id}.bcftools_stats.txt")
+        if failure is None and backend.exists(stats):
+            done.append({"sample_id": sample_id, "vcf": _join(results, f"{sample_id}.vcf.gz")})
+        else:
+            failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
+    if failed:
+        log.error("%s: %d of %d sample(s) failed: %s", identity.label(), len(failed), len(jobs), failed)
+    if not done:
+        backend.registry().put(identity.run_id, identity.key, "failed", failed_samples=failed)
+        backend.alert({"event": "analysis failed", "analysis": identity.label(), "failed_samples": failed})
+        raise RuntimeError(f"{identity.label()}: every sample failed: " + "; ".join(
+            f"{s} at {f['step']}: {f['error'][-300:]}" for s, f in failed.items()))
+    return done
+
+
+def sample_failure(results_dir: str, sample_id: str, backend: Backend) -> dict | None:
+    """The failure marker of a sample (local steps), or None."""
+    import json
+
+    marker = _join(results_dir, f"{sample_id}.failed.json")
+    if not backend.exists(marker):
+        return None
+    return json.loads(backend.read_text(marker))
 
 
 def converter_args(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None
@@ -297,7 +350,17 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     qc_rows = backend.query_rows(qc_result)
     rows = _sample_rows(run_plan, vcfs, qc_rows, backend)
     outputs = backend.publish_run_outputs(identity, rows)
-    backend.registry().put(identity.run_id, identity.key, "analysed", **outputs, samples=rows,
-                           vcfs={v["sample_id"]: v["vcf"] for v in vcfs})
-    log.info("%s analysed: %s", identity.label(), outputs)
-    return {**outputs, "samples": rows}
+    analysed = {v["sample_id"] for v in vcfs}
+    failed = {}
+    for sample_id in run_plan["samples"]:
+        if sample_id not in analysed:
+            failure = sample_failure(backend.results_uri(identity, sample_id), sample_id, backend)
+            failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
+    status = "partially_analysed" if failed else "analysed"
+    backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
+                           vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed)
+    if failed:
+        backend.alert({"event": "analysis partially failed", "analysis": identity.label(),
+                       "failed_samples": failed})
+    log.info("%s %s: %s", identity.label(), status.replace("_", " "), outputs)
+    return {**outputs, "samples": rows, "status": status, "failed_samples": failed}

@@ -12,8 +12,21 @@ def _label(sample_id: str) -> None:
 
 
 def _sample_task(fn):
-    """A per-sample task, labelled with its sample in the UI."""
-    return task(map_index_template="{{ sample_id }}")(fn)
+    """A per-sample task, labelled with its sample in the UI; a bad input fails it without retries."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from seqflow.tasks.analysis import SampleInputError
+
+        try:
+            return fn(*args, **kwargs)
+        except SampleInputError as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    return task(map_index_template="{{ sample_id }}")(run)
 
 
 # -- ingest --------------------------------------------------------------------------------

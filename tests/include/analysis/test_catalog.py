@@ -98,7 +98,8 @@ def test_arguments_are_built_in_the_scripts_order_from_named_values():
 
 def test_output_file_names_and_the_files_beside_each_input():
     assert cat.output_files("call_variants", "S1", caller="bcftools") == {
-        "vcf": "S1.vcf.gz", "tbi": "S1.vcf.gz.tbi", "call_variants_versions": "S1.call_variants.versions.json"}
+        "vcf": "S1.vcf.gz", "tbi": "S1.vcf.gz.tbi", "call_variants_versions": "S1.call_variants.versions.json",
+        "call_variants_log": "S1.call_variants.log"}
     assert cat.output_files("fastp", "S1")["trimmed_r1"] == "S1.trimmed_R1.fastq.gz"
     align = cat.step("align", aligner="bwa")
     assert align.companion_files("reference", "s3://b/GRCh38.fa") == [
@@ -127,6 +128,46 @@ def test_every_step_declares_its_versions_file_as_an_output():
         if s.scope == "sample":
             assert s.outputs[f"{s.name}_versions"].template == f"{{sample_id}}.{s.name}.versions.json"
         assert s.versions_output.template.endswith(".versions.json") and s.tools, s.id
+
+
+def test_every_step_declares_its_log_as_an_output():
+    for s in cat.catalog().steps:
+        if s.scope == "sample":
+            assert s.log_output == s.outputs[f"{s.name}_log"]
+            assert s.log_output.template == f"{{sample_id}}.{s.name}.log" and not s.log_output.intermediate
+        else:
+            assert s.log_output.template.startswith("{reference}.") and s.log_output.template.endswith("-index.log")
+
+
+def test_r2_is_optional_and_an_absent_one_reaches_the_script_as_a_dash():
+    fastp = cat.step("fastp")
+    assert fastp.inputs["r2"].optional and not fastp.inputs["r1"].optional
+    assert fastp.outputs["trimmed_r2"].only_with == "r2"
+    assert cat.NO_FILE == "-"
+    values = {"sample_id": "S1", "r1": "/in/S1_R1.fastq.gz", "out_dir": "/o", "threads": 2}
+    assert fastp.argv(values) == ["S1", "/in/S1_R1.fastq.gz", "-", "/o", "2"]
+    assert fastp.argv({**values, "r2": ""}) == fastp.argv({**values, "r2": None}) == fastp.argv(values)
+    with pytest.raises(CatalogError, match="no value for argument 'r1'"):
+        fastp.argv({**values, "r1": None})
+    assert set(fastp.present_outputs({"r2"})) == set(fastp.outputs) - {"trimmed_r2"}
+    assert fastp.present_outputs() == fastp.outputs
+    for aligner in cat.ALIGNERS:
+        assert cat.step("align", aligner=aligner).inputs["r2"].optional
+
+
+@pytest.mark.parametrize("aligner", cat.ALIGNERS)
+def test_single_end_reads_leave_out_r2_its_trimmed_reads_and_the_alignments_r2(aligner):
+    absent = cat.catalog().absent(aligner, "bcftools", {"sample.r2"})
+    assert absent.inputs == {"fastp": {"r2"}, "align": {"r2"}, "call_variants": set(), "bam_qc": set(),
+                             "vcf_stats": set()}
+    assert absent.outputs == {"trimmed_r2"}
+    nothing = cat.catalog().absent(aligner, "bcftools", ())
+    assert not nothing.outputs and not any(nothing.inputs.values())
+    with pytest.raises(ValueError, match=r"step call_variants \(caller bcftools\) cannot run without its input\(s\) "
+                                         r"ploidy_file \(reference.ploidy\)"):
+        cat.catalog().absent(aligner, "bcftools", {"reference.ploidy"})
+    with pytest.raises(ValueError, match="unknown input source"):
+        cat.catalog().absent(aligner, "bcftools", {"sample.r3"})
 
 
 # ---------------------------------------------------------------- the bundled copy
@@ -198,6 +239,33 @@ def test_the_versions_output_has_the_name_the_manifest_looks_for(docs):
     outputs = _step(docs, "fastp/steps.yaml", "fastp")["outputs"]
     outputs["versions"] = outputs.pop("fastp_versions")
     assert "the versions output must be fastp_versions" in _error(docs)
+
+
+def test_the_log_output_has_the_name_and_file_of_its_step(docs):
+    outputs = _step(docs, "samtools/steps.yaml", "bam_qc")["outputs"]
+    outputs["log"] = outputs.pop("bam_qc_log")
+    assert "exactly one output must be the log of its tools' stderr (bam_qc_log: '{sample_id}.bam_qc.log')" \
+        in _error(docs)
+    del outputs["log"]
+    assert "got []" in _error(docs)
+
+
+def test_only_with_must_name_an_optional_input_of_the_step(docs):
+    fastp = _step(docs, "fastp/steps.yaml", "fastp")
+    fastp["outputs"]["trimmed_r2"]["only_with"] = "r1"
+    assert "output trimmed_r2: only_with 'r1' must name an optional input of the step, one of ['r2']" in _error(docs)
+
+
+def test_an_input_read_from_an_output_written_only_with_an_optional_input_is_optional(docs):
+    del _step(docs, "bwa/steps.yaml", "align")["inputs"]["r2"]["optional"]
+    message = _error(docs)
+    assert "containers/bwa/steps.yaml: step align (aligner bwa): input r2: from fastp.trimmed_r2" in message
+    assert "must be optional: true" in message
+
+
+def test_optional_is_a_boolean(docs):
+    _step(docs, "fastp/steps.yaml", "fastp")["inputs"]["r2"]["optional"] = "yes"
+    assert "input r2: optional must be true or false" in _error(docs)
 
 
 def test_steps_that_read_each_other_are_a_cycle(docs):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import WDL
 
-from seqflow.analysis.catalog import SOURCES, Step, catalog, containers_dir
+from seqflow.analysis.catalog import NO_FILE, SOURCES, Step, catalog, containers_dir
 from seqflow.aws.omics.inputs import companion_input, image_input, start_run_parameters, workflow_inputs
 from seqflow.paths import SAMPLE_ID_PATTERN
 
@@ -167,6 +167,8 @@ def test_task_inputs_and_outputs_are_the_steps(tasks, step_id):
     assert {d.name for d in task.inputs} == expected
     assert {o.name: _text(o.expr) for o in task.outputs} == {
         name: '"' + out.template.replace("{sample_id}", "~{sample_id}") + '"' for name, out in impl.outputs.items()}
+    # an output written only with an optional input is optional (File?): absent for single-end reads
+    assert {o.name for o in task.outputs if o.type.optional} == {n for n, o in impl.outputs.items() if o.only_with}
     assert {"docker", "cpu", "memory"} <= set(task.runtime)
     assert str(task.runtime["docker"].expr) == "docker_image"
     assert _text(task.runtime["memory"]) == '"~{memory_gb} GiB"'
@@ -176,6 +178,13 @@ def test_task_inputs_and_outputs_are_the_steps(tasks, step_id):
 def test_task_command_runs_the_images_script_with_the_catalogues_arguments(tasks, step_id):
     impl, task = _sample_impls()[step_id], tasks[step_id]
     command = "".join(p if isinstance(p, str) else "~{" + _text(p.expr) + "}" for p in task.command.parts)
+    # an optional input (R2 of single-end reads) is a File? that reaches the script as "-" when absent
+    declared = {d.name: d for d in task.inputs}
+    for part in task.command.parts:
+        if not isinstance(part, str) and isinstance(part.expr, WDL.Expr.Ident) and part.expr.name in impl.inputs:
+            optional = impl.inputs[part.expr.name].optional
+            assert part.options == ({"default": NO_FILE} if optional else {}), (step_id, part.expr.name)
+            assert declared[part.expr.name].type.optional is optional, (step_id, part.expr.name)
     assert re.search(r"\b(fastp|bwa|minimap2|samtools|bcftools|tabix)\s", command.replace(impl.script, "")) is None, \
         "the task re-implements the step instead of calling its script"
     links = dict(re.findall(r'ln -s "~\{(\w+)\}" (\S+)', command))
@@ -313,20 +322,29 @@ def _localised(tmp: Path, name: str, path: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("aligner", catalog().aligners)
-def test_the_task_commands_run_the_scripts_and_produce_the_declared_outputs(tasks, toy, tmp_path, aligner):
-    """Each task command as the engine renders it, in bash, with the images' /usr/local/bin on PATH."""
-    ref = tmp_path / "genome.fa"
-    shutil.copy(toy / "genome.fa", ref)
-    subprocess.run([str(catalog().reference_steps(aligner)[0].script_path()), str(ref)], check=True)
+def _image_bin(tmp_path: Path) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     for impl in catalog().steps:
         shutil.copy2(impl.script_path(), bin_dir / impl.script)  # name clashes: same script, same contract
     shutil.copy2(containers_dir() / "_common" / "seqflow_common.sh", bin_dir)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("single_end", [False, True], ids=["paired", "single-end"])
+@pytest.mark.parametrize("aligner", catalog().aligners)
+def test_the_task_commands_run_the_scripts_and_produce_the_declared_outputs(tasks, toy, tmp_path, aligner,
+                                                                            single_end):
+    """Each task command as the engine renders it, in bash, with the images' /usr/local/bin on PATH;
+    single-end: the R2 inputs unbound (null), as the engine leaves an absent File?."""
+    ref = tmp_path / "genome.fa"
+    shutil.copy(toy / "genome.fa", ref)
+    subprocess.run([str(catalog().reference_steps(aligner)[0].script_path()), str(ref)], check=True)
+    env = _image_bin(tmp_path)
+    bin_dir = tmp_path / "bin"
     sample_id_file = tmp_path / "sample_id.txt"
     sample_id_file.write_text("S1\n")
+    absent = catalog().absent(aligner, "bcftools", {"sample.r2"} if single_end else set())
     external = {"fastq_r1": toy / "R1.fastq.gz", "fastq_r2": toy / "R2.fastq.gz", "reference_fasta": ref,
                 "reference_ploidy": toy / "genome.ploidy",
                 **{companion_input("reference.fasta", n): Path(f"{ref}{s}")
@@ -336,12 +354,16 @@ def test_the_task_commands_run_the_scripts_and_produce_the_declared_outputs(task
         bin_dir.joinpath(impl.script).write_bytes(impl.script_path().read_bytes())  # this image's script
         task = tasks[impl.id]
         values: dict[str, Path] = {}
+        bindings = WDL.Env.Bindings()
         for name, inp in impl.inputs.items():
+            if name in absent.inputs[impl.name]:
+                bindings = bindings.bind(name, WDL.Value.Null())
+                continue
             values[name] = external[SOURCES[inp.source].workflow_input] if inp.external else produced[inp.output]
             for comp in inp.companions:
                 values[f"{name}_{comp.output}"] = (external[companion_input(inp.source, comp.output)]
                                                    if inp.external else produced[comp.output])
-        bindings = WDL.Env.Bindings().bind("sample_id_file", WDL.Value.File(str(sample_id_file)))
+        bindings = bindings.bind("sample_id_file", WDL.Value.File(str(sample_id_file)))
         bindings = bindings.bind("cpu", WDL.Value.Int(2))
         for name, path in values.items():
             bindings = bindings.bind(name, WDL.Value.File(str(_localised(tmp_path / impl.id, name, path))))
@@ -352,12 +374,38 @@ def test_the_task_commands_run_the_scripts_and_produce_the_declared_outputs(task
         assert done.returncode == 0, f"{impl.id}: {done.stderr[-2000:]}"
         for output in task.outputs:
             path = workdir / _text(output.expr).strip('"').replace("~{sample_id}", "S1")
+            if output.name in absent.outputs:
+                assert output.type.optional and not path.exists(), f"{impl.id}: {output.name}"
+                continue
             assert path.is_file() and path.stat().st_size > 0, f"{impl.id}: {output.name}"
             produced[output.name] = path
     calls = subprocess.run(["bcftools", "query", "-f", "%POS\t[%GT]\n", str(produced["vcf"])],
                            capture_output=True, text=True, check=True).stdout.split()
     assert calls == ["10000", "1/1"]
     assert json.loads(produced["align_versions"].read_text()).keys() == {aligner, "samtools"}
+    paired = json.loads(produced["flagstat"].read_text())["QC-passed reads"]["paired in sequencing"]
+    assert (paired == 0) is single_end
+
+
+def test_a_task_whose_reads_cannot_be_trusted_exits_3_with_the_cause_last_on_stderr(tasks, toy, tmp_path):
+    """What HealthOmics puts in the task's CloudWatch log: the log's tail, then the cause."""
+    data = (toy / "R1.fastq.gz").read_bytes()
+    truncated = tmp_path / "R1.fastq.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    sample_id_file = tmp_path / "sample_id.txt"
+    sample_id_file.write_text("S1\n")
+    bindings = WDL.Env.Bindings()
+    for name, value in {"sample_id_file": WDL.Value.File(str(sample_id_file)), "cpu": WDL.Value.Int(1),
+                        "r1": WDL.Value.File(str(truncated)), "r2": WDL.Value.File(str(toy / "R2.fastq.gz"))}.items():
+        bindings = bindings.bind(name, value)
+    script = tasks["fastp"].command.eval(bindings, WDL.StdLib.Base("1.0")).value
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(["bash", "-c", script], cwd=work, env=_image_bin(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 3
+    assert done.stderr.splitlines()[-1].startswith(f"seqflow-error: sample S1: input error: R1 file {truncated} is "
+                                                   "truncated or corrupt")
+    assert (work / "S1.fastp.log").is_file()
 
 
 def test_a_task_refuses_an_invalid_sample_id_before_running_its_script(tasks, tmp_path):
