@@ -194,14 +194,15 @@ def test_lake_rows_per_sample_and_truth_f1(pipeline, demo_run):
     assert {f"{s}/{s}.bam" for s in rows} <= {f["path"] for f in manifest["files"]}
 
 
-def test_sql_on_the_lake(pipeline, demo_run, late_run):
+def test_sql_on_the_lake(pipeline, demo_run, late_run, broken_run):
     from seqflow.catalog import run_query
     from seqflow.config import local_paths
 
     paths = local_paths()
     columns, rows = run_query(paths.catalog, paths.lake, "qc_metrics")
     got = sorted((r[columns.index("run_id")], r[columns.index("sample_id")]) for r in rows)
-    assert got == sorted([(demo_run.name, "LAM-S01"), (demo_run.name, "LAM-S02"), (late_run.name, "LAM-S01")])
+    assert got == sorted([(demo_run.name, "LAM-S01"), (demo_run.name, "LAM-S02"), (late_run.name, "LAM-S01"),
+                          (broken_run.name, "LAM-S01")])  # the broken run's failed sample has no row
     assert "f1" in columns
 
 
