@@ -42,6 +42,11 @@ def write_qc_summary(run_dir: Path, rows: list[dict[str, Any]], context: dict[st
     rule = "|" + "|".join("---" for _ in SUMMARY_COLUMNS) + "|"
     lines = [f"# QC summary: {context.get('run_id')} ({context.get('pipeline_version')})", "", header, rule]
     lines += ["| " + " | ".join(_fmt(r.get(key)) for key, _ in SUMMARY_COLUMNS) + " |" for r in rows]
+    for sample_id, failure in sorted((context.get("failed_samples") or {}).items()):
+        lines += ["", f"**{sample_id} failed** at {failure.get('step')}: {failure.get('error', '').strip()[-500:]}"]
+    if context.get("unlisted_fastqs"):
+        lines += ["", "**Warning**: FASTQs of samples the sample sheet does not list (not analysed): "
+                  + ", ".join(context["unlisted_fastqs"])]
     atomic_write_text(run_dir / "qc_summary.md", "\n".join(lines) + "\n")
     return run_dir / "qc_summary.json"
 

@@ -201,13 +201,14 @@ class AwsBackend:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
         return self.s3.read_key(key=key, bucket_name=bucket)
 
-    def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict]) -> dict[str, str]:
+    def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
+                            ) -> dict[str, str]:
         """``qc_summary.json`` beside the results. (The lake's ``qc_metrics`` table is written by
         the local profile only so far: on AWS the converter runs in Glue, not on the worker.)"""
         import json
 
         results = self.results_uri(identity)
         bucket, prefix = results.removeprefix("s3://").split("/", 1)
-        body = json.dumps({**identity.to_dict(), "samples": rows}, indent=2, default=str) + "\n"
+        body = json.dumps({**identity.to_dict(), **(notes or {}), "samples": rows}, indent=2, default=str) + "\n"
         self.s3.load_string(body, key=f"{prefix}qc_summary.json", bucket_name=bucket, replace=True)
         return {"results_uri": results, "qc_summary": f"{results}qc_summary.json", "lake_uri": self.lake_uri()}

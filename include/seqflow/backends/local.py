@@ -93,7 +93,8 @@ class LocalBackend:
     def read_text(self, uri: str) -> str:
         return Path(uri).read_text()
 
-    def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict]) -> dict[str, str]:
+    def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
+                            ) -> dict[str, str]:
         """The lake's ``qc_metrics`` partition of the analysis, ``qc_summary.json/.md`` and ``manifest.json``."""
         from seqflow.analysis import report
         from seqflow.lake import QC_METRICS_SCHEMA, publish_qc_metrics
@@ -106,7 +107,7 @@ class LocalBackend:
         self.register_partitions(published.partitions)
         run_dir = Path(self.results_uri(identity))
         context = identity.to_dict()
-        summary = report.write_qc_summary(run_dir, rows, context)
+        summary = report.write_qc_summary(run_dir, rows, {**context, **(notes or {})})
         manifest = report.write_manifest(run_dir, context)
         return {"results_uri": str(run_dir), "qc_summary": str(summary), "manifest": str(manifest),
                 "lake_uri": self.lake_uri()}

@@ -11,6 +11,7 @@ and every per-sample step returns it with its outputs added.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from seqflow.config import local_paths
 from seqflow.identity import AnalysisIdentity
 from seqflow.params import ParamsError, validate_analysis_params
 from seqflow.references.resolve import resolve_references, single_reference
-from seqflow.runfolder import pair_fastqs
+from seqflow.runfolder import FastqError, pair_fastqs
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,15 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
     run_uri = backend.run_uri(request.run_id)
     files = backend.run_files(request.run_id)
     jobs, inputs = [], [_join(run_uri, SAMPLE_SHEET)]
+    failed: dict[str, dict[str, str]] = {}
     for sample in records:
-        pairs = pair_fastqs(files, sample.sample_id, where=f"run folder {run_uri}")
+        try:
+            pairs = pair_fastqs(files, sample.sample_id, where=f"run folder {run_uri}")
+            check_lanes(sheet, sample.sample_id, pairs, where=f"run folder {run_uri}")
+        except FastqError as exc:  # this sample's files: the others go on
+            failed[sample.sample_id] = {"step": "plan", "error": str(exc)}
+            log.error("%s: %s", sample.sample_id, exc)
+            continue
         r1 = [_join(run_uri, str(p.r1)) for p in pairs]
         r2 = [_join(run_uri, str(p.r2)) for p in pairs]
         inputs += r1 + r2
@@ -90,10 +98,18 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
             caller=identity.caller, ploidy_file=ref.ploidy_file, threads=STEP_THREADS,
             results_root=backend.results_root, scratch_root=backend.scratch_root,
         ).to_dict())
+    if not jobs:
+        registry.put(identity.run_id, identity.key, "failed", identity=identity.to_dict(), failed_samples=failed)
+        raise FastqError(f"{identity.label()}: no sample can be analysed: " + "; ".join(
+            f"{s}: {f['error']}" for s, f in failed.items()))
+    unlisted = unlisted_fastqs(files, sheet)
+    if unlisted:
+        log.warning("FASTQs of samples not in the sample sheet (not analysed): %s", unlisted)
     origins = {r.sample_id: r.origin for r in resolutions}
     registry.put(
         identity.run_id, identity.key, "analysing", identity=identity.to_dict(), engine=request.engine,
-        samples=[j["sample_id"] for j in jobs], reference_origin=origins,
+        samples=[j["sample_id"] for j in jobs], reference_origin=origins, failed_samples=failed,
+        unlisted_fastqs=unlisted,
         reference_md5={c.name: c.md5 for c in ref.contigs[:1000]},
     )
     log.info("%s: %d sample(s) to analyse against %s (%s): %s", identity.label(), len(jobs), ref.name,
@@ -103,12 +119,42 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "identity_key": identity.key,
         "engine": request.engine,
         "force": request.force,
-        "samples": [j["sample_id"] for j in jobs],
+        "samples": [r.sample_id for r in records],
+        "failed_samples": failed,
+        "unlisted_fastqs": unlisted,
         "run_uri": run_uri,
         "inputs": inputs,
         "results_uri": backend.results_uri(identity),
         "jobs": jobs,
     }
+
+
+def check_lanes(sheet, sample_id: str, pairs, *, where: str) -> None:
+    """The sheet's lanes of a sample against its files' lanes: a lane listed with no files is an error."""
+    listed = {r.lane for r in sheet.records_for(sample_id) if r.lane is not None}
+    found = {p.lane for p in pairs}
+    if None in found or not listed:  # --no-lane-splitting, or a sheet without lanes: nothing to compare
+        return
+    missing = sorted(listed - found)
+    if missing:
+        raise FastqError(
+            f"sample {sample_id!r} in {where}: the sample sheet lists lane(s) {', '.join(map(str, missing))} "
+            f"but there are FASTQ files for lane(s) {', '.join(map(str, sorted(found)))} only"
+        )
+
+
+_ANY_FASTQ = re.compile(r"(?P<sample>.+?)_S\d+(?:_L\d{3})?_R[12]_001\.fastq\.gz")
+
+
+def unlisted_fastqs(files: list[str], sheet) -> list[str]:
+    """bcl-convert FASTQs of samples the sheet does not list (``Undetermined`` excepted)."""
+    known = set(sheet.sample_ids()) | {"Undetermined"}
+    out = []
+    for name in files:
+        match = _ANY_FASTQ.fullmatch(name.rsplit("/", 1)[-1])
+        if match and match["sample"] not in known:
+            out.append(name)
+    return sorted(out)
 
 
 def prepare_reference(run_plan: dict[str, Any], *, backend: Backend | None = None) -> dict[str, str]:
@@ -349,16 +395,20 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     identity = AnalysisIdentity.from_dict(run_plan)
     qc_rows = backend.query_rows(qc_result)
     rows = _sample_rows(run_plan, vcfs, qc_rows, backend)
-    outputs = backend.publish_run_outputs(identity, rows)
     analysed = {v["sample_id"] for v in vcfs}
     failed = {}
     for sample_id in run_plan["samples"]:
-        if sample_id not in analysed:
+        if sample_id in run_plan.get("failed_samples", {}):
+            failed[sample_id] = run_plan["failed_samples"][sample_id]
+        elif sample_id not in analysed:
             failure = sample_failure(backend.results_uri(identity, sample_id), sample_id, backend)
             failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
     status = "partially_analysed" if failed else "analysed"
+    outputs = backend.publish_run_outputs(
+        identity, rows, {"status": status, "failed_samples": failed, "unlisted_fastqs": run_plan.get("unlisted_fastqs", [])})
     backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
-                           vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed)
+                           vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed,
+                           unlisted_fastqs=run_plan.get("unlisted_fastqs", []))
     if failed:
         backend.alert({"event": "analysis partially failed", "analysis": identity.label(),
                        "failed_samples": failed})

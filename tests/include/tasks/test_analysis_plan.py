@@ -66,3 +66,31 @@ def test_engines_the_profile_cannot_run_and_runs_not_ingested(world):
         plan({"run_id": RUN, "reference": "toy", "engine": "batch"}, backend=world)
     with pytest.raises(RunNotInRawStorage, match="ingest it first"):
         plan({"run_id": "261120_A01234_0043_AHXXXXXDSX", "reference": "toy"}, backend=world)
+
+
+def test_a_sample_whose_files_do_not_match_the_sheet_fails_alone(world):
+    fastq = world.paths.raw / RUN / "Analysis" / "1" / "Data" / "fastq"
+    sheet = world.paths.raw / RUN / "SampleSheet.csv"
+    # H2 is listed on lanes 1 and 2 but only lane 1 has files; B1 has no files at all
+    sheet.write_text(sheet.read_text().replace("1,B1,GGATCCAA,Phage\n", "2,H2,TTGCAACC,Human\n1,B1,GGATCCAA,Phage\n"))
+    for read in (1, 2):
+        (fastq / f"B1_S3_L001_R{read}_001.fastq.gz").unlink()
+    (fastq / "X9_S9_L001_R1_001.fastq.gz").write_bytes(b"")  # a sample the sheet does not list
+    p = plan({"run_id": RUN, "reference": "toy"}, backend=world)
+    assert [j["sample_id"] for j in p["jobs"]] == ["H1"]
+    assert p["samples"] == ["H1", "H2", "B1"]
+    assert p["failed_samples"]["H2"]["error"].endswith("lists lane(s) 2 but there are FASTQ files for lane(s) 1 only")
+    assert "no FASTQ files for sample 'B1'" in p["failed_samples"]["B1"]["error"]
+    assert p["unlisted_fastqs"] == ["Analysis/1/Data/fastq/X9_S9_L001_R1_001.fastq.gz"]
+    record = world.registry().get(RUN, "1.0.0/toy/bwa/bcftools")
+    assert set(record.details["failed_samples"]) == {"H2", "B1"}
+
+
+def test_when_no_sample_can_be_analysed_plan_fails_and_records_failed(world):
+    from seqflow.runfolder import FastqError
+
+    for path in (world.paths.raw / RUN).rglob("*.fastq.gz"):
+        path.unlink()
+    with pytest.raises(FastqError, match="no sample can be analysed"):
+        plan({"run_id": RUN, "reference": "toy"}, backend=world)
+    assert world.registry().get(RUN, "1.0.0/toy/bwa/bcftools").status == "failed"
