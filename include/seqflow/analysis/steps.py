@@ -131,10 +131,13 @@ def run_step(step: str | Step, args: list[str | Path], *, cwd: Path | None = Non
     cause = _cause(lines)
     rc = proc.returncode
     status = f"was killed by signal {-rc}" if rc < 0 else f"exited with {rc}"
-    if rc == INPUT_ERROR_EXIT:
-        status += " (an input error)"
-    who = f" of sample {sample_id}" if sample_id else ""
-    parts = [f"step {impl.id} ({impl.script_relpath}){who} {status}: {cause}"]
+    who, said = "", cause
+    if sample_id:
+        who = f" of sample {sample_id}"
+        said = said.removeprefix(f"sample {sample_id}: ")  # the script names the sample too
+    if rc == INPUT_ERROR_EXIT and not said.startswith("input error:"):
+        said = f"input error: {said}"
+    parts = [f"step {impl.id} ({impl.script_relpath}){who} {status}: {said}"]
     body = [line for line in lines if not line.startswith(CAUSE_PREFIX)][-(2 * TAIL_LINES + 1):]
     if body:
         parts += ["stderr:", *body]

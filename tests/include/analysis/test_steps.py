@@ -146,8 +146,9 @@ def test_a_failing_script_raises_with_its_exit_code_and_the_tools_own_error(data
     err = info.value
     assert not isinstance(err, StepInputError) and err.exit_code == 1 and err.step == "bam_qc"
     first = str(err).splitlines()[0]
-    assert first == (f"step bam_qc (samtools/bam_qc.sh) of sample S1 exited with 1: sample S1: samtools flagstat "
+    assert first == (f"step bam_qc (samtools/bam_qc.sh) of sample S1 exited with 1: samtools flagstat "
                      f'exited with 1: Failed to read header for "{broken}"')
+    assert err.cause == f'sample S1: samtools flagstat exited with 1: Failed to read header for "{broken}"'
     assert err.log == job.results_dir / "S1.bam_qc.log" and err.log.is_file()
     assert "== samtools flagstat" in str(err)  # the log's tail
 
@@ -170,10 +171,9 @@ def test_reads_that_cannot_be_trusted_are_an_input_error_naming_the_sample_the_f
     err = info.value
     assert isinstance(err, StepError) and err.exit_code == steps.INPUT_ERROR_EXIT == 3 and err.step == "fastp"
     first = str(err).splitlines()[0]
-    assert first.startswith("step fastp (fastp/fastp_qc.sh) of sample S1 exited with 3 (an input error): "
-                            "sample S1: input error: "), first
+    assert first.startswith("step fastp (fastp/fastp_qc.sh) of sample S1 exited with 3: input error: "), first
     assert str(culprit) in first and re.search(bad_reads.CASES[case][1], first), first
-    assert err.cause in first
+    assert err.cause.startswith("sample S1: input error: ") and err.cause.removeprefix("sample S1: ") in first
     # the log is kept beside the results, and nothing else is published
     assert err.log == job.results_dir / "S1.fastp.log"
     assert sorted(p.name for p in job.results_dir.iterdir()) == ["S1.fastp.log"]
@@ -211,9 +211,8 @@ def test_mates_whose_names_differ_fail_the_alignment_with_bwas_own_message(data,
     with pytest.raises(StepInputError) as info:
         steps.align(job, str(r1), str(r2))
     first = str(info.value).splitlines()[0]
-    assert first.startswith(f"step align_bwa (bwa/align.sh) of sample S1 exited with 3 (an input error): sample S1: "
-                            f"input error: R1 file {r1} and R2 file {r2} do not pair up: bwa: [mem_sam_pe] paired "
-                            "reads have different names: ")
+    assert first.startswith(f"step align_bwa (bwa/align.sh) of sample S1 exited with 3: input error: R1 file {r1} "
+                            f"and R2 file {r2} do not pair up: bwa: [mem_sam_pe] paired reads have different names: ")
     assert "markdup" not in first
     assert (job.results_dir / "S1.align.log").is_file()
 
@@ -229,7 +228,7 @@ def test_a_corrupt_index_fails_with_bwas_own_error_line_not_a_later_stages(data,
         steps.align(job, data["reads"][1][0], data["reads"][2][0])
     err = info.value
     assert not isinstance(err, StepInputError) and err.exit_code == 1
-    assert str(err).splitlines()[0] == ("step align_bwa (bwa/align.sh) of sample S1 exited with 1: sample S1: bwa mem "
+    assert str(err).splitlines()[0] == ("step align_bwa (bwa/align.sh) of sample S1 exited with 1: bwa mem "
                                         "exited with 1: [fread] Unexpected end of file")
     assert "seqflow: the last 20 lines of" in str(err)  # the log's tail, as the script printed it
     assert err.log == job.results_dir / "S1.align.log" and "== samtools markdup" in err.log.read_text()
