@@ -172,7 +172,7 @@ class FastqPair:
     sample_number: int
     lane: int | None
     r1: Path | str
-    r2: Path | str
+    r2: Path | str | None  # None: single-end
 
 
 def _fastq_name_re(sample_id: str) -> re.Pattern[str]:
@@ -216,12 +216,13 @@ def run_files(run_dir: Path) -> list[str]:
     return [path.relative_to(run_dir).as_posix() for path in _walk_files(Path(run_dir))]
 
 
-def pair_fastqs(files: Iterable[str], sample_id: str, *, where: str) -> list[FastqPair]:
+def pair_fastqs(files: Iterable[str], sample_id: str, *, where: str, single_end: bool = False) -> list[FastqPair]:
     """The FASTQ pairs of ``sample_id`` among ``files`` (relative paths or keys), by lane.
 
     The one pairing rule of both profiles: a run folder on disk (:func:`find_fastqs`)
     and a run prefix in S3 list their files and pair them here. ``r1``/``r2`` of
     the result are the entries of ``files``; ``where`` names the folder in errors.
+    A single-end run (``single_end``) has R1 files only: ``r2`` is None, and an R2 is an error.
     """
     check_sample_id(sample_id)
     pattern = _fastq_name_re(sample_id)
@@ -251,6 +252,14 @@ def pair_fastqs(files: Iterable[str], sample_id: str, *, where: str) -> list[Fas
     for lane in sorted(lanes, key=lambda value: value or 0):
         r1, r2 = found.get((lane, 1)), found.get((lane, 2))
         at = "" if lane is None else f" of lane {lane}"
+        if single_end:
+            if r1 is None or r2 is not None:
+                raise FastqError(
+                    f"sample {sample_id!r} in {where}: a single-end run (no Read2Cycles in the sample sheet) "
+                    f"needs one R1 and no R2{at}, found {'an R2 ' + r2[0] if r2 else 'no R1'}"
+                )
+            pairs.append(FastqPair(sample_id=sample_id, sample_number=r1[1], lane=lane, r1=r1[0], r2=None))
+            continue
         if r1 is None or r2 is None:
             present, missing = (r1, "R2") if r2 is None else (r2, "R1")
             raise FastqError(f"sample {sample_id!r} in {where}: {present[0]} has no {missing} mate{at}")

@@ -33,8 +33,11 @@ def _text(value: str | Path) -> str:
 
 
 def read_pairs(fastp_json: str) -> int:
-    """Read pairs before filtering, from fastp's JSON report (its text)."""
-    summary = json.loads(fastp_json)["summary"]
+    """Read pairs (single-end: reads) before filtering, from fastp's JSON report (its text)."""
+    report = json.loads(fastp_json)
+    if "read2_before_filtering" not in report and "read1_before_filtering" in report:
+        return int(report["read1_before_filtering"]["total_reads"])  # single-end
+    summary = report["summary"]
     return int(summary["before_filtering"]["total_reads"]) // 2
 
 

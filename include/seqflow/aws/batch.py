@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from seqflow.analysis.catalog import SOURCES, Step, catalog
+from seqflow.analysis.catalog import NO_FILE, SOURCES, Step, catalog
 from seqflow.aws.settings import AWS_CONN_ID, poll_seconds
 from seqflow.identity import AnalysisIdentity
 from seqflow.paths import check_run_id, check_sample_id
@@ -147,13 +147,22 @@ def sample_requests(job: dict[str, Any], settings, *, project: str | None = None
         "pipeline_version": identity.pipeline_version,
     }
     steps = catalog().sample_steps(identity.aligner, identity.caller)
+    # single-end reads (r2 empty): the optional inputs they lack get "-", nothing is staged for them,
+    # and the outputs written only with them (trimmed_r2) are not read by later steps
+    optional = {i.source for impl in steps for i in impl.inputs.values() if i.external and i.optional}
+    missing = {src for src in optional if job.get(SOURCES[src].job_key) in (None, "", [])}
+    absent = catalog().absent(identity.aligner, identity.caller, missing)
     # every sample step's outputs, by output name: where later steps read them
-    produced = {name: f"{out}{file}" for impl in steps for name, file in impl.output_files(sample).items()}
+    produced = {name: f"{out}{file}" for impl in steps for name, file in impl.output_files(sample).items()
+                if name not in absent.outputs}
     requests = {}
     for impl in steps:
         parameters: dict[str, str] = {"sample_id": sample} if any(a.name == "sample_id" for a in impl.arguments) else {}
         staged: list[str] = []
         for name, inp in impl.inputs.items():
+            if name in absent.inputs[impl.name]:
+                parameters[name] = NO_FILE
+                continue
             uri = _s3(job, SOURCES[inp.source].job_key) if inp.external else produced[inp.output]  # type: ignore[index]
             files = [uri, *impl.companion_files(name, uri)]
             staged += [f for f in files if f not in staged]

@@ -81,16 +81,18 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
     files = backend.run_files(request.run_id)
     jobs, inputs = [], [_join(run_uri, SAMPLE_SHEET)]
     failed: dict[str, dict[str, str]] = {}
+    # the sheet says whether the run is paired: a [Reads] section with Read1Cycles and no Read2Cycles
+    single_end = bool(sheet.reads.get("Read1Cycles")) and not sheet.reads.get("Read2Cycles")
     for sample in records:
         try:
-            pairs = pair_fastqs(files, sample.sample_id, where=f"run folder {run_uri}")
+            pairs = pair_fastqs(files, sample.sample_id, where=f"run folder {run_uri}", single_end=single_end)
             check_lanes(sheet, sample.sample_id, pairs, where=f"run folder {run_uri}")
         except FastqError as exc:  # this sample's files: the others go on
             failed[sample.sample_id] = {"step": "plan", "error": str(exc)}
             log.error("%s: %s", sample.sample_id, exc)
             continue
         r1 = [_join(run_uri, str(p.r1)) for p in pairs]
-        r2 = [_join(run_uri, str(p.r2)) for p in pairs]
+        r2 = [_join(run_uri, str(p.r2)) for p in pairs if p.r2 is not None]
         inputs += r1 + r2
         jobs.append(SampleJob(
             run_id=identity.run_id, pipeline_version=identity.pipeline_version, sample_id=sample.sample_id,
@@ -119,6 +121,7 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "identity_key": identity.key,
         "engine": request.engine,
         "force": request.force,
+        "single_end": single_end,
         "samples": [r.sample_id for r in records],
         "failed_samples": failed,
         "unlisted_fastqs": unlisted,
@@ -196,7 +199,10 @@ def _run_step(step: str, job: SampleJob, run) -> dict[str, Any]:
     except Exception as exc:
         marker.parent.mkdir(parents=True, exist_ok=True)
         input_error = type(exc).__name__ == "StepInputError"
-        marker.write_text(json.dumps({"step": step, "error": str(exc)[-4000:], "input_error": input_error}))
+        # the cause is the message's first line (the tool's own first error); the tail follows
+        cause = getattr(exc, "cause", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        marker.write_text(json.dumps({"step": step, "error": cause, "detail": str(exc)[-4000:],
+                                      "input_error": input_error}))
         if input_error:
             raise SampleInputError(str(exc)) from exc
         raise
@@ -212,7 +218,8 @@ def qc_reads(job: dict) -> dict[str, Any]:
 def align(state: dict[str, Any]) -> dict[str, Any]:
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _run_step("align", sample, lambda: {**out, **steps.align(sample, out["trimmed_r1"], out["trimmed_r2"])})
+    # single-end runs have no trimmed R2
+    return _run_step("align", sample, lambda: {**out, **steps.align(sample, out["trimmed_r1"], out.get("trimmed_r2"))})
 
 
 def call_variants(state: dict[str, Any]) -> dict[str, Any]:

@@ -302,19 +302,43 @@ def _plan(backend, **params):
     return plan({"run_id": RUN, "reference": "lambda", **params}, backend=backend)
 
 
-def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, calls):
+def _steps_done(s3, results: str, *samples: str) -> None:
+    """What the last Batch step (vcf_stats) leaves in a sample's results prefix."""
+    for sample in samples:
+        s3.put_object(Bucket="results", Key=f"{results[len('s3://results/'):]}{sample}/{sample}.bcftools_stats.txt",
+                      Body=b"SN\t0\tnumber of records:\t1\n")
+
+
+def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, s3, calls):
     from seqflow.tasks.analysis import collect_vcfs
 
     run_plan = _plan(backend, samples=["S1", "S2"])
+    _steps_done(s3, RESULTS, "S1", "S2")
     calls.clear()
     assert collect_vcfs(run_plan, run_plan["jobs"], backend=backend) == [
         {"sample_id": "S1", "vcf": f"{RESULTS}S1/S1.vcf.gz"},
         {"sample_id": "S2", "vcf": f"{RESULTS}S2/S2.vcf.gz"},
     ]
-    assert calls == []
+    # per sample: no failure marker, the last step's output there; nothing written
+    assert {op for _, op, _ in calls} == {"HeadObject"} and len(calls) == 4
     other = _plan(_backend(), samples=["S1"], aligner="minimap2")
+    minimap2 = f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/"
+    _steps_done(s3, minimap2, "S1")
     assert collect_vcfs(other, other["jobs"], backend=backend) == [
-        {"sample_id": "S1", "vcf": f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/S1/S1.vcf.gz"}]
+        {"sample_id": "S1", "vcf": f"{minimap2}S1/S1.vcf.gz"}]
+
+
+def test_collect_vcfs_goes_on_without_a_failed_sample_and_fails_when_all_did(backend, s3):
+    from seqflow.tasks.analysis import collect_vcfs
+
+    run_plan = _plan(backend, samples=["S1", "S2"])
+    with pytest.raises(RuntimeError, match="every sample failed"):
+        collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
+    record = backend.registry().get(RUN, "1.0.0/lambda/bwa/bcftools")
+    assert record.status == "failed" and set(record.details["failed_samples"]) == {"S1", "S2"}
+    _steps_done(s3, RESULTS, "S2")  # S1's Batch job failed: no output
+    assert collect_vcfs(run_plan, run_plan["jobs"], backend=backend) == [
+        {"sample_id": "S2", "vcf": f"{RESULTS}S2/S2.vcf.gz"}]
 
 
 def test_collect_vcfs_omics_reads_each_healthomics_runs_output(backend, monkeypatch):
@@ -333,10 +357,11 @@ def test_collect_vcfs_omics_reads_each_healthomics_runs_output(backend, monkeypa
         omics_vcfs(run_plan["jobs"], ["4001"], settings=settings())
 
 
-def test_converter_args_carry_the_identity_and_the_lake(backend):
+def test_converter_args_carry_the_identity_and_the_lake(backend, s3):
     from seqflow.tasks.analysis import collect_vcfs, converter_args
 
     run_plan = _plan(backend, samples=["S1", "S2"])
+    _steps_done(s3, RESULTS, *(job["sample_id"] for job in run_plan["jobs"]))
     vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
     args = converter_args(run_plan, vcfs, backend=backend)
     assert backend.lake_uri() == settings().lake_uri() == "s3://lake/lake"
@@ -367,11 +392,12 @@ def glue(moto):
     return client
 
 
-def test_register_partitions_in_glue_by_the_whole_identity_idempotently(backend, glue, calls):
+def test_register_partitions_in_glue_by_the_whole_identity_idempotently(backend, glue, s3, calls):
     from seqflow.catalog.athena import table_def
     from seqflow.tasks.analysis import collect_vcfs, register_partitions
 
     run_plan = _plan(backend, samples=["S1", "S2"])
+    _steps_done(s3, RESULTS, *(job["sample_id"] for job in run_plan["jobs"]))
     vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
     calls.clear()
     assert register_partitions(run_plan, vcfs, backend=backend) == 2
@@ -390,6 +416,7 @@ def test_register_partitions_in_glue_by_the_whole_identity_idempotently(backend,
 
     # another aligner is another partition beside it, never a replacement
     other = _plan(_backend(), samples=["S1"], aligner="minimap2")
+    _steps_done(s3, f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/", "S1")
     register_partitions(other, collect_vcfs(other, other["jobs"], backend=backend), backend=backend)
     values = sorted(p["Values"] for p in glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"])
     assert values == [[RUN, "1.0.0", "lambda", "bwa", "bcftools", "S1"], [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S2"],
@@ -506,11 +533,12 @@ def test_finalise_run_writes_the_qc_summary_and_records_the_analysis(backend, s3
     rows = [{"sample_id": s, "precision": None, "recall": None, "f1": None, **metrics, "variants_in_lake": n}
             for s, n in (("S1", 12), ("S2", 11))]
     assert outputs == {"results_uri": RESULTS, "qc_summary": f"{RESULTS}qc_summary.json",
-                       "lake_uri": "s3://lake/lake", "samples": rows}
+                       "lake_uri": "s3://lake/lake", "samples": rows, "status": "analysed", "failed_samples": {}}
     summary = json.loads(s3.get_object(Bucket="results", Key=f"{RESULTS[len('s3://results/'):]}qc_summary.json")
                          ["Body"].read())
     assert summary == {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
-                       "caller": "bcftools", "samples": rows}
+                       "caller": "bcftools", "status": "analysed", "failed_samples": {}, "unlisted_fastqs": [],
+                       "samples": rows}
     assert [p["QueryExecutionId"] for p in of(calls, "athena", "GetQueryResults")] == [query_id]
     [put] = [p for p in of(calls, "s3", "PutObject")]
     assert (put["Bucket"], put["Key"]) == ("results", f"{RESULTS[len('s3://results/'):]}qc_summary.json")

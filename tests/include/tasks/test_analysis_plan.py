@@ -94,3 +94,16 @@ def test_when_no_sample_can_be_analysed_plan_fails_and_records_failed(world):
     with pytest.raises(FastqError, match="no sample can be analysed"):
         plan({"run_id": RUN, "reference": "toy"}, backend=world)
     assert world.registry().get(RUN, "1.0.0/toy/bwa/bcftools").status == "failed"
+
+
+def test_a_single_end_run_plans_r1_only_and_refuses_a_stray_r2(world):
+    sheet = world.paths.raw / RUN / "SampleSheet.csv"
+    sheet.write_text(sheet.read_text().replace("Read2Cycles,151\n", ""))
+    fastq = world.paths.raw / RUN / "Analysis" / "1" / "Data" / "fastq"
+    for sample in ("H1", "H2"):
+        (fastq / f"{sample}_S{1 if sample == 'H1' else 2}_L001_R2_001.fastq.gz").unlink()
+    p = plan({"run_id": RUN, "reference": "toy"}, backend=world)
+    assert p["single_end"] is True
+    jobs = {j["sample_id"]: j for j in p["jobs"]}
+    assert set(jobs) == {"H1", "H2"} and jobs["H1"]["r2"] == [] and len(jobs["H1"]["r1"]) == 1
+    assert "needs one R1 and no R2" in p["failed_samples"]["B1"]["error"]  # B1 still has its R2
