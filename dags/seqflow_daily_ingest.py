@@ -103,6 +103,20 @@ with DAG(
     },
 ) as dag:
 
+    @task
+    def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
+        """The complete runs of the look-back window that still need ingesting (a backfill: the runs in
+        raw storage whose name carries its date)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from seqflow.tasks.ingest import find_runs as find
+
+        runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,
+                         dag_run=dag_run, candidates=EDGES.RUN_CANDIDATES)
+        if not runs:
+            raise AirflowSkipException(why)
+        return runs
+
     @task(map_index_template="{{ run_folder }}")
     def record_ingested(run_folder: str) -> str:
         """Registry: ingested."""
@@ -118,7 +132,7 @@ with DAG(
 
         return [t for run in run_folders for t in triggers(run, dict(params), ingest_dag_run_id=run_id)]
 
-    runs, flags = EDGES.ingest_runs()
+    runs, flags = EDGES.ingest_runs(find_runs())
     recorded = record_ingested.expand(run_folder=runs)
     flags >> recorded
     triggers = analysis_triggers(recorded)

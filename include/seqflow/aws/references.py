@@ -269,12 +269,7 @@ class S3ReferenceCatalog(ReferenceCatalogBase):
 
     def remove(self, name: str) -> Reference:
         """Unregister ``name`` and delete its objects (results made with it are kept)."""
-        ref = self.require(name)
-        if name in self.rules().names():
-            raise ReferenceError(
-                f"reference {name!r} is named by the deployment's default or mapping table "
-                "(seqflow reference list); change those first"
-            )
+        ref = self.check_removable(name)
         prefix = self._prefix(name)
         self._delete([prefix + METADATA])  # unregistered from here on, even if the rest fails
         self._delete(k for k in self._keys(prefix) if k != prefix + METADATA)

@@ -32,8 +32,12 @@ def _label(sample_id: str) -> None:
 # -- ingest --------------------------------------------------------------------------------
 
 
-def ingest_runs():
-    """Flags-only DataSync → complete runs in the raw bucket → per-run DataSync → flag sensors.
+#: where find_runs sees which runs are complete: the flags the flags-only DataSync copied to S3
+RUN_CANDIDATES = "raw"
+
+
+def ingest_runs(runs):
+    """Flags-only DataSync → ``runs`` (find_runs, on the raw bucket) → per-run DataSync → flag sensors.
 
     Airflow cannot list the on-prem share, so DataSync itself finds the complete
     runs: a first execution copies only the flag files (``/*/CopyComplete.txt|…``),
@@ -41,8 +45,6 @@ def ingest_runs():
     raw bucket, and a second execution copies exactly those runs. Returns the
     run folders to record and the sensors that must finish first.
     """
-    from airflow.sdk.exceptions import AirflowSkipException
-
     from seqflow.aws import ingest
     from seqflow.transfer import build_include_filter
 
@@ -50,18 +52,6 @@ def ingest_runs():
     def flags_include_filter(params=None) -> str:
         """DataSync include filter of the flag files only (completion flags, the QA flag if configured)."""
         return ingest.flags_include_filter(params.get("qa_flag"))
-
-    @task
-    def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
-        """The complete runs of the look-back window in the raw bucket that still need ingesting
-        (a backfill: the runs in raw storage whose name carries its date)."""
-        from seqflow.tasks.ingest import find_runs as find
-
-        runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,
-                         dag_run=dag_run, candidates="raw")
-        if not runs:
-            raise AirflowSkipException(why)
-        return runs
 
     @task
     def include_filter(run_ids: list[str]) -> str:
@@ -73,7 +63,6 @@ def ingest_runs():
         return [ingest.flag_key_pattern(run_id) for run_id in run_ids]
 
     flags = ingest.datasync_operator(flags_include_filter(), task_id="discover_flags")
-    runs = find_runs()
     flags >> runs
     copied = ingest.datasync_operator(include_filter(runs))
     sensors = ingest.flag_sensor(flag_keys(runs))

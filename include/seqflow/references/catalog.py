@@ -218,6 +218,16 @@ class ReferenceCatalogBase:
             raise UnknownReference(unknown_message(name, self.names()))
         return ref
 
+    def check_removable(self, name: str) -> Reference:
+        """The reference ``name``, if it may be removed: registered, and named by no rule."""
+        ref = self.require(name)
+        if name in self.rules().names():
+            raise ReferenceError(
+                f"reference {name!r} is named by the deployment's default or mapping table "
+                "(seqflow reference list); change those first"
+            )
+        return ref
+
     @staticmethod
     def check_add(name: str, ploidy: Ploidy | None, aligners: Sequence[str]) -> tuple[str, Ploidy, tuple[str, ...]]:
         """The arguments of ``add``, validated: the name, the ploidy (default diploid), known aligners."""
@@ -294,12 +304,7 @@ class LocalReferenceCatalog(ReferenceCatalogBase):
 
     def remove(self, name: str) -> Reference:
         """Unregister ``name`` and delete its files (results made with it are kept)."""
-        ref = self.require(name)
-        if name in self.rules().names():
-            raise ReferenceError(
-                f"reference {name!r} is named by the deployment's default or mapping table "
-                "(seqflow reference list); change those first"
-            )
+        ref = self.check_removable(name)
         with file_lock(self.root / f".{name}.lock"):
             gone = self.root / f".{name}.removing-{uuid.uuid4().hex[:8]}"
             os.rename(self._dir(name), gone)

@@ -5,7 +5,7 @@ a step must run on the profile's own service they call the profile's edges:
 
 | task id | local (:mod:`seqflow.wiring.local`) | aws (:mod:`seqflow.aws.wiring`) |
 |---|---|---|
-| ingest: ``find_runs``, ``transfer_runs``, ``wait_for_completion_flag`` | the landing share's complete runs of the window → checksum-verified copy → file sensor | ``flags_include_filter`` → ``discover_flags`` (DataSync copying only the flag files) → ``find_runs`` (the raw bucket's complete runs of the window) → ``include_filter`` → ``transfer_runs`` (``DataSyncOperator``) → ``flag_keys`` → deferrable ``S3KeySensor`` |
+| ingest: ``transfer_runs``, ``wait_for_completion_flag`` (``find_runs`` is one task: it reads the share locally, the raw bucket on AWS) | the landing share's complete runs of the window → checksum-verified copy → file sensor | ``flags_include_filter`` → ``discover_flags`` (DataSync copying only the flag files) → ``find_runs`` (the raw bucket's complete runs of the window) → ``include_filter`` → ``transfer_runs`` (``DataSyncOperator``) → ``flag_keys`` → deferrable ``S3KeySensor`` |
 | ``restore_archived`` | nothing is archived: succeeds at once | Glacier / Deep Archive restore, then waits |
 | ``sample.requests`` … ``sample.vcf_stats`` | step scripts as processes | ``sample.requests`` (SubmitJob arguments) + deferrable ``BatchOperator`` per step |
 | ``omics_requests``, ``omics_run`` | (none: the local profile has no HealthOmics) | one HealthOmics run per sample |

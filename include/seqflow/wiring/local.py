@@ -32,24 +32,16 @@ def _sample_task(fn):
 # -- ingest --------------------------------------------------------------------------------
 
 
-def ingest_runs():
-    """find_runs → transfer_runs → wait_for_completion_flag (mapped).
+#: where find_runs sees which runs are complete: the landing share itself
+RUN_CANDIDATES = "share"
+
+
+def ingest_runs(runs):
+    """``runs`` (find_runs) → transfer_runs → wait_for_completion_flag (mapped).
 
     Returns the run folders to record and the tasks that must finish first (here the same:
     the sensors' XComs are the run folders)."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-    @task
-    def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
-        """The complete runs of the look-back window on the landing share that still need ingesting
-        (a backfill: the runs in raw storage whose name carries its date)."""
-        from seqflow.tasks.ingest import find_runs as find
-
-        runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,
-                         dag_run=dag_run, candidates="share")
-        if not runs:
-            raise AirflowSkipException(why)
-        return runs
+    from airflow.sdk.exceptions import AirflowFailException
 
     @task(pool="datasync")
     def transfer_runs(run_ids: list[str]) -> dict:
@@ -75,7 +67,6 @@ def ingest_runs():
             )
         return PokeReturnValue(is_done=False)
 
-    runs = find_runs()
     copied = transfer_runs(runs)
     complete = wait_for_completion_flag.expand(run_folder=runs)
     copied >> complete
