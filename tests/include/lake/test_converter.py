@@ -232,3 +232,18 @@ def test_identity_is_required_as_an_analysis_identity(data_dir, tmp_path):
         convert_vcf_to_parquet(data_dir / "edge.vcf", tmp_path, run_id=RUN, sample_id=None, pipeline_version="1.0.0",
                                reference="GRCh38", caller="bcftools")
     assert not (tmp_path / "variants").exists()
+
+
+def test_a_vcf_with_a_header_and_no_records_gives_an_empty_partition(tmp_path):
+    """A sample with no variants: bcftools reads the file, the lake gets zero rows, not an error."""
+    vcf = tmp_path / "none.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=c1,length=100>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n")
+    assert subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True).returncode == 0
+    result = convert(vcf, tmp_path / "lake", sample_id="S1")
+    [part] = result.partitions
+    assert part.rows == 0 and result.records == 0
+    table = pq.read_table(part.path(tmp_path / "lake") / part.files[0])
+    assert table.num_rows == 0 and table.schema.names == pq.read_schema(
+        part.path(tmp_path / "lake") / part.files[0]).names
