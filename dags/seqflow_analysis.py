@@ -106,6 +106,11 @@ with DAG(
 
     # one failed sample does not sink the run: the others go on to the lake and the QC summary
     @task(trigger_rule="all_done_min_one_success")
+    def samples_done() -> None:
+        """The per-sample steps are over with at least one sample analysed (skipped when the run
+        went to HealthOmics or was already analysed; failed samples are recorded by finalise_run)."""
+
+    @task(trigger_rule="none_failed_min_one_success")
     def collect_vcfs(run_plan: dict, jobs: list[dict]) -> list[dict]:
         """Each analysed sample's VCF, from whichever engine ran (failed samples are left out;
         finalise_run records them)."""
@@ -153,9 +158,11 @@ with DAG(
     jobs = sample_jobs(run_plan, ref)
     branch = choose_engine(run_plan)
     jobs >> branch
-    engines = EDGES.per_sample(jobs, branch)
+    per_sample, *other_engines = EDGES.per_sample(jobs, branch)
+    done = samples_done()
+    per_sample >> done
     vcfs = collect_vcfs(run_plan, jobs)
-    engines >> vcfs
+    [done, *other_engines] >> vcfs
     converted = EDGES.convert_to_parquet(converter_args(run_plan, vcfs))
     registered = register_partitions(run_plan, vcfs)
     converted >> registered

@@ -62,7 +62,7 @@ def test_wiring(dagbag):
     analysis = dagbag.dags["seqflow_analysis"]
     assert analysis.schedule is None and dagbag.dags["seqflow_daily_ingest"].schedule == "@daily"
     order = ["sample.requests", "sample.fastp", "sample.align", "sample.call_variants", "sample.bam_qc",
-             "sample.vcf_stats", "collect_vcfs", "converter_args", "convert_to_parquet"]
+             "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args", "convert_to_parquet"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in analysis.get_task(upstream).downstream_task_ids
     ingest = dagbag.dags["seqflow_daily_ingest"]

@@ -554,7 +554,8 @@ def test_glue_job_per_vcf_partitions_qc_summary_and_registry(batch_analysis, aws
     key = _results_key(aws, IDENTITY_PATH, "qc_summary.json")
     summary = json.loads(_client("s3").get_object(Bucket=results, Key=key)["Body"].read())
     assert summary == {"run_id": run_id, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
-                       "caller": "bcftools", "samples": rows}
+                       "caller": "bcftools", "status": "analysed", "failed_samples": {}, "unlisted_fastqs": [],
+                       "samples": rows}
     record = _registry(aws).get(run_id, KEY)
     assert record.status == "analysed"
     assert record.details["engine"] == "batch" and record.details["samples"] == rows
