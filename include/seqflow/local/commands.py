@@ -39,9 +39,10 @@ def status(args: argparse.Namespace) -> int:
         print("no runs recorded" + (f" for {args.run_id}" if args.run_id else ""))
         return 1 if args.run_id else 0
     width = max(len(r.run_id) for r in records)
-    print(f"{'run':<{width}}  {'analysis':<32} {'status':<11} updated")
+    akey = max(len(r.analysis) for r in records)
+    print(f"{'run':<{width}}  {'analysis':<{akey}}  {'status':<18} updated")
     for r in records:
-        print(f"{r.run_id:<{width}}  {r.analysis:<32} {r.status:<11} {r.updated_at}")
+        print(f"{r.run_id:<{width}}  {r.analysis:<{akey}}  {r.status:<18} {r.updated_at}")
         for sample in r.details.get("samples", []) if isinstance(r.details.get("samples"), list) else []:
             if isinstance(sample, dict):
                 f1 = sample.get("f1")
