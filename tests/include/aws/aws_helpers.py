@@ -67,3 +67,16 @@ def genome(path, contigs: dict[str, int], *, seed: int = 7, width: int = 60):
             out.write(f">{name} synthetic\n")
             out.writelines(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
     return path
+
+
+def create_registry_table(name: str = "registry") -> None:
+    """The run registry table as terraform/modules/airflow creates it: hash run_id, range analysis."""
+    import boto3
+
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"},
+                   {"AttributeName": "analysis", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
+                              {"AttributeName": "analysis", "AttributeType": "S"}],
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from aws_helpers import REGION, RUN, genome, of, set_variables, settings
+from aws_helpers import create_registry_table, REGION, RUN, genome, of, set_variables, settings
 
 RAW = f"runs/{RUN}/"
 FASTQ = "Analysis/1/Data/fastq"
@@ -80,13 +80,7 @@ def _index(s3, name: str = "lambda", aligner: str = "bwa") -> None:
 
 @pytest.fixture
 def table(moto):
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName="registry", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"},
-                   {"AttributeName": "analysis", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
-                              {"AttributeName": "analysis", "AttributeType": "S"}],
-    )
+    create_registry_table()
 
 
 @pytest.fixture

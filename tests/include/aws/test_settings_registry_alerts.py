@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from aws_helpers import REGION, RUN, of, settings
+from aws_helpers import create_registry_table, REGION, RUN, of, settings
 
 
 def test_templates_name_the_variables_terraform_writes():
@@ -74,14 +74,7 @@ def test_derived_locations_carry_the_analysis_identity_and_are_validated():
 def registry(moto):
     from seqflow.aws.registry import DynamoDbRunRegistry
 
-    # the table as terraform/modules/airflow creates it: hash run_id, range analysis
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName="registry", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"},
-                   {"AttributeName": "analysis", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
-                              {"AttributeName": "analysis", "AttributeType": "S"}],
-    )
+    create_registry_table()
     return DynamoDbRunRegistry("registry")
 
 
