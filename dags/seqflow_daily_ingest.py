@@ -13,7 +13,10 @@ in their name, copies each once to raw storage and starts its analysis.
   sequences for about two days) is recorded **waiting**, never failed; a later
   scan picks it up. One alert is raised when a run has waited longer than
   `alert_after_hours` (default 72). A manual trigger with `run_date` scans only
-  the runs of that date.
+  the runs of that date; one with `run_folders` exactly the runs it names.
+* **Event-driven start** (aws, optional): with `SEQFLOW_RUN_EVENTS_QUEUE` set, the
+  `seqflow_run_events` DAG starts this DAG for a run within minutes of its flag
+  reaching raw storage (docs/aws.md); the schedule stays as the catch-up scan.
 * **Where the flags are seen**: locally on the landing share; on AWS, where
   Airflow cannot list the on-prem share, a first DataSync execution copies only
   the flag files (`discover_flags`), and the raw bucket shows which runs are done.
@@ -81,6 +84,10 @@ with DAG(
             None, type=["null", "string"], format="date", title="Run date",
             description="Sequencing date to ingest (YYYY-MM-DD); empty means the DAG run's logical date.",
         ),
+        "run_folders": Param([], type="array", items={"type": "string"}, title="Run folders",
+                             description="Ingest exactly these run folders (YYMMDD_<instrument>_<run>_<flowcell>), "
+                                         "whatever their date; empty: the look-back window (or run_date). "
+                                         "The run-events DAG sets it for the runs an event announced."),
         "reference": param("reference", description=(
             "Registered reference genome for every run of this ingest. Empty (the schedule): each sample's "
             "reference comes from its sample sheet through the deployment's mapping table, else the default "

@@ -12,6 +12,7 @@ share, the raw and results "buckets", the lake, the catalog and the registry.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,23 @@ def ingest_schedule() -> str | None:
     their own clock). An environment variable, so cheap to read at DAG parse time."""
     value = os.environ.get("SEQFLOW_INGEST_SCHEDULE", "@daily").strip()
     return None if value.lower() in ("", "none", "null") else value
+
+
+#: the SQS queue URL form that an S3/EventBridge notification queue has
+_SQS_QUEUE_URL = re.compile(r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+
+
+def run_events_queue() -> str | None:
+    """The SQS queue of raw-storage flag notifications (``SEQFLOW_RUN_EVENTS_QUEUE``, aws profile), or
+    None: no event-driven start, the ingest's schedule alone finds runs. Read at DAG parse time, so an
+    environment variable (MWAA: ``mwaa/startup.sh`` exports the Terraform output)."""
+    value = os.environ.get("SEQFLOW_RUN_EVENTS_QUEUE", "").strip()
+    if not value:
+        return None
+    if not _SQS_QUEUE_URL.match(value):
+        raise ValueError(f"SEQFLOW_RUN_EVENTS_QUEUE={value!r} is not an SQS queue URL "
+                         "(https://sqs.<region>.amazonaws.com/<account>/<queue>)")
+    return value
 
 
 def seqflow_home() -> Path:

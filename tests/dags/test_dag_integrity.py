@@ -24,7 +24,10 @@ def test_no_import_errors(dagbag):
 
 def test_expected_dags_present(dagbag):
     assert {"seqflow_daily_ingest", "seqflow_analysis"} <= set(dagbag.dag_ids)
-    assert len(dagbag.dag_ids) == len(list(DAG_FOLDER.glob("*.py")))
+    # every DAG file defines one DAG; the run-events DAG only where an event queue is configured
+    # (aws: tests/include/aws/test_run_events.py builds it)
+    optional = {"seqflow_run_events"}
+    assert set(dagbag.dag_ids) == {p.stem for p in DAG_FOLDER.glob("*.py")} - optional
 
 
 def test_every_dag_has_tags_docs_and_retries(dagbag):

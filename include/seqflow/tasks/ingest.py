@@ -46,6 +46,8 @@ class ScanSettings:
     #: a run still incomplete after this many hours raises one alert
     alert_after_hours: float = DEFAULT_ALERT_AFTER_HOURS
     force: bool = False
+    #: exactly these run folders, whatever their date (an event announced them, or a user named them)
+    run_folders: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ScanSettings:
@@ -57,7 +59,19 @@ class ScanSettings:
             qa_flag=qa or None,
             alert_after_hours=float(params.get("alert_after_hours") or DEFAULT_ALERT_AFTER_HOURS),
             force=bool(params.get("force")),
+            run_folders=named_runs(params.get("run_folders")),
         )
+
+
+def named_runs(value: Any) -> tuple[str, ...]:
+    """The ``run_folders`` param: run folder names, each checked against the naming convention."""
+    if not value:
+        return ()
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"run_folders: {value!r} is not a list of run folder names")
+    for name in value:
+        RunFolderName.parse(name)  # raises naming the folder and the rule it breaks
+    return tuple(sorted(set(value)))
 
 
 def scan_time(logical_date: datetime | None, data_interval_end: datetime | None,
@@ -119,9 +133,14 @@ def share_candidates(now: datetime, settings: ScanSettings, *, run_date: date | 
     each with whether it is complete (completion flag, and the QA flag when configured)."""
     landing = local_paths().landing
     landing.mkdir(parents=True, exist_ok=True)
-    first, last = (run_date, run_date) if run_date else window(now, settings.lookback_days)
+    if settings.run_folders:
+        runs = [RunFolder(path=landing / name, name=RunFolderName.parse(name))
+                for name in settings.run_folders if (landing / name).is_dir()]
+    else:
+        first, last = (run_date, run_date) if run_date else window(now, settings.lookback_days)
+        runs = discover_runs_between(landing, first, last)
     out = {}
-    for run in discover_runs_between(landing, first, last):
+    for run in runs:
         complete = run.is_complete()
         if complete and settings.qa_flag:
             complete = (run.path / settings.qa_flag).is_file()
@@ -156,7 +175,13 @@ def find_runs(params: dict[str, Any], *, logical_date, data_interval_end, dag_ru
         seen = raw_candidates(now, settings, run_date=run_date, backend=backend)
     runs = triage(seen, now, settings, backend=backend)
     waiting = sorted(r for r, complete in seen.items() if not complete)
-    scope = f"dated {run_date}" if run_date else f"of the last {settings.lookback_days} days"
+    if settings.run_folders:
+        absent = sorted(set(settings.run_folders) - set(seen))
+        scope = f"among {', '.join(settings.run_folders)}" + (f" (not found: {', '.join(absent)})" if absent else "")
+    elif run_date:
+        scope = f"dated {run_date}"
+    else:
+        scope = f"of the last {settings.lookback_days} days"
     why = (f"no complete run {scope} to ingest ({len(seen)} run folder(s) seen"
            + (f"; still waiting for their flag: {', '.join(waiting)}" if waiting else "") + ")")
     return runs, why
@@ -169,7 +194,10 @@ def raw_candidates(now: datetime, settings: ScanSettings, *, run_date: date | No
     first, last = (run_date, run_date) if run_date else window(now, settings.lookback_days)
     out = {}
     for run_id in backend.raw_runs():
-        if not first <= RunFolderName.parse(run_id).run_date <= last:
+        if settings.run_folders:
+            if run_id not in settings.run_folders:
+                continue
+        elif not first <= RunFolderName.parse(run_id).run_date <= last:
             continue
         files = set(backend.run_files(run_id))
         complete = any(flag in files for flag in DEFAULT_COMPLETION_FLAGS)

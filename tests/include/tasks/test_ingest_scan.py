@@ -125,3 +125,38 @@ def test_find_runs_of_a_scheduled_run_and_of_a_backfill(world, share):
 def test_a_qa_flag_must_be_a_file_name():
     with pytest.raises(ValueError, match="qa_flag"):
         ScanSettings.from_params({"qa_flag": "../QAPassed.txt"})
+
+
+def test_named_run_folders_are_scanned_whatever_their_date(world, share):
+    """``run_folders`` (the run-events DAG, or a user) scans exactly those runs, even outside the window."""
+    flag(share, RUN)
+    flag(share, OLD)
+    flag(share, OTHER)
+    assert scan(world, at(1), ScanSettings.from_params({"run_folders": [OLD, RUN]})) == [OLD, RUN]
+    record_ingested(OLD, backend=world)
+    # an announced run that was ingested already (the schedule took it first) is left alone
+    assert scan(world, at(1), ScanSettings.from_params({"run_folders": [OLD]})) == []
+
+
+def test_named_runs_not_complete_wait_and_absent_ones_are_named(world, share):
+    class DagRun:
+        run_type = "manual"
+        run_after = at(1)
+
+    params = {"run_date": None, "force": False, "lookback_days": 14, "qa_flag": None, "alert_after_hours": 72,
+              "run_folders": [RUN, "261101_A01234_0001_AHNOTHEREXX"]}
+    runs, why = find_runs(params, logical_date=at(1), data_interval_end=None, dag_run=DagRun(),
+                          candidates="share", backend=world)
+    assert runs == []
+    assert "not found: 261101_A01234_0001_AHNOTHEREXX" in why and f"still waiting for their flag: {RUN}" in why
+    assert world.registry().get(RUN, INGEST).status == "waiting"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("261120_A01234_0100_AHSCANDSXY", "not a list"),
+    ([7], "not a list"),
+    (["../etc"], "run folder name '../etc'"),
+])
+def test_named_run_folders_must_be_run_folder_names(value, message):
+    with pytest.raises(ValueError, match=message):
+        ScanSettings.from_params({"run_folders": value})
