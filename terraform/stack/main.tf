@@ -8,7 +8,6 @@ locals {
   sql_dir       = "${var.repo_root}/include/seqflow/sql"
   glue_script   = "${var.repo_root}/include/seqflow/glue/vcf_to_parquet_job.py"
   mwaa_dir      = "${var.repo_root}/mwaa"
-  awscc_tags    = merge(var.tags, { project = var.project, environment = var.environment, managed_by = "terraform" })
   bucket        = { for k, name in module.storage.bucket_names : k => { name = name, arn = module.storage.bucket_arns[k] } }
   tool_images   = { for tool, url in module.ecr.repository_urls : tool => "${url}:${var.image_tags[tool]}" }
   omics_outputs = "omics/"
@@ -77,6 +76,7 @@ module "batch" {
   spot_max_vcpus          = var.batch_spot_max_vcpus
   on_demand_max_vcpus     = var.batch_on_demand_max_vcpus
   scratch_volume_size_gib = var.batch_scratch_volume_size_gib
+  scratch_storage         = var.batch_scratch_storage
   images                  = local.tool_images
   read_bucket_arns        = [local.bucket.raw.arn]
   write_bucket_arns       = [local.bucket.results.arn, local.bucket.scratch.arn]
@@ -92,6 +92,7 @@ module "omics" {
 
   name_prefix                    = local.name_prefix
   workflow_dir                   = local.workflow_dir
+  workflow_bundle_file           = "${var.repo_root}/${var.omics_workflow_bundle_file}"
   parameter_template_file        = "${local.workflow_dir}/parameters.json"
   pipeline_version               = var.pipeline_version
   run_group_max_cpus             = var.omics_max_cpus
@@ -105,7 +106,7 @@ module "omics" {
   ecr_repository_arns            = values(module.ecr.repository_arns)
   logs_kms_key_arn               = module.storage.logs_kms_key_arn
   log_retention_days             = var.log_retention_days
-  tags                           = local.awscc_tags
+  tags                           = var.tags
 }
 
 module "glue_athena" {
@@ -141,6 +142,26 @@ module "events" {
   batch_job_queue_arns = [module.batch.job_queue_arn, module.batch.priority_job_queue_arn]
   datasync_task_arn    = module.datasync.task_arn
   glue_job_names       = [module.glue_athena.job_name]
+  omics_workflow_names = [module.omics.workflow_name]
+}
+
+module "monitoring" {
+  source = "../modules/monitoring"
+
+  name_prefix                 = local.name_prefix
+  alarm_topic_arn             = module.events.topic_arn
+  batch_job_queue_arns        = [module.batch.job_queue_arn, module.batch.priority_job_queue_arn]
+  glue_job_names              = [module.glue_athena.job_name]
+  omics_workflow_names        = [module.omics.workflow_name]
+  datasync_task_arn           = module.datasync.task_arn
+  mwaa_environment_name       = module.airflow.mwaa_environment_name
+  batch_failed_jobs_threshold = var.batch_failed_jobs_alarm_threshold
+  # the names glue_athena gives its security configuration and role (a test
+  # keeps them equal): Glue names the converter's log groups after them
+  glue_security_configuration_name = "${local.name_prefix}-glue"
+  glue_role_name                   = "${local.name_prefix}-glue-converter"
+  logs_kms_key_arn                 = module.storage.logs_kms_key_arn
+  log_retention_days               = var.log_retention_days
 }
 
 module "airflow" {
@@ -196,6 +217,7 @@ module "airflow" {
   mwaa_airflow_version     = var.mwaa_airflow_version
   mwaa_environment_class   = var.mwaa_environment_class
   mwaa_max_workers         = var.mwaa_max_workers
+  log_retention_days       = var.log_retention_days
   mwaa_requirements_file   = "${local.mwaa_dir}/requirements.txt"
   mwaa_startup_script_file = "${local.mwaa_dir}/startup.sh"
   vpc_id                   = module.network.vpc_id

@@ -75,3 +75,18 @@ output "mwaa_dag_bucket" {
   description = "MWAA DAG bucket URI for mwaa/sync_dags.sh (null without MWAA)."
   value       = module.airflow.mwaa_dag_bucket
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the deployment."
+  value       = module.monitoring.dashboard_name
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarm name by purpose."
+  value       = module.monitoring.alarm_names
+}
+
+output "alerts_dead_letter_queue_url" {
+  description = "SQS queue holding alert events the SNS topic did not take."
+  value       = module.events.dead_letter_queue_url
+}

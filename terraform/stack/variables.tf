@@ -33,7 +33,7 @@ variable "pipeline_version" {
 
 variable "tags" {
   type        = map(string)
-  description = "Extra tags for the awscc resources (aws resources get the provider's default_tags)."
+  description = "Extra tags of the HealthOmics workflow and run group (every resource gets the provider's default_tags)."
   default     = {}
 }
 
@@ -51,7 +51,7 @@ variable "availability_zones" {
 
 variable "enable_nat_gateway" {
   type        = bool
-  description = "Create NAT gateways for internet egress (needed by MWAA requirement installs and the ECS/Batch control plane without more endpoints)."
+  description = "Create NAT gateways for internet egress (MWAA requirement installs from PyPI; Batch needs none: ECR, ECS, Logs, STS and S3 are reached through VPC endpoints)."
   default     = true
 }
 
@@ -157,8 +157,14 @@ variable "image_tags" {
 
 variable "batch_instance_types" {
   type        = list(string)
-  description = "Instance types or families of the Batch compute environments."
-  default     = ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"]
+  description = "Instance types or families of the Batch compute environments; null: the batch module's default for batch_scratch_storage."
+  default     = null
+}
+
+variable "batch_scratch_storage" {
+  type        = string
+  description = "Where Batch job scratch lives: ebs (a gp3 volume of batch_scratch_volume_size_gib per instance) or instance_store (the local NVMe disks of the d families)."
+  default     = "ebs"
 }
 
 variable "batch_spot_max_vcpus" {
@@ -175,7 +181,7 @@ variable "batch_on_demand_max_vcpus" {
 
 variable "batch_scratch_volume_size_gib" {
   type        = number
-  description = "Encrypted gp3 scratch volume size of each Batch instance in GiB."
+  description = "Encrypted gp3 scratch volume size of each Batch instance in GiB (shared by the jobs the instance runs at once; each job's scratch is removed when it ends)."
   default     = 500
 }
 
@@ -188,6 +194,12 @@ variable "batch_job_definitions" {
   }))
   description = "Per step implementation id (fastp, align_bwa, align_minimap2, call_variants_bcftools, bam_qc, vcf_stats), resources that replace the step catalogue's (containers/*/steps.yaml)."
   default     = {}
+}
+
+variable "omics_workflow_bundle_file" {
+  type        = string
+  description = "HealthOmics workflow bundle relative to the repository root, built by terraform/scripts/build_workflow_bundle.py (a plan fails while it is missing or stale)."
+  default     = "dist/omics/germline.zip"
 }
 
 variable "omics_max_cpus" {
@@ -308,6 +320,12 @@ variable "alert_emails" {
   type        = list(string)
   description = "E-mail addresses for failure and budget alerts."
   default     = []
+}
+
+variable "batch_failed_jobs_alarm_threshold" {
+  type        = number
+  description = "Failed Batch jobs in an hour above which the failed-jobs alarm fires."
+  default     = 10
 }
 
 variable "monthly_budget_usd" {

@@ -4,15 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0.0, < 7.0.0"
-    }
-    awscc = {
-      source  = "hashicorp/awscc"
-      version = ">= 1.50.0, < 2.0.0"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.7.0, < 3.0.0"
+      version = ">= 5.100.0, < 7.0.0"
     }
   }
 }

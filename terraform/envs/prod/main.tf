@@ -11,10 +11,6 @@ provider "aws" {
   }
 }
 
-provider "awscc" {
-  region = var.region
-}
-
 module "seqflow" {
   source = "../../stack"
 

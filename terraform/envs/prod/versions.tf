@@ -4,15 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
-    }
-    awscc = {
-      source  = "hashicorp/awscc"
-      version = "~> 1.50"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "~> 2.7"
+      version = ">= 5.100.0, < 7.0.0"
     }
   }
 

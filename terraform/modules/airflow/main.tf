@@ -8,7 +8,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
   # The naming scheme of include/seqflow/aws/config_keys.py: key k is the
@@ -81,7 +81,8 @@ locals {
     restore_tier                                = var.restore_tier
   }
 
-  mwaa_name = "${var.name_prefix}-airflow"
+  mwaa_name      = "${var.name_prefix}-airflow"
+  mwaa_log_types = ["DAGProcessing", "Scheduler", "Task", "WebServer", "Worker"]
 }
 
 # ---------------------------------------------------------------- configuration
@@ -98,7 +99,7 @@ resource "aws_ssm_parameter" "config" {
 
   lifecycle {
     precondition {
-      condition     = length(setsymmetricdifference(keys(local.config_descriptions), keys(local.config_values))) == 0
+      condition     = toset(keys(local.config_descriptions)) == toset(keys(local.config_values))
       error_message = "Every configuration key needs both a description and a value."
     }
   }
@@ -697,6 +698,17 @@ resource "aws_vpc_security_group_egress_rule" "mwaa_postgres" {
   cidr_ipv4         = var.vpc_cidr
 }
 
+# MWAA writes to airflow-<environment>-<log type> and creates the groups
+# without retention when they are missing; creating them first sets retention
+# and the environment's key.
+resource "aws_cloudwatch_log_group" "mwaa" {
+  for_each = var.enable_mwaa ? toset(local.mwaa_log_types) : toset([])
+
+  name              = "airflow-${local.mwaa_name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.mwaa[0].arn
+}
+
 resource "aws_mwaa_environment" "this" {
   count = var.enable_mwaa ? 1 : 0
 
@@ -758,5 +770,5 @@ resource "aws_mwaa_environment" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.mwaa, aws_s3_bucket_policy.dags]
+  depends_on = [aws_iam_role_policy.mwaa, aws_s3_bucket_policy.dags, aws_cloudwatch_log_group.mwaa]
 }

@@ -22,3 +22,8 @@ output "mwaa_dag_bucket" {
   description = "S3 URI of the MWAA DAG bucket, the argument of mwaa/sync_dags.sh (null without MWAA)."
   value       = var.enable_mwaa ? "s3://${aws_s3_bucket.dags[0].id}" : null
 }
+
+output "mwaa_environment_name" {
+  description = "Name of the MWAA environment (null without MWAA)."
+  value       = var.enable_mwaa ? aws_mwaa_environment.this[0].name : null
+}

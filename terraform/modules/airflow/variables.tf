@@ -218,3 +218,9 @@ variable "access_logs_bucket_name" {
   description = "Bucket that receives the DAG bucket's access logs."
   default     = null
 }
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention in days of the MWAA log groups (airflow-<environment>-<log type>)."
+  default     = 365
+}

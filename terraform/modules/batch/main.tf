@@ -8,35 +8,33 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
+
+  # instance-store scratch needs the families with local NVMe disks (the "d" ones)
+  instance_types = coalesce(var.instance_types, var.scratch_storage == "instance_store" ? ["m6id", "c6id", "r6id", "m5d", "c5d", "r5d"] : ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"])
+  scratch_device = "/dev/xvdb"
+
+  user_data = templatefile("${path.module}/user_data.tftpl", {
+    scratch_storage     = var.scratch_storage
+    scratch_device      = local.scratch_device
+    task_cleanup_wait   = var.ecs_task_cleanup_wait
+    image_cleanup_every = var.ecs_image_cleanup_interval
+  })
 }
 
 # ---------------------------------------------------------------- IAM
 
-data "aws_iam_policy_document" "batch_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["batch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
+# The compute environments name no service role, so Batch uses its
+# service-linked role AWSServiceRoleForBatch (the legacy AWSBatchServiceRole
+# cannot update a compute environment's launch template or instance types in
+# place). Batch creates the role on first use when the caller may
+# iam:CreateServiceLinkedRole; create_service_linked_role creates it here instead.
+resource "aws_iam_service_linked_role" "batch" {
+  count = var.create_service_linked_role ? 1 : 0
 
-resource "aws_iam_role" "service" {
-  name               = "${var.name_prefix}-batch-service"
-  assume_role_policy = data.aws_iam_policy_document.batch_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "service" {
-  role       = aws_iam_role.service.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
+  aws_service_name = "batch.amazonaws.com"
+  description      = "AWS Batch compute environments of ${var.name_prefix}"
 }
 
 data "aws_iam_policy_document" "ec2_assume" {
@@ -162,7 +160,7 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 
 resource "aws_launch_template" "this" {
   name_prefix            = "${var.name_prefix}-batch-"
-  description            = "seqflow Batch instances: IMDSv2 only, encrypted gp3 volume for container scratch"
+  description            = "seqflow Batch instances: IMDSv2 only, Docker storage on a scratch volume of its own, short ECS task cleanup"
   update_default_version = true
 
   # hop limit 1: containers (one hop further) cannot reach the instance
@@ -174,21 +172,41 @@ resource "aws_launch_template" "this" {
     instance_metadata_tags      = "disabled"
   }
 
-  # The ECS-optimized AL2023 AMI keeps Docker's storage on the root volume, so
-  # this volume is where /scratch of every container (inputs, BAM sorting
-  # temporaries, outputs) lives.
+  # the root volume holds the OS, the ECS agent and its logs only
   block_device_mappings {
     device_name = "/dev/xvda"
     ebs {
-      volume_size           = var.scratch_volume_size_gib
+      volume_size           = var.root_volume_size_gib
       volume_type           = "gp3"
-      iops                  = var.scratch_volume_iops
-      throughput            = var.scratch_volume_throughput
       encrypted             = true
       kms_key_id            = var.ebs_kms_key_arn
       delete_on_termination = true
     }
   }
+
+  # Every job runs in its own container; its /scratch (staged inputs, sort
+  # temporaries, outputs) is in the container's writable layer, which lives in
+  # Docker's storage. The user data puts Docker's storage on this volume (or,
+  # with scratch_storage = "instance_store", on the instance-store disks, whose
+  # size grows with the instance and so with the number of jobs it packs).
+  dynamic "block_device_mappings" {
+    for_each = var.scratch_storage == "ebs" ? [1] : []
+    content {
+      device_name = local.scratch_device
+      ebs {
+        volume_size           = var.scratch_volume_size_gib
+        volume_type           = "gp3"
+        iops                  = var.scratch_volume_iops
+        throughput            = var.scratch_volume_throughput
+        encrypted             = true
+        kms_key_id            = var.ebs_kms_key_arn
+        delete_on_termination = true
+      }
+    }
+  }
+
+  # Batch requires MIME multi-part user data; it appends ECS_CLUSTER itself
+  user_data = base64encode(local.user_data)
 
   tag_specifications {
     resource_type = "volume"
@@ -198,18 +216,20 @@ resource "aws_launch_template" "this" {
   }
 }
 
+# No name: the provider generates a unique one, which create_before_destroy
+# needs, and the argument is spelled differently in provider 5.x
+# (compute_environment_name_prefix) and 6.x (name_prefix). The Name tag and the
+# queue order say which is which.
 resource "aws_batch_compute_environment" "spot" {
-  name_prefix  = "${var.name_prefix}-spot-"
-  type         = "MANAGED"
-  state        = "ENABLED"
-  service_role = aws_iam_role.service.arn
+  type  = "MANAGED"
+  state = "ENABLED"
 
   compute_resources {
     type                = "SPOT"
     allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
     min_vcpus           = 0
     max_vcpus           = var.spot_max_vcpus
-    instance_type       = var.instance_types
+    instance_type       = local.instance_types
     instance_role       = aws_iam_instance_profile.instance.arn
     security_group_ids  = [aws_security_group.this.id]
     subnets             = var.subnet_ids
@@ -234,21 +254,19 @@ resource "aws_batch_compute_environment" "spot" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_iam_role_policy_attachment.service]
+  depends_on = [aws_iam_service_linked_role.batch]
 }
 
 resource "aws_batch_compute_environment" "on_demand" {
-  name_prefix  = "${var.name_prefix}-ondemand-"
-  type         = "MANAGED"
-  state        = "ENABLED"
-  service_role = aws_iam_role.service.arn
+  type  = "MANAGED"
+  state = "ENABLED"
 
   compute_resources {
     type                = "EC2"
     allocation_strategy = "BEST_FIT_PROGRESSIVE"
     min_vcpus           = 0
     max_vcpus           = var.on_demand_max_vcpus
-    instance_type       = var.instance_types
+    instance_type       = local.instance_types
     instance_role       = aws_iam_instance_profile.instance.arn
     security_group_ids  = [aws_security_group.this.id]
     subnets             = var.subnet_ids
@@ -272,7 +290,7 @@ resource "aws_batch_compute_environment" "on_demand" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_iam_role_policy_attachment.service]
+  depends_on = [aws_iam_service_linked_role.batch]
 }
 
 resource "aws_batch_job_queue" "this" {
@@ -280,7 +298,8 @@ resource "aws_batch_job_queue" "this" {
   state    = "ENABLED"
   priority = 1
 
-  # Spot first; On-Demand takes what Spot cannot place
+  # Spot first; On-Demand takes what Spot cannot place (the Spot environment
+  # at its max_vcpus, or Spot capacity short in every pool of instance_types)
   compute_environment_order {
     order               = 1
     compute_environment = aws_batch_compute_environment.spot.arn
@@ -296,6 +315,17 @@ resource "aws_batch_job_queue" "this" {
     action           = "CANCEL"
     max_time_seconds = 600
     reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+
+  # When Spot has no capacity Batch places jobs on the next environment in
+  # order (On-Demand); when none has (Batch detects this through the
+  # service-linked role), a job is cancelled after a while instead of
+  # blocking the head of the queue, and the failure alert says why.
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = var.insufficient_capacity_timeout_seconds
+    reason           = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
     state            = "RUNNABLE"
   }
 }
@@ -314,6 +344,17 @@ resource "aws_batch_job_queue" "priority" {
     action           = "CANCEL"
     max_time_seconds = 600
     reason           = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    state            = "RUNNABLE"
+  }
+
+  # When Spot has no capacity Batch places jobs on the next environment in
+  # order (On-Demand); when none has (Batch detects this through the
+  # service-linked role), a job is cancelled after a while instead of
+  # blocking the head of the queue, and the failure alert says why.
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    max_time_seconds = var.insufficient_capacity_timeout_seconds
+    reason           = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
     state            = "RUNNABLE"
   }
 }

@@ -20,8 +20,43 @@ variable "subnet_ids" {
 
 variable "instance_types" {
   type        = list(string)
-  description = "Instance types or families the compute environments may launch; several families widen the Spot pools."
-  default     = ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"]
+  description = "Instance types or families the compute environments may launch; several families widen the Spot pools. null: m6i, m7i, r6i, r7i, c6i, c7i, or with instance-store scratch m6id, c6id, r6id, m5d, c5d, r5d."
+  default     = null
+}
+
+variable "scratch_storage" {
+  type        = string
+  description = "Where job scratch (Docker's storage, so every container's /scratch) lives: \"ebs\" (a gp3 volume of scratch_volume_size_gib per instance) or \"instance_store\" (the local NVMe disks of the d families, sized with the instance)."
+  default     = "ebs"
+
+  validation {
+    condition     = contains(["ebs", "instance_store"], var.scratch_storage)
+    error_message = "scratch_storage must be ebs or instance_store."
+  }
+}
+
+variable "root_volume_size_gib" {
+  type        = number
+  description = "Size in GiB of each instance's encrypted gp3 root volume (OS, ECS agent, logs; job scratch is on its own volume)."
+  default     = 30
+}
+
+variable "ecs_task_cleanup_wait" {
+  type        = string
+  description = "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION: how long a stopped job container (and the scratch in its layer) stays on the instance (ECS default 3h)."
+  default     = "5m"
+}
+
+variable "ecs_image_cleanup_interval" {
+  type        = string
+  description = "ECS_IMAGE_CLEANUP_INTERVAL: how often the ECS agent removes unused images."
+  default     = "30m"
+}
+
+variable "create_service_linked_role" {
+  type        = bool
+  description = "Create the AWSServiceRoleForBatch service-linked role (once per account; leave false where it exists or Batch may create it on first use)."
+  default     = false
 }
 
 variable "spot_max_vcpus" {
@@ -38,7 +73,7 @@ variable "on_demand_max_vcpus" {
 
 variable "scratch_volume_size_gib" {
   type        = number
-  description = "Size in GiB of each instance's encrypted gp3 volume that holds container scratch (inputs, sort temporaries, outputs)."
+  description = "Size in GiB of each instance's encrypted gp3 scratch volume (Docker's storage: every job container's /scratch with staged inputs, sort temporaries, outputs); with scratch_storage = \"ebs\"."
   default     = 500
 
   validation {
@@ -139,4 +174,15 @@ variable "write_object_arns" {
   type        = list(string)
   description = "Object ARN patterns (arn:aws:s3:::bucket/prefix/*) jobs may also write, beyond write_bucket_arns: the reference index jobs write s3://<raw>/references/*."
   default     = []
+}
+
+variable "insufficient_capacity_timeout_seconds" {
+  type        = number
+  description = "How long a job may stay RUNNABLE because no compute environment of its queue gets EC2 capacity before Batch cancels it (it would otherwise block the queue)."
+  default     = 14400
+
+  validation {
+    condition     = var.insufficient_capacity_timeout_seconds >= 600 && var.insufficient_capacity_timeout_seconds <= 86400
+    error_message = "insufficient_capacity_timeout_seconds must be between 600 and 86400."
+  }
 }

@@ -27,8 +27,9 @@ resource "aws_budgets_budget" "this" {
   dynamic "cost_filter" {
     for_each = var.activate_cost_allocation_tags ? [1] : []
     content {
-      name   = "TagKeyValue"
-      values = ["user:project$${var.project}"]
+      name = "TagKeyValue"
+      # the API's spelling is user:<tag key>$<tag value>, e.g. user:project$seqflow
+      values = [format("user:project$%s", var.project)]
     }
   }
 

@@ -8,7 +8,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
   source_arn = var.share_protocol == "NFS" ? aws_datasync_location_nfs.this[0].arn : aws_datasync_location_smb.this[0].arn
 }

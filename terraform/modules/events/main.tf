@@ -1,5 +1,8 @@
 # Failure alerts: an SNS topic (KMS) with e-mail subscriptions, and EventBridge
-# rules for what fails outside Airflow's sight or needs a human anyway.
+# rules for what fails outside Airflow's sight or needs a human anyway. The
+# rules match failures only, and only of this deployment's queues, workflow,
+# task and job; an event SNS does not take (throttling, a key problem) ends in
+# a dead-letter queue instead of being dropped.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -7,7 +10,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
   rules = {
@@ -22,13 +25,15 @@ locals {
         }
       }
     }
-    omics_run_finished = {
-      description = "A HealthOmics run FAILED or COMPLETED"
+    # this deployment's workflow only (every version of it: replaced workflows are kept)
+    omics_run_failed = {
+      description = "A HealthOmics run of the seqflow workflow FAILED"
       pattern = {
         source      = ["aws.omics"]
         detail-type = ["Run Status Change"]
         detail = {
-          status = ["FAILED", "COMPLETED"]
+          status       = ["FAILED"]
+          workflowName = var.omics_workflow_names
         }
       }
     }
@@ -82,7 +87,7 @@ data "aws_iam_policy_document" "key" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "budgets.amazonaws.com"]
+      identifiers = ["events.amazonaws.com", "budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -137,6 +142,21 @@ data "aws_iam_policy_document" "topic" {
   }
 
   statement {
+    sid       = "CloudWatchAlarms"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name_prefix}-*"]
+    }
+  }
+
+  statement {
     sid       = "Budgets"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.this.arn]
@@ -174,12 +194,53 @@ resource "aws_cloudwatch_event_rule" "this" {
   state         = "ENABLED"
 }
 
+# ---------------------------------------------------------------- dead letters
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                              = "${var.name_prefix}-alerts-dead-letter"
+  message_retention_seconds         = 1209600 # 14 days, the SQS maximum
+  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_data_key_reuse_period_seconds = 3600
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "EventBridgeRules"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for r in aws_cloudwatch_event_rule.this : r.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}
+
 resource "aws_cloudwatch_event_target" "this" {
   for_each = local.rules
 
   rule      = aws_cloudwatch_event_rule.this[each.key].name
   target_id = "sns"
   arn       = aws_sns_topic.this.arn
+
+  # retried for a day, then kept 14 days in the dead-letter queue
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
 
   # a readable summary first, the event's own fields for whoever digs in
   input_transformer {

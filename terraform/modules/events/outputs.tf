@@ -12,3 +12,13 @@ output "rule_names" {
   description = "EventBridge rule name by alert."
   value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.name }
 }
+
+output "dead_letter_queue_arn" {
+  description = "SQS queue that keeps alert events the SNS topic did not take."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the alerts dead-letter queue."
+  value       = aws_sqs_queue.dead_letter.url
+}

@@ -23,3 +23,8 @@ variable "glue_job_names" {
   type        = list(string)
   description = "Glue jobs whose FAILED or TIMEOUT runs raise an alert."
 }
+
+variable "omics_workflow_names" {
+  type        = list(string)
+  description = "HealthOmics workflows whose FAILED runs raise an alert (runs of other workflows in the account do not)."
+}

@@ -1,6 +1,7 @@
 # VPC with private subnets in several AZs, optional NAT for egress to the
 # internet, and the endpoints that keep pipeline traffic off it: an S3 and a
-# DynamoDB gateway endpoint, and interface endpoints (ECR, Logs, STS, DataSync).
+# DynamoDB gateway endpoint, and interface endpoints (ECR, ECS, Logs, STS,
+# DataSync): Batch instances reach everything they need without a NAT.
 
 # the AZs are named explicitly so that a new AZ in the region never reshapes the VPC
 data "aws_availability_zones" "selected" {
@@ -18,7 +19,7 @@ locals {
   azs       = var.availability_zones
   az_count  = length(var.availability_zones)
   nat_count = var.enable_nat_gateway ? (var.single_nat_gateway ? 1 : local.az_count) : 0
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.id
   datasync  = contains(var.interface_endpoints, "datasync")
   endpoints = toset([for e in var.interface_endpoints : e if e != "datasync"])
 }

@@ -38,7 +38,7 @@ variable "public_subnet_newbits" {
 
 variable "enable_nat_gateway" {
   type        = bool
-  description = "Create NAT gateways for egress to the internet (ECS and Batch control planes, MWAA requirements installs). Without it only the VPC endpoints are reachable."
+  description = "Create NAT gateways for egress to the internet (MWAA requirements installs from PyPI). Without it only the VPC endpoints are reachable, which is all Batch needs."
   default     = true
 }
 
@@ -50,8 +50,8 @@ variable "single_nat_gateway" {
 
 variable "interface_endpoints" {
   type        = list(string)
-  description = "Interface endpoint services (suffix after com.amazonaws.<region>.). \"datasync\" gets its own endpoint for the on-prem agent."
-  default     = ["ecr.api", "ecr.dkr", "logs", "sts", "datasync"]
+  description = "Interface endpoint services (suffix after com.amazonaws.<region>.). The defaults let Batch instances run without a NAT: ECR (api, dkr) for images, ecs, ecs-agent and ecs-telemetry for the ECS agent, logs for awslogs, sts for the job role. \"datasync\" gets its own endpoint for the on-prem agent."
+  default     = ["ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry", "logs", "sts", "datasync"]
 }
 
 variable "onprem_cidrs" {

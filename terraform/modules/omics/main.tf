@@ -1,8 +1,17 @@
 # The per-sample germline pipeline on AWS HealthOmics: the WDL workflow from
-# include/seqflow/workflows/germline (zipped and uploaded for definition
-# upload), a run group that caps CPUs, duration and concurrency, the service
-# role runs assume, and the log group HealthOmics writes to. The aws provider
-# has no HealthOmics workflow or run group resource, so those come from awscc.
+# include/seqflow/workflows/germline (as a zip bundle uploaded to S3), a run
+# group that caps CPUs, duration and concurrency, the service role runs
+# assume, and the log group HealthOmics writes to.
+#
+# The aws provider (5.x and 6.x) has no HealthOmics workflow or run group
+# resource, so both are declared in a CloudFormation stack
+# (AWS::Omics::Workflow, AWS::Omics::RunGroup) managed by the aws provider;
+# the stack's tags (the provider's default_tags) propagate to both.
+#
+# Terraform cannot build a zip without the archive provider: the bundle is
+# built by terraform/scripts/build_workflow_bundle.py (deterministic, with a
+# manifest of the MD5 of every file it holds), and the plan fails when the
+# bundle is missing or older than the WDL it was built from.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -10,49 +19,96 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
-  # awscc takes tags as a map for HealthOmics resources and has no default_tags
-  tags = merge(var.tags, { pipeline = var.workflow_name })
+  tags       = merge(var.tags, { pipeline = var.workflow_name })
+
+  # what the bundle must hold: every file of the workflow folder but the parameter template
+  bundle_sources  = { for f in fileset(var.workflow_dir, "**") : f => filemd5("${var.workflow_dir}/${f}") if f != basename(var.parameter_template_file) }
+  bundle_manifest = jsondecode(file("${var.workflow_bundle_file}.json"))
+  bundle_md5      = filemd5(var.workflow_bundle_file)
+  bundle_is_fresh = local.bundle_manifest.files == local.bundle_sources
+
+  # HealthOmics' parameter template spelling (CloudFormation WorkflowParameter)
+  parameter_template = {
+    for name, p in jsondecode(file(var.parameter_template_file)) : name => {
+      Description = p.description
+      Optional    = try(p.optional, false)
+    }
+  }
+
+  cloudformation_template = {
+    AWSTemplateFormatVersion = "2010-09-09"
+    Description              = "seqflow ${var.name_prefix}: HealthOmics workflow ${var.workflow_name} and its run group (managed by Terraform)"
+    Resources = {
+      Workflow = {
+        Type = "AWS::Omics::Workflow"
+        # Workflows are immutable: a new bundle replaces the workflow, and the
+        # replaced one is kept so past runs still name the definition they ran.
+        DeletionPolicy      = "Retain"
+        UpdateReplacePolicy = "Retain"
+        Properties = merge(
+          {
+            Name              = "${var.name_prefix}-${var.workflow_name}"
+            Description       = "seqflow per-sample germline pipeline (${var.pipeline_version}): fastp, bwa/minimap2 + samtools, bcftools"
+            Engine            = "WDL"
+            Main              = var.main_file
+            DefinitionUri     = "s3://${aws_s3_object.workflow.bucket}/${aws_s3_object.workflow.key}"
+            ParameterTemplate = local.parameter_template
+            StorageType       = var.storage_type
+            Tags              = merge(local.tags, { pipeline_version = var.pipeline_version })
+          },
+          var.storage_type == "STATIC" ? { StorageCapacity = var.storage_capacity_gib } : {},
+        )
+      }
+      RunGroup = {
+        Type = "AWS::Omics::RunGroup"
+        Properties = {
+          Name        = "${var.name_prefix}-${var.workflow_name}"
+          MaxCpus     = var.run_group_max_cpus
+          MaxDuration = var.run_group_max_duration_minutes
+          MaxRuns     = var.run_group_max_runs
+          Tags        = local.tags
+        }
+      }
+    }
+    Outputs = {
+      WorkflowId  = { Value = { "Fn::GetAtt" = ["Workflow", "Id"] } }
+      WorkflowArn = { Value = { "Fn::GetAtt" = ["Workflow", "Arn"] } }
+      RunGroupId  = { Value = { "Fn::GetAtt" = ["RunGroup", "Id"] } }
+      RunGroupArn = { Value = { "Fn::GetAtt" = ["RunGroup", "Arn"] } }
+    }
+  }
 }
 
-data "archive_file" "workflow" {
-  type        = "zip"
-  source_dir  = var.workflow_dir
-  output_path = "${path.root}/.terraform/seqflow-build/${var.workflow_name}.zip"
-  excludes    = [basename(var.parameter_template_file)]
-}
-
-# keyed by content: a changed definition is a new object and a new workflow
-# (HealthOmics workflows are immutable), past runs keep their exact definition
+# keyed by content: a changed definition is a new object and a new workflow,
+# past runs keep their exact definition
 resource "aws_s3_object" "workflow" {
   bucket                 = var.artifacts_bucket_name
-  key                    = "omics/${var.workflow_name}/${data.archive_file.workflow.output_md5}.zip"
-  source                 = data.archive_file.workflow.output_path
-  source_hash            = data.archive_file.workflow.output_md5
+  key                    = "omics/${var.workflow_name}/${local.bundle_md5}.zip"
+  source                 = var.workflow_bundle_file
+  source_hash            = local.bundle_md5
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
   content_type           = "application/zip"
+
+  lifecycle {
+    precondition {
+      condition     = local.bundle_is_fresh
+      error_message = "${var.workflow_bundle_file} was not built from the WDL in ${var.workflow_dir}: run terraform/scripts/build_workflow_bundle.py again."
+    }
+  }
 }
 
-resource "awscc_omics_workflow" "this" {
-  name               = "${var.name_prefix}-${var.workflow_name}"
-  description        = "seqflow per-sample germline pipeline (${var.pipeline_version}): fastp, bwa/minimap2 + samtools, bcftools"
-  engine             = "WDL"
-  main               = var.main_file
-  definition_uri     = "s3://${aws_s3_object.workflow.bucket}/${aws_s3_object.workflow.key}"
-  parameter_template = jsondecode(file(var.parameter_template_file))
-  storage_type       = var.storage_type
-  storage_capacity   = var.storage_type == "STATIC" ? var.storage_capacity_gib : null
-  tags               = merge(local.tags, { pipeline_version = var.pipeline_version })
-}
+resource "aws_cloudformation_stack" "this" {
+  name          = "${var.name_prefix}-omics-${var.workflow_name}"
+  template_body = jsonencode(local.cloudformation_template)
+  on_failure    = "ROLLBACK"
 
-resource "awscc_omics_run_group" "this" {
-  name         = "${var.name_prefix}-${var.workflow_name}"
-  max_cpus     = var.run_group_max_cpus
-  max_duration = var.run_group_max_duration_minutes
-  max_runs     = var.run_group_max_runs
-  tags         = local.tags
+  timeouts {
+    create = "30m"
+    update = "30m"
+  }
 }
 
 # ---------------------------------------------------------------- service role

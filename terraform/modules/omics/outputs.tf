@@ -1,21 +1,21 @@
 output "workflow_id" {
   description = "HealthOmics workflow id of the germline pipeline."
-  value       = awscc_omics_workflow.this.workflow_id
+  value       = aws_cloudformation_stack.this.outputs["WorkflowId"]
 }
 
 output "workflow_arn" {
   description = "HealthOmics workflow ARN."
-  value       = awscc_omics_workflow.this.arn
+  value       = aws_cloudformation_stack.this.outputs["WorkflowArn"]
 }
 
 output "run_group_id" {
   description = "HealthOmics run group id."
-  value       = awscc_omics_run_group.this.run_group_id
+  value       = aws_cloudformation_stack.this.outputs["RunGroupId"]
 }
 
 output "run_group_arn" {
   description = "HealthOmics run group ARN."
-  value       = awscc_omics_run_group.this.arn
+  value       = aws_cloudformation_stack.this.outputs["RunGroupArn"]
 }
 
 output "role_arn" {
@@ -31,4 +31,9 @@ output "output_uri" {
 output "log_group_name" {
   description = "HealthOmics log group."
   value       = aws_cloudwatch_log_group.this.name
+}
+
+output "workflow_name" {
+  description = "HealthOmics workflow name (every version of the workflow carries it)."
+  value       = "${var.name_prefix}-${var.workflow_name}"
 }

@@ -11,7 +11,12 @@ variable "workflow_name" {
 
 variable "workflow_dir" {
   type        = string
-  description = "Directory with the WDL definition (include/seqflow/workflows/germline); zipped as is, main file at its root."
+  description = "Directory with the WDL definition (include/seqflow/workflows/germline), main file at its root; the bundle must have been built from it."
+}
+
+variable "workflow_bundle_file" {
+  type        = string
+  description = "Zip of workflow_dir built by terraform/scripts/build_workflow_bundle.py (beside it, <file>.json lists the MD5 of every file it holds)."
 }
 
 variable "main_file" {
@@ -109,6 +114,6 @@ variable "log_retention_days" {
 
 variable "tags" {
   type        = map(string)
-  description = "Tags of the awscc resources (the awscc provider has no default_tags)."
+  description = "Extra tags of the workflow and run group (the provider's default_tags reach them through the CloudFormation stack's tags)."
   default     = {}
 }
