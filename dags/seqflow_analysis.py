@@ -42,6 +42,7 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from seqflow.alerts import failure_callback
+from seqflow.compat import ALL_DONE_MIN_ONE_SUCCESS
 from seqflow.config import profile
 from seqflow.params import analysis_params
 from seqflow.wiring import edges
@@ -76,8 +77,7 @@ with DAG(
     @task(retries=0)
     def plan(params=None) -> dict:
         """Validated params, the reference, the analysis identity and the jobs of the selected samples."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
+        from seqflow.compat import AirflowSkipException
         from seqflow.tasks.analysis import AlreadyAnalysed, plan as make_plan
 
         try:
@@ -105,10 +105,13 @@ with DAG(
         return "omics_requests" if run_plan["engine"] == "omics" else "sample.requests"
 
     # one failed sample does not sink the run: the others go on to the lake and the QC summary
-    @task(trigger_rule="all_done_min_one_success")
+    @task(trigger_rule=ALL_DONE_MIN_ONE_SUCCESS)
     def samples_done() -> None:
         """The per-sample steps are over with at least one sample analysed (skipped when the run
         went to HealthOmics or was already analysed; failed samples are recorded by finalise_run)."""
+        from seqflow.compat import check_all_done_min_one_success
+
+        check_all_done_min_one_success()  # the rule's check where the scheduler lacks it (MWAA's 3.0.6)
 
     @task(trigger_rule="none_failed_min_one_success")
     def collect_vcfs(run_plan: dict, jobs: list[dict]) -> list[dict]:

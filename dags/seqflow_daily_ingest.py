@@ -114,8 +114,7 @@ with DAG(
     def find_runs(params=None, logical_date=None, data_interval_end=None, dag_run=None) -> list[str]:
         """The complete runs of the look-back window that still need ingesting (a backfill: the runs in
         raw storage whose name carries its date)."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
+        from seqflow.compat import AirflowSkipException
         from seqflow.tasks.ingest import find_runs as find
 
         runs, why = find(dict(params), logical_date=logical_date, data_interval_end=data_interval_end,

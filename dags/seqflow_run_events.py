@@ -52,8 +52,7 @@ if QUEUE:
         @task
         def announced_runs(triggering_asset_events=None, run_id=None) -> list[dict]:
             """The run folders the notifications name: one ingest for all of them."""
-            from airflow.sdk.exceptions import AirflowSkipException
-
+            from seqflow.compat import AirflowSkipException
             from seqflow.tasks.events import runs_from_asset_events
 
             events = [e for batch in (triggering_asset_events or {}).values() for e in batch]

@@ -136,13 +136,15 @@ def convert_to_parquet(args):
     """The converter Glue job, one durable deferrable run per VCF."""
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
+    from seqflow.compat import glue_durable_kwargs
+
     poll = poll_seconds(60)
     return GlueJobOperator.partial(
         task_id="convert_to_parquet",
         aws_conn_id=AWS_CONN_ID,
         job_name=template("glue_job_name"),
         deferrable=True,
-        durable=True,
+        **glue_durable_kwargs(GlueJobOperator),  # not in the Amazon provider MWAA 3.0.6 pins (seqflow.compat)
         waiter_delay=poll,
         waiter_max_attempts=max(1, 6 * 3600 // poll),
         verbose=False,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
-from airflow.providers.common.compat.sdk import AirflowException
+
+from seqflow.compat import AirflowException, WaiterTerminalFailure, wait
 
 #: Custom waiter models of this package, in the provider's ``waiters/<client_type>.json`` format.
 WAITERS_DIR = Path(__file__).parent / "waiters"

@@ -12,11 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from seqflow.aws.omics.hooks import OmicsHook, OmicsRunFailedError
 from seqflow.aws.omics.links import OmicsRunLink
 from seqflow.aws.omics.triggers import OmicsRunCompleteTrigger
+from seqflow.compat import AirflowException, conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

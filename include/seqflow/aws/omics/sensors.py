@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
 
 from seqflow.aws.omics.hooks import OmicsHook, OmicsRunFailedError
 from seqflow.aws.omics.links import OmicsRunLink
 from seqflow.aws.omics.triggers import OmicsRunCompleteTrigger
+from seqflow.compat import conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -9,10 +9,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
-from airflow.providers.amazon.aws.utils.waiter_with_logging import RETRIABLE_ERROR_CODES
 from airflow.triggers.base import TriggerEvent
 
 from seqflow.aws.omics.hooks import OmicsHook
+from seqflow.compat import RETRIABLE_ERROR_CODES
 
 
 class OmicsRunCompleteTrigger(AwsBaseWaiterTrigger):
