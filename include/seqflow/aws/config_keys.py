@@ -48,14 +48,24 @@ AWS_CONFIG_KEYS: dict[str, str] = {
     "restore_tier": "S3 Glacier restore tier for archived runs: Expedited, Standard or Bulk",
 }
 
+#: keys read when they are set and harmless when they are not (no parameter: the feature is off).
+#: Terraform does not write them yet; each says what it enables.
+OPTIONAL_CONFIG_KEYS: dict[str, str] = {
+    "omics_run_cache_id": "HealthOmics run cache id (call caching of the germline workflow's tasks); empty: no cache",
+}
+
+#: every key the aws profile reads: one settings read fetches exactly these
+CONFIG_KEYS: dict[str, str] = {**AWS_CONFIG_KEYS, **OPTIONAL_CONFIG_KEYS}
+
 
 def variable_name(key: str) -> str:
     """Airflow Variable name of a configuration key."""
-    if key not in AWS_CONFIG_KEYS:
+    if key not in CONFIG_KEYS:
         raise KeyError(f"unknown seqflow aws config key {key!r}")
     return VARIABLE_PREFIX + key
 
 
-def ssm_parameter_name(key: str) -> str:
-    """SSM parameter name Terraform writes for a configuration key."""
-    return f"{SSM_VARIABLES_PREFIX}/{variable_name(key)}"
+def ssm_parameter_name(key: str, variables_prefix: str = SSM_VARIABLES_PREFIX) -> str:
+    """SSM parameter name Terraform writes for a configuration key (under the secrets backend's
+    ``variables_prefix``)."""
+    return f"{variables_prefix.rstrip('/')}/{variable_name(key)}"

@@ -10,10 +10,53 @@ import pytest
 from aws_helpers import create_registry_table, REGION, RUN, of, settings
 
 
-def test_templates_name_the_variables_terraform_writes():
-    from seqflow.aws.settings import template
+class _Var:
+    """Airflow's ``var`` in a template context: ``var.value.<name>``."""
 
-    assert template("raw_bucket") == "{{ var.value.seqflow_raw_bucket }}"
+    def __init__(self, values):
+        self.value = type("Value", (), values)()
+
+
+class _TaskInstance:
+    """The parts of a running task instance that the settings code uses."""
+
+    def __init__(self, task_id: str, dag_task_ids, xcoms=None):
+        self.task_id = task_id
+        self.task = type("Task", (), {"dag": type("Dag", (), {"task_ids": list(dag_task_ids)})()})()
+        self.xcoms = dict(xcoms or {})
+        self.pulls: list[dict] = []
+
+    def xcom_push(self, key, value):
+        self.xcoms[(self.task_id, key)] = value
+
+    def xcom_pull(self, task_ids, key, map_indexes=None):
+        self.pulls.append({"task_ids": task_ids, "key": key, "map_indexes": map_indexes})
+        return self.xcoms.get((task_ids, key))
+
+
+def _render(text: str, ti, variables: dict[str, str]) -> str:
+    import jinja2
+
+    return jinja2.Environment().from_string(text).render(ti=ti, dag=ti.task.dag, var=_Var(variables))
+
+
+def test_templates_render_the_plans_settings_in_the_analysis_and_the_variable_elsewhere():
+    from seqflow.aws.settings import SETTINGS_XCOM_KEY, template
+
+    text = template("raw_bucket")
+    assert "var.value.seqflow_raw_bucket" in text
+    # analysis DAG: the value plan read, no Variable (no SSM call) per task instance
+    mapped = _TaskInstance("sample.fastp", ["plan", "sample.fastp"],
+                           {("plan", SETTINGS_XCOM_KEY): {"raw_bucket": "from-plan"}})
+    assert _render(text, mapped, {"seqflow_raw_bucket": "from-ssm"}) == "from-plan"
+    assert mapped.pulls == [{"task_ids": "plan", "key": SETTINGS_XCOM_KEY, "map_indexes": -1}]
+    # the ingest DAG has no plan: the Variable, and no XCom asked for
+    ingest = _TaskInstance("transfer_runs", ["find_runs", "transfer_runs"])
+    assert _render(text, ingest, {"seqflow_raw_bucket": "from-ssm"}) == "from-ssm"
+    assert ingest.pulls == []
+    # a plan XCom without the key (an older plan): the Variable
+    older = _TaskInstance("qc_summary", ["plan", "qc_summary"], {("plan", SETTINGS_XCOM_KEY): {"project": "p"}})
+    assert _render(text, older, {"seqflow_raw_bucket": "from-ssm"}) == "from-ssm"
     with pytest.raises(KeyError):
         template("not_a_key")
 
@@ -23,6 +66,138 @@ def test_load_settings_reads_variables_at_run_time(monkeypatch):
 
     monkeypatch.setenv("AIRFLOW_VAR_SEQFLOW_RAW_BUCKET", "my-raw")
     assert load_settings().raw_bucket == "my-raw"
+
+
+def test_plan_reads_the_settings_once_and_every_later_task_of_the_run_pulls_them(monkeypatch):
+    from seqflow.aws import settings as module
+
+    reads = []
+    monkeypatch.setattr(module, "read_settings", lambda: reads.append(1) or module.AwsSettings({"raw_bucket": "r"}))
+    tasks = ["plan", "restore_archived", "sample.requests", "sample.fastp"]
+    plan = _TaskInstance("plan", tasks)
+    monkeypatch.setattr(module, "_task_instance", lambda: plan)
+    assert module.load_settings().raw_bucket == "r"
+    assert plan.xcoms == {("plan", module.SETTINGS_XCOM_KEY): {"raw_bucket": "r"}}
+    for task_id in tasks[1:] * 100:  # e.g. 100 samples' mapped tasks
+        ti = _TaskInstance(task_id, tasks, plan.xcoms)
+        monkeypatch.setattr(module, "_task_instance", lambda ti=ti: ti)
+        assert module.load_settings().raw_bucket == "r"
+        assert ti.pulls == [{"task_ids": "plan", "key": module.SETTINGS_XCOM_KEY, "map_indexes": -1}]
+    assert reads == [1]
+    # a DAG without plan (the ingest) reads them itself, and pushes nothing
+    ingest = _TaskInstance("find_runs", ["find_runs"])
+    monkeypatch.setattr(module, "_task_instance", lambda: ingest)
+    assert module.load_settings({"raw_bucket": "other"}).raw_bucket == "other"
+    assert reads == [1, 1] and ingest.xcoms == {} and ingest.pulls == []
+
+
+def _ssm_config(ssm, values: dict[str, str]) -> None:
+    from seqflow.aws.config_keys import ssm_parameter_name
+
+    for key, value in values.items():
+        ssm.put_parameter(Name=ssm_parameter_name(key), Value=value, Type="String")
+
+
+def test_read_settings_is_one_batched_ssm_read_with_the_variables_ssm_lacks(moto, calls, monkeypatch):
+    from aws_helpers import CONFIG
+
+    from seqflow.aws.config_keys import CONFIG_KEYS
+    from seqflow.aws.settings import read_settings
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    in_ssm = {k: v for k, v in CONFIG.items() if v}
+    _ssm_config(ssm, in_ssm)
+    monkeypatch.setenv("AIRFLOW_VAR_SEQFLOW_OMICS_RUN_CACHE_ID", "1122334")
+    calls.clear()
+    values = read_settings(ssm=ssm).values
+    assert {k: values[k] for k in in_ssm} == in_ssm
+    assert values["omics_run_cache_id"] == "1122334"  # not in SSM: the Variable
+    gets = of(calls, "ssm", "GetParameters")
+    assert len(gets) == -(-len(CONFIG_KEYS) // 10) == 3
+    assert sorted(n for g in gets for n in g["Names"]) == sorted(f"/airflow/variables/seqflow_{k}" for k in CONFIG_KEYS)
+    assert all(len(g["Names"]) <= 10 and g["WithDecryption"] for g in gets)
+    assert of(calls, "ssm", "GetParameter") == []
+
+
+def test_read_settings_finds_the_ssm_secrets_backend_and_reads_with_adaptive_retries(moto, calls, monkeypatch):
+    try:
+        from airflow.sdk.configuration import clear_secrets_backends_cache
+    except ImportError:  # Airflow 3.0 (MWAA) loads the workers' backends afresh each time
+        def clear_secrets_backends_cache():
+            return None
+
+    from seqflow.aws.config_keys import CONFIG_KEYS
+    from seqflow.aws.settings import SSM_RETRIES, read_settings, ssm_client, ssm_variables_backend
+
+    _ssm_config(boto3.client("ssm", region_name=REGION), {"raw_bucket": "from-ssm", "project": "p"})
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND",
+                       "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend")
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps(
+        {"variables_prefix": "/airflow/variables", "connections_prefix": None, "region_name": REGION}))
+    monkeypatch.setenv("AIRFLOW_VAR_SEQFLOW_REGISTRY_TABLE", "from-env")
+    clear_secrets_backends_cache()
+    try:
+        backend = ssm_variables_backend()
+        assert backend is not None and backend.variables_prefix == "/airflow/variables"
+        assert ssm_client(backend).meta.config.retries == SSM_RETRIES == {"mode": "adaptive", "total_max_attempts": 10}
+        calls.clear()
+        settings = read_settings()
+    finally:
+        monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
+        clear_secrets_backends_cache()
+    assert (settings.raw_bucket, settings.project, settings.registry_table) == ("from-ssm", "p", "from-env")
+    assert len(of(calls, "ssm", "GetParameters")) == 3
+    # the keys SSM lacks are asked for once more each, through the Variable lookup (not found there either)
+    assert len(of(calls, "ssm", "GetParameter")) == len(CONFIG_KEYS) - 2
+
+
+def _throttled_client(failures: int):
+    """An SSM client whose first ``failures`` requests SSM answers with ThrottlingException (HTTP 400)."""
+    from botocore.awsrequest import AWSResponse
+
+    from seqflow.aws.settings import SSM_RETRIES
+
+    client = boto3.client("ssm", region_name=REGION, config=__import__("botocore.config").config.Config(
+        retries=dict(SSM_RETRIES)))
+    sent = []
+
+    class _Raw:
+        def __init__(self, body):
+            self.body = body
+
+        def stream(self, **_):
+            yield self.body
+
+    def answer(request, **_):
+        sent.append(request)
+        if len(sent) <= failures:
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+        return AWSResponse(request.url, 200, {}, _Raw(json.dumps(
+            {"Parameters": [{"Name": "/airflow/variables/seqflow_project", "Value": "p", "Type": "String"}],
+             "InvalidParameters": []}).encode()))
+
+    client.meta.events.register("before-send.ssm.GetParameters", answer)
+    return client, sent
+
+
+def test_a_throttled_read_is_retried_and_then_says_it_was_throttled_not_unset(aws_env, monkeypatch):
+    from botocore.retries import bucket, standard
+
+    from seqflow.aws.settings import AwsConfigError, AwsSettingsThrottled, read_ssm_parameters
+
+    # no waiting in the test: botocore's backoff between retries and adaptive mode's client-side rate limit
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
+    client, sent = _throttled_client(failures=2)
+    assert read_ssm_parameters(client) == {"project": "p"}
+    assert len(sent) == 2 + 3  # two throttled attempts, then the 3 calls
+    client, sent = _throttled_client(failures=10**6)
+    with pytest.raises(AwsSettingsThrottled, match=r"SSM throttled .*ThrottlingException.* after 9 retries in "
+                                                    r"botocore's adaptive mode.*probably set") as caught:
+        read_ssm_parameters(client)
+    assert isinstance(caught.value, AwsConfigError) and "not set" not in str(caught.value)
+    assert len(sent) == 10
 
 
 def test_missing_key_names_the_variable_and_ssm_parameter():
