@@ -17,12 +17,15 @@ the fields promoted to typed columns are not repeated in the map.
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
 import subprocess
+import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from seqflow.lake.header import FieldDef, VcfFormatError, VcfHeader, header_line_count, open_text
+from seqflow.lake.header import FieldDef, VcfFormatError, VcfHeader, header_line_count, open_text, parse_definition
 from seqflow.lake.schema import PROMOTED_FORMAT, PROMOTED_INFO, VARIANT_SCHEMA
 
 SITE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "qual", "filter", "end")
@@ -81,6 +84,8 @@ _WRITE_TYPES = {
 #: re-hashing. Files still read back as VARIANT_SCHEMA (store_schema=False).
 WRITE_SCHEMA = pa.schema([f.with_type(_WRITE_TYPES.get(f.name, f.type)) for f in VARIANT_SCHEMA])
 
+log = logging.getLogger(__name__)
+
 _AT_RE = re.compile(r"\bat ([^\s:]+):(\d+)")
 
 
@@ -95,10 +100,28 @@ class SampleOutput:
 
 @dataclass
 class ConversionStats:
-    """What a conversion read and wrote."""
+    """What a conversion read and wrote, and what it read leniently."""
 
     records: int
     outputs: list[SampleOutput]
+    #: Values kept as the file has them although they disagree with the header
+    #: (a count per rule, with the first record), and lenient header definitions.
+    warnings: list[str] = field(default_factory=list)
+
+
+def _fits(d: FieldDef, spec: tuple[str, pa.DataType, bool]) -> bool:
+    """Whether a declared field goes to its promoted typed column (else it stays
+    in the map as text, so that nothing is lost: a DP declared String, a GQ
+    declared Float, an AN declared Number=A)."""
+    _, typ, is_list = spec
+    if not d.numeric or (pa.types.is_integer(typ) and d.type != "Integer"):
+        return False
+    return is_list or d.number == "1"
+
+
+def _fixed_format(header: VcfHeader) -> list[str]:
+    """FORMAT fields printed first for every sample: GT, then the promoted ones the header declares fitly."""
+    return ["GT"] + [f for f in _FIXED_FORMAT[1:] if f in header.format and _fits(header.format[f], PROMOTED_FORMAT[f])]
 
 
 def _query_format(header: VcfHeader, samples: list[str]) -> tuple[str, list[str]]:
@@ -108,10 +131,10 @@ def _query_format(header: VcfHeader, samples: list[str]) -> tuple[str, list[str]
     then assembled from columns, with no ``k=v;...`` text to re-parse. Tags
     used but not declared are fatal (see :func:`_is_fatal`), so nothing is lost.
     """
-    others = [f for f in header.format if f not in _FIXED_FORMAT]
     # a promoted FORMAT field the header does not declare is all null (and
     # using it undeclared is fatal): no need to have bcftools print its dots
-    fixed = [f for f in _FIXED_FORMAT if f == "GT" or f in header.format]
+    fixed = _fixed_format(header)
+    others = [f for f in header.format if f not in fixed]
     per_sample = fixed + others
     site = _SITE_FORMAT + "".join(f"\t%INFO/{i}" for i in header.info)
     if not samples:
@@ -122,11 +145,8 @@ def _query_format(header: VcfHeader, samples: list[str]) -> tuple[str, list[str]
 
 def _map_info_ids(header: VcfHeader) -> list[str]:
     """INFO fields that go into the ``info`` map: all declared ones except those
-    promoted to a typed column (a promoted ID declared as a Flag has no typed
-    column and so stays in the map)."""
-    return [
-        i for i, d in header.info.items() if i not in PROMOTED_INFO or d.type == "Flag"
-    ]
+    promoted to a typed column (see :func:`_fits`)."""
+    return [i for i, d in header.info.items() if not (i in PROMOTED_INFO and _fits(d, PROMOTED_INFO[i]))]
 
 
 def _null_dots(values: pa.Array) -> pa.Array:
@@ -143,47 +163,155 @@ class _RowError(Exception):
         self.reason = reason
 
 
-def _first_bad(values: pa.Array, typ: pa.DataType) -> int:
-    """Index of the first string that does not parse as ``typ`` (error path only)."""
-    conv: Callable[[str], object] = float if pa.types.is_floating(typ) else int
+class _Warnings:
+    """What was read leniently (kept as the file has it), counted per rule."""
+
+    def __init__(self, first: list[str] | None = None):
+        self.counts: dict[str, list] = {}
+        for message in first or []:
+            self.counts[message] = [1, None]
+
+    def add(self, rule: str, count: int, where: str | None) -> None:
+        entry = self.counts.setdefault(rule, [0, where])
+        entry[0] += count
+
+    def messages(self) -> list[str]:
+        out = []
+        for rule, (count, where) in self.counts.items():
+            out.append(rule if where is None else f"{rule}: {count} value(s), the first at {where}")
+        return out
+
+
+#: The Integer values htslib can store (int32 without its 8 reserved values:
+#: missing, end of vector, ...); outside it htslib stores "missing".
+INT_MIN, INT_MAX = -2147483640, 2147483647
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.I)
+
+
+class _Bad:
+    """Rows whose text is not a number of the declared type (lenient parsing):
+    their values are kept as the file writes them, as text in the map."""
+
+    def __init__(self):
+        self.rows: set[int] = set()
+        self.example: str | None = None
+
+
+def _parse_slow(values: pa.Array, typ: pa.DataType, what: str, parents, warn, bad: _Bad | None = None) -> pa.Array:
+    """Value-by-value parse of the file's text (the exception path): an empty
+    value is missing (counted), '+5' is 5; text that is not a number of the
+    type (htslib would read ``12x`` as 12, ``abc`` as missing) is refused,
+    naming the record and the value, or, given ``bad``, made null here and
+    its row recorded so that the caller keeps the text."""
+    if callable(parents):
+        parents = parents()
+    is_int = pa.types.is_integer(typ)
+    pattern = _INT_TEXT if is_int else _FLOAT_TEXT
+    out, empty, first_empty = [], 0, None
     for i, v in enumerate(values.to_pylist()):
         if v is None:
+            out.append(None)
             continue
-        try:
-            conv(v)
-        except ValueError:
-            return i
-    return 0
+        if v == "":
+            empty += 1
+            first_empty = i if first_empty is None else first_empty
+            out.append(None)
+            continue
+        row = int(parents[i]) if parents is not None else i
+        ok = pattern.fullmatch(v) is not None
+        x = (int(v) if is_int else float(v)) if ok else None
+        if ok and is_int and not INT_MIN <= x <= INT_MAX:
+            ok = False
+        if not ok:
+            if bad is None:
+                kind = "an Integer" if is_int else "a Float"
+                raise _RowError(row, f"{what} value {v!r} is not {kind} (htslib would read it as another value)")
+            bad.rows.add(row)
+            bad.example = bad.example or v
+            x = None
+        out.append(x)
+    if empty and warn is not None:
+        row = int(parents[first_empty]) if parents is not None else first_empty
+        warn(f"{what} has an empty value: stored as missing", empty, row)
+    return pa.array(out, typ)
 
 
-def _cast(values: pa.Array, typ: pa.DataType, what: str, parents: np.ndarray | None = None) -> pa.Array:
-    """Cast strings to ``typ``, raising a _RowError naming the first bad value."""
+def _cast(values: pa.Array, typ: pa.DataType, what: str, parents=None, warn=None, bad: _Bad | None = None) -> pa.Array:
+    """Parse the text of single values into ``typ`` strictly (see
+    :func:`_parse_slow`); Arrow's cast is the fast path."""
     try:
+        if pa.types.is_integer(typ):
+            wide = pc.cast(values, pa.int64())
+            lo, hi = pc.min_max(wide).values()
+            if lo.is_valid and (lo.as_py() < INT_MIN or hi.as_py() > INT_MAX):
+                return _parse_slow(values, typ, what, parents, warn, bad)
+            return wide.cast(typ) if typ != pa.int64() else wide
         return pc.cast(values, typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        i = _first_bad(values, typ)
-        row = int(parents[i]) if parents is not None else i
-        kind = "an Integer" if pa.types.is_integer(typ) else "a Float"
-        raise _RowError(row, f"{what} value {values[i].as_py()!r} is not {kind}") from None
+        return _parse_slow(values, typ, what, parents, warn, bad)
 
 
-def _typed_list(strings: pa.Array, typ: pa.DataType, what: str) -> pa.ListArray:
+def _typed_list(strings: pa.Array, typ: pa.DataType, what: str, warn=None, bad: _Bad | None = None) -> pa.ListArray:
     """'1,.,3' -> [1, null, 3]; a lone '.' was already made null by the CSV reader."""
     parts = pc.split_pattern(strings, ",")
     flat = _null_dots(parts.values)
-    parents = pc.list_parent_indices(parts).to_numpy()
-    values = _cast(flat, typ, what, parents)
+    values = None
+    if not pa.types.is_integer(typ):
+        try:  # fast path: every element a number or '.'
+            values = pc.cast(flat, typ)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = None
+    if values is None:
+        values = _cast(flat, typ, what, lambda: pc.list_parent_indices(parts).to_numpy(), warn, bad)
     return pa.ListArray.from_arrays(parts.offsets, values, type=pa.list_(typ), mask=strings.is_null())
 
 
-def _typed(strings: pa.Array, typ: pa.DataType, is_list: bool, what: str) -> pa.Array:
-    if is_list:
-        return _typed_list(strings, typ, what)
-    return _cast(strings, typ, what)
+def _promote(strings: pa.Array, typ: pa.DataType, is_list: bool, what: str, warn, strict: bool = False
+             ) -> tuple[pa.Array, pa.Array | None]:
+    """A promoted field's typed column and, for the rows whose text is not
+    numbers of the declared type (``DP=12x``, ``DP=3,4`` for a Number=1), that
+    text, which the caller keeps in the map: the typed column is null there,
+    the lake holds the file's text and no value htslib would have made up.
+    ``strict`` (FORMAT, where htslib refuses such text too) refuses instead."""
+    bad = None if strict else _Bad()
+    arr = _typed_list(strings, typ, what, warn, bad) if is_list else _cast(strings, typ, what, None, warn, bad)
+    if bad is None or not bad.rows:
+        return arr, None
+    mask = np.zeros(len(strings), bool)
+    mask[list(bad.rows)] = True
+    m = pa.array(mask)
+    arr = pc.if_else(m, pa.scalar(None, arr.type), arr)
+    kind = "Integers" if pa.types.is_integer(typ) else "Floats"
+    warn(f"{what} has values that are not {kind} as declared (e.g. {bad.example!r}): kept as text in the map, "
+         "the typed column null", int(mask.sum()), _first_index(mask))
+    return arr, pc.if_else(m, strings, pa.scalar(None, pa.string()))
+
+
+def _validate_numeric(strings: pa.Array, d: FieldDef, what: str, warn, strict: bool = False) -> None:
+    """Count the values of a numeric field kept as text in a map that are not
+    numbers of the declared type (the text is what is stored, so nothing is
+    made up; htslib would have read ``75.25`` declared Integer as 75)."""
+    typ = pa.int64() if d.type == "Integer" else pa.float64()
+    try:  # fast path: one number (or '.') per row, the common case
+        arr = pc.cast(strings, typ)
+        if d.type == "Integer":
+            lo, hi = pc.min_max(arr).values()
+            if lo.is_valid and (lo.as_py() < INT_MIN or hi.as_py() > INT_MAX):
+                raise pa.ArrowInvalid("out of range")
+        return
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    bad = None if strict else _Bad()
+    _typed_list(strings, pa.int32() if d.type == "Integer" else pa.float64(), what, warn, bad)
+    if bad is not None and bad.rows:
+        warn(f"{what} has values that are not {d.type}s as declared (e.g. {bad.example!r}): kept as the file writes "
+             "them", len(bad.rows), min(bad.rows))
 
 
 def _expected_lengths(number: str, n_alt: np.ndarray, ploidy: np.ndarray | None) -> np.ndarray | None:
-    """Values a Number=A/R/G/n field must have per row (None: any count)."""
+    """Values a Number=A/R/G/n field must have per row (None: any count; -1 in a
+    row: unknown there, e.g. Number=G where the genotype is missing)."""
     if number == "A":
         return n_alt
     if number == "R":
@@ -204,9 +332,14 @@ def _expected_lengths(number: str, n_alt: np.ndarray, ploidy: np.ndarray | None)
 
 
 def _check_number(
-    values: pa.Array, d: FieldDef, n_alt: np.ndarray, ploidy: np.ndarray | None, what: str
+    values: pa.Array, d: FieldDef, n_alt: np.ndarray, ploidy: np.ndarray | None, what: str, warn
 ) -> None:
-    """Raise a _RowError when a list's length disagrees with the header's Number."""
+    """Count the rows whose list length disagrees with the header's Number.
+
+    htslib keeps such values as they are (and so does bcftools), so they are
+    kept whole and counted in a warning: refusing would refuse files that
+    bcftools reads (haploid calls with diploid PL, AC on a site with no ALT).
+    """
     expected = _expected_lengths(d.number, n_alt, ploidy)
     if expected is None:
         return
@@ -215,11 +348,8 @@ def _check_number(
     bad = present & (expected >= 0) & (lengths != expected)
     if bad.any():
         row = int(np.argmax(bad))
-        raise _RowError(
-            row,
-            f"{what} has {lengths[row]} value(s) but the header declares Number={d.number} "
-            f"(expected {expected[row]})",
-        )
+        warn(f"{what} has a number of values other than Number={d.number} gives (kept as in the file)",
+             int(bad.sum()), row)
 
 
 def _stacked_map(columns: list[pa.Array], names: list[str], n: int, encode_values: bool) -> pa.Array:
@@ -248,47 +378,191 @@ def _stacked_map(columns: list[pa.Array], names: list[str], n: int, encode_value
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values, mask=pa.array(counts == 0))
 
 
-class _Block:
-    """The columns of one block of records, shared by all samples."""
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array, zero-copy."""
+    arr = arr.cast(pa.string()) if arr.type != pa.string() else arr
+    offsets = np.frombuffer(arr.buffers()[1], np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    data = arr.buffers()[2]
+    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
 
-    def __init__(self, batch: pa.RecordBatch, header: VcfHeader):
+
+def _info_rows_to_check(info: pa.Array, flags_present: np.ndarray) -> np.ndarray:
+    """Rows whose INFO text may hold a key without a value (``DP``) or with an
+    empty one (``DP=``), both of which bcftools prints as 1 when asked for the
+    tag: the rows with more ';'-separated items than '=' signs and present
+    Flags, or with '=' followed by ';' or the end. A few numpy passes over the
+    bytes; the rows found are then read exactly (see :func:`_check_info_rows`)."""
+    offsets, data = _string_buffers(info)
+    n = len(info)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    buf = data[lo:hi]
+    starts = offsets[:-1] - lo
+    lengths = np.diff(offsets)
+    semi = buf == 59  # ';'
+    eq = buf == 61  # '='
+    per = np.zeros(n, np.int32)
+    nonempty = lengths > 0
+    if len(buf):
+        delta = semi.view(np.int8) - eq.view(np.int8)
+        per[nonempty] = np.add.reduceat(delta, starts[nonempty], dtype=np.int32)
+    dot = (lengths == 1) & (buf[np.minimum(starts, max(len(buf) - 1, 0))] == 46) if len(buf) else nonempty
+    suspicious = nonempty & ~dot & (per + 1 > flags_present)
+    if len(buf) > 1:
+        empty_at = np.flatnonzero(eq[:-1] & semi[1:])
+        if len(empty_at):
+            suspicious[np.searchsorted(starts, empty_at, side="right") - 1] = True
+    last = offsets[1:] - lo - 1
+    suspicious[nonempty] |= buf[last[nonempty]] == 61
+    return np.flatnonzero(suspicious)
+
+
+def _check_info_rows(rows: np.ndarray, info: pa.Array, header: VcfHeader, columns: dict[str, pa.Array], warn) -> None:
+    """Read the INFO text of ``rows`` exactly. A key of a non-Flag type with no
+    value (``DP``, which htslib reads as 1) or an empty one (``DP=``) has no
+    value: its printed value in ``columns`` becomes the empty text (missing in
+    a typed column, ``''`` in the map), counted. A key given twice is refused
+    (htslib reads the first only)."""
+    empties: dict[str, list[int]] = {}
+    for r in rows.tolist():
+        seen = set()
+        for item in info[r].as_py().split(";"):
+            if not item:
+                continue  # htslib skips empty items (';;')
+            key, eq, value = item.partition("=")
+            if key in seen:
+                raise _RowError(r, f"INFO/{key} is given twice in the record; htslib reads the first only")
+            seen.add(key)
+            d = header.info.get(key)
+            if d is None or d.type == "Flag":
+                continue
+            if not eq or value == "":
+                empties.setdefault(key, []).append(r)
+    n = len(info)
+    for key, at in empties.items():
+        mask = np.zeros(n, bool)
+        mask[at] = True
+        name = f"i_{key}"
+        columns[name] = pc.if_else(pa.array(mask), pa.scalar("", columns[name].type), columns[name])
+        warn(f"INFO/{key} has no value ('{key}' or '{key}='; htslib reads '{key}' as 1): stored as missing",
+             len(at), at[0])
+
+
+def _first_index(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+class _Block:
+    """The columns of one block of records, shared by all samples.
+
+    ``raw`` holds the block's POS, QUAL and INFO columns as the file's text (a
+    text VCF: see :class:`_RawColumns`); they are checked against what
+    bcftools printed, and POS and QUAL are parsed from the text (bcftools
+    prints floats with 6 significant digits and reads ``5x`` as 5).
+    """
+
+    def __init__(self, batch: pa.RecordBatch, header: VcfHeader, raw: pa.RecordBatch | None, warnings: _Warnings):
         n = batch.num_rows
         self.n = n
+        self.batch = batch
+        self.warnings = warnings
+        self.checked = raw is not None
         col = batch.column
+        columns = {f"i_{i}": col(f"i_{i}") for i in header.info}
         pos = col("pos")
+        qual = col("qual")
+        end = col("end")
+        if raw is not None:
+            pos, qual = self._raw_site(pos, raw)
+            flag_ids = [i for i, d in header.info.items() if d.type == "Flag"]
+            flags = np.zeros(n, np.int32)
+            for i in flag_ids:
+                flags += columns[f"i_{i}"].is_valid().to_numpy(zero_copy_only=False)
+            rows = _info_rows_to_check(raw.column("info"), flags)
+            if len(rows):
+                _check_info_rows(rows, raw.column("info"), header, columns, self.warn)
+            for i, d in header.info.items():
+                if d.numeric and (i not in PROMOTED_INFO):
+                    _validate_numeric(columns[f"i_{i}"], d, f"INFO/{i}", self.warn)
+            end_def = header.info.get("END")
+            if end_def is not None and end_def.type == "Integer":
+                # bcftools was told END is text, so %END is POS + len(REF) - 1;
+                # htslib's rule: a single END value >= POS sets the end
+                text = columns["i_END"]
+                single = pc.if_else(pc.match_substring(text, ","), pa.scalar(None, pa.string()), text)
+                given = pc.cast(single, pa.int64())
+                use = pc.and_kleene(pc.is_valid(given), pc.greater_equal(given, pos))
+                end = pc.if_else(pc.fill_null(use, False), given, end)
+        elif n and pc.min(pos).as_py() < 1:
+            row = _first_index(pc.less(pos, 1).to_numpy(zero_copy_only=False))
+            raise _RowError(row, f"POS {pos[row].as_py()} is < 1")
         alt_raw = col("alt")
         alt = pc.split_pattern(alt_raw, ",")
         # ALT '.' means "no alternate allele": an empty list, not a missing one
         alt = pc.if_else(alt_raw.is_null(), pa.scalar([], pa.list_(pa.string())), alt)
         self.n_alt = pc.list_value_length(alt).to_numpy(zero_copy_only=False).astype(np.int64)
+        promoted: dict[str, pa.Array] = {}
+        extra_ids, extra_cols = [], []  # promoted scalars given several values: kept as text in the map
+        for vcf_id, spec in PROMOTED_INFO.items():
+            name, typ, is_list = spec
+            d = header.info.get(vcf_id)
+            if d is None or not _fits(d, spec):
+                promoted[name] = pa.nulls(n, pa.list_(typ) if is_list else typ)
+                continue
+            what = f"INFO/{vcf_id}"
+            arr, kept = _promote(columns[f"i_{vcf_id}"], typ, is_list, what, self.warn)
+            if is_list:
+                _check_number(arr, d, self.n_alt, None, what, self.warn)
+            if kept is not None:
+                extra_ids.append(vcf_id)
+                extra_cols.append(kept)
+            promoted[name] = arr
         info_ids = _map_info_ids(header)
-        info = _stacked_map([col(f"i_{i}") for i in info_ids], info_ids, n, True)
+        info = _stacked_map([columns[f"i_{i}"] for i in info_ids] + extra_cols, info_ids + extra_ids, n, True)
         self.columns: dict[str, pa.Array] = {
             "contig": col("chrom"),
             "pos": pos,
             "start": pc.subtract(pos, 1),
-            "end": col("end"),
+            "end": end,
             "ids": pc.split_pattern(col("id"), ";"),
             "ref": col("ref"),
             "alt": alt,
-            "qual": col("qual"),
+            "qual": qual,
             "filters": pc.split_pattern(col("filter"), ";"),
             "info": info,
+            **promoted,
         }
-        for vcf_id, (name, typ, is_list) in PROMOTED_INFO.items():
-            d = header.info.get(vcf_id)
-            if d is None or d.type == "Flag":
-                self.columns[name] = pa.nulls(n, pa.list_(typ) if is_list else typ)
-                continue
-            raw = col(f"i_{vcf_id}")
-            if is_list:
-                arr = _typed_list(raw, typ, f"INFO/{vcf_id}")
-                _check_number(arr, d, self.n_alt, None, f"INFO/{vcf_id}")
-            else:
-                if d.number not in ("1", "."):
-                    raise _RowError(0, f"INFO/{vcf_id} is declared Number={d.number}; seqflow expects one value")
-                arr = _cast(raw, typ, f"INFO/{vcf_id}")
-            self.columns[name] = arr
+
+    def warn(self, rule: str, count: int, row: int) -> None:
+        chrom = self.batch.column("chrom")[row].as_py()
+        pos = self.batch.column("pos")[row].as_py()
+        self.warnings.add(rule, count, f"{chrom}:{pos}")
+
+    def _raw_site(self, pos: pa.Array, raw: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
+        """POS and QUAL parsed from the file's text, strictly (htslib reads
+        ``abc`` as POS 0 and QUAL 0, ``12x`` as 12)."""
+        text = raw.column("pos")
+        try:
+            given = pc.cast(text, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = []
+            for i, v in enumerate(text.to_pylist()):
+                if not re.fullmatch(r"\+?[0-9]+", v):
+                    raise _RowError(i, f"POS {v!r} is not a whole number >= 1 (htslib would read it as "
+                                       f"{pos[i].as_py()})") from None
+                values.append(int(v))
+            given = pa.array(values, pa.int64())
+        small = pc.less(given, 1).to_numpy(zero_copy_only=False)
+        if small.any():
+            row = _first_index(small)
+            raise _RowError(row, f"POS {text[row].as_py()!r} is < 1 (htslib would read it as {pos[row].as_py()})")
+        differ = pc.not_equal(given, pos).to_numpy(zero_copy_only=False)
+        if differ.any():
+            row = _first_index(differ)
+            raise _RowError(row, f"POS {text[row].as_py()!r} was read by htslib as {pos[row].as_py()}")
+        qual = _cast(_null_dots(raw.column("qual")), pa.float64(), "QUAL", None, self.warn)
+        return given, qual
 
     def sample_columns(self, batch: pa.RecordBatch, prefix: str | None, header: VcfHeader, others: list[str]):
         """Typed FORMAT columns of one sample (all null for a sites-only file)."""
@@ -317,28 +591,40 @@ class _Block:
         starts = parts.offsets.to_numpy()
         values = pc.fill_null(alleles, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         max_allele = np.maximum.reduceat(values, starts[:-1]) if len(values) else np.zeros(0, np.int64)
-        ploidy = np.diff(starts).astype(np.int64)[idx]
+        # a call with no allele known ('.', './.') has no known ploidy: Number=G is not checked there
+        ploidy_words = np.where(max_allele >= 0, np.diff(starts), 0) if len(values) else np.zeros(0, np.int64)
+        ploidy = ploidy_words.astype(np.int64)[idx]
         bad = max_allele[idx] > self.n_alt
         if bad.any():
-            row = int(np.argmax(bad))
-            word = values[starts[idx[row]] : starts[idx[row] + 1]]
-            allele = int(word[np.argmax(word > self.n_alt[row])])
-            raise _RowError(row, f"FORMAT/GT allele {allele} exceeds the {self.n_alt[row]} ALT allele(s)")
+            self.warn("FORMAT/GT has an allele index above the number of ALT alleles (kept as in the file)",
+                      int(bad.sum()), _first_index(bad))
         take = pa.array(idx)
         out["gt"] = gt_words.take(take)
         # haploid calls have no separator and so are never phased
         phased = pc.and_(pc.match_substring(words, "|"), pc.invert(pc.match_substring(words, "/")))
         out["gt_phased"] = phased.take(take)
+        fixed = _fixed_format(header)
+        extra_ids, extra_cols = [], []
         for vcf_id, (name, typ, is_list) in PROMOTED_FORMAT.items():
-            d = header.format.get(vcf_id)
-            if d is None:
+            if vcf_id not in fixed:
                 out[name] = pa.nulls(n, pa.list_(typ) if is_list else typ)
                 continue
-            arr = _typed(col(vcf_id), typ, is_list, f"FORMAT/{vcf_id}")
+            d = header.format[vcf_id]
+            what = f"FORMAT/{vcf_id}"
+            # htslib refuses a FORMAT number it cannot read (INFO it reads leniently)
+            arr, kept = _promote(col(vcf_id), typ, is_list, what, self.warn, strict=True)
             if is_list:
-                _check_number(arr, d, self.n_alt, ploidy, f"FORMAT/{vcf_id}")
+                _check_number(arr, d, self.n_alt, ploidy, what, self.warn)
+            if kept is not None:
+                extra_ids.append(vcf_id)
+                extra_cols.append(kept)
             out[name] = arr
-        out["format"] = _stacked_map([col(f) for f in others], others, n, False)
+        if self.checked:
+            for f in others:
+                d = header.format[f]
+                if d.numeric:
+                    _validate_numeric(col(f), d, f"FORMAT/{f}", self.warn, strict=True)
+        out["format"] = _stacked_map([col(f) for f in others] + extra_cols, others + extra_ids, n, False)
         return out
 
     def table(self, sample: dict[str, pa.Array]) -> pa.Table:
@@ -455,10 +741,14 @@ def convert_stream(
     caller discards what was written.
     """
     records = 0
+    warnings = _Warnings(header.warnings)
     passes = [outputs[i : i + MAX_SAMPLES_PER_PASS] for i in range(0, len(outputs), MAX_SAMPLES_PER_PASS)]
     for group in passes or [[]]:
-        records = _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block)
-    return ConversionStats(records=records, outputs=outputs)
+        records = _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings)
+    stats = ConversionStats(records=records, outputs=outputs, warnings=warnings.messages())
+    for message in stats.warnings:
+        log.warning("%s: %s", vcf, message)
+    return stats
 
 
 def _grouped(reader, n: int):
@@ -478,26 +768,143 @@ def _grouped(reader, n: int):
         yield pa.concat_batches(pending)
 
 
-def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block) -> int:
+class _RawColumns:
+    """POS, QUAL and INFO of each record as the file's text (a text VCF, plain
+    or compressed), read alongside bcftools' output and handed out in the same
+    blocks. Costs one more decompression and tokenisation of the file (done
+    by Arrow, outside the GIL), the price of not trusting htslib's lenient
+    parse of those columns."""
+
+    def __init__(self, vcf: Path, columns: int, header_lines: int, block_size: int):
+        with open(vcf, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        stream = pa.input_stream(str(vcf), compression="gzip" if gz else None)
+        names = [f"c{i}" for i in range(columns)]
+        self.reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines, block_size=block_size),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["c1", "c5", "c7"],
+                column_types={"c1": pa.string(), "c5": pa.string(), "c7": pa.string()},
+                strings_can_be_null=False,
+            ),
+        )
+        self.pending: list[pa.RecordBatch] = []
+        self.have = 0
+
+    def take(self, n: int) -> pa.RecordBatch:
+        while self.have < n:
+            try:
+                b = self.reader.read_next_batch()
+            except StopIteration:
+                raise _RowError(self.have, "bcftools printed more records than the file's text holds") from None
+            self.pending.append(b)
+            self.have += b.num_rows
+        both = pa.concat_batches(self.pending) if len(self.pending) > 1 else self.pending[0]
+        head, rest = both.slice(0, n), both.slice(n)
+        self.pending = [rest] if rest.num_rows else []
+        self.have -= n
+        return pa.record_batch(head.columns, names=["pos", "qual", "info"])
+
+
+def _compression(vcf: Path) -> str:
+    """'bcf', 'bgzf', 'gzip' or 'text'."""
+    with open(vcf, "rb") as fh:
+        head = fh.read(18)
+    if head[:3] == b"BCF":
+        return "bcf"
+    if head[:2] == b"\x1f\x8b":
+        if head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC":
+            # a BGZF file may hold BCF: bcftools tells by the decompressed magic
+            with gzip.open(vcf, "rb") as fh:
+                return "bcf" if fh.read(3) == b"BCF" else "bgzf"
+        return "gzip"
+    return "text"
+
+
+def _query_header(header: VcfHeader) -> str:
+    """The header bcftools is given for a text VCF: every Integer and Float
+    INFO/FORMAT field (but GT) declared String, so that bcftools prints their
+    values as the file writes them and the converter parses them itself
+    (htslib reads ``DP=abc`` as missing, ``DP=12x`` as 12, a Float with 6
+    significant digits)."""
+    lines = []
+    for line in header.text.splitlines():
+        d = parse_definition(line)
+        if d is not None and d.id:
+            kind = "INFO" if line.startswith("##INFO") else "FORMAT"
+            fd = (header.info if kind == "INFO" else header.format).get(d.id)
+            if fd is not None:
+                typ = "String" if fd.numeric or (kind == "FORMAT" and d.id == "GT") else fd.type
+                line = f'##{kind}=<ID={d.id},Number={fd.number},Type={typ},Description="as written in the file">'
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings=None) -> int:
+    warnings = warnings if warnings is not None else _Warnings()
     vcf_samples = [o.vcf_sample for o in group if o.vcf_sample is not None]
     fmt, per_sample = _query_format(header, vcf_samples)
-    others = [f for f in per_sample if f not in _FIXED_FORMAT]
-    cmd = [bcftools, "query", "-u", "-f", fmt]
-    if vcf_samples:
-        cmd += ["-s", ",".join(vcf_samples)]
-    cmd.append(str(vcf))
+    others = [f for f in per_sample if f not in _fixed_format(header)]
+    kind = _compression(vcf)
+    with tempfile.TemporaryDirectory(prefix="seqflow-vcf-") as tmp:
+        cmd = [bcftools, "query", "-u", "-f", fmt]
+        if vcf_samples:
+            # a file of names, not -s a,b: sample names may hold commas, spaces, any script
+            sample_file = Path(tmp) / "samples.txt"
+            sample_file.write_bytes("".join(f"{s}\n" for s in vcf_samples).encode("utf-8", "surrogateescape"))
+            cmd += ["-S", str(sample_file)]
+        upstream: list[list[str]] = []
+        if kind == "bcf":
+            cmd.append(str(vcf))
+        else:
+            hdr = Path(tmp) / "header.vcf"
+            hdr.write_bytes(_query_header(header).encode("utf-8", "surrogateescape"))
+            if kind == "gzip":  # bcftools reheader reads BGZF or text, not plain gzip
+                upstream.append(["bgzip", "-dc", str(vcf)])
+                upstream.append([bcftools, "reheader", "-h", str(hdr), "-"])
+            else:
+                upstream.append([bcftools, "reheader", "-h", str(hdr), str(vcf)])
+            cmd.append("-")
+        return _run_pass(vcf, header, group, cmd, upstream, vcf_samples, per_sample, others, kind,
+                         block_size, compression, on_block, warnings)
+
+
+def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, per_sample, others, kind,
+              block_size, compression, on_block, warnings) -> int:
     names = list(SITE_COLUMNS) + [f"i_{i}" for i in header.info] + [f"s{i}_{f}" for i in range(len(vcf_samples)) for f in per_sample]
     types = {n: pa.string() for n in names}
     types.update(pos=pa.int64(), end=pa.int64(), qual=pa.float64())
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    watch = _StderrWatch(proc.stderr)
-    watch.start()
+    procs: list[subprocess.Popen] = []
+    stdin = subprocess.DEVNULL
+    for up in upstream:
+        p = subprocess.Popen(up, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()  # the child holds it now
+        stdin = p.stdout
+        procs.append(p)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin)
+    if stdin is not subprocess.DEVNULL:
+        stdin.close()
+    procs.append(proc)
+    watches = [_StderrWatch(p.stderr) for p in procs]
+    for w in watches:
+        w.start()
+
+    def fatal() -> list[str]:
+        return [line for w in watches for line in w.fatal]
+
     writers = [pq.ParquetWriter(o.path, WRITE_SCHEMA, compression=compression, store_schema=False, **WRITER_OPTIONS) for o in group]
     pool = ThreadPoolExecutor(max_workers=WRITE_THREADS)
     pending: list[Future] = []
     records = 0
+    read_size = min(block_size, READ_BLOCK_SIZE)
+    raw = None
     try:
-        read_size = min(block_size, READ_BLOCK_SIZE)
+        if kind != "bcf":
+            chrom_line = next(l for l in header.text.splitlines() if l.startswith("#CHROM"))
+            raw = _RawColumns(vcf, len(chrom_line.split("\t")), header_line_count(vcf) or 0, read_size)
         reader = pacsv.open_csv(
             proc.stdout,
             read_options=pacsv.ReadOptions(column_names=names, block_size=read_size),
@@ -508,17 +915,17 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
         )
         prefixes: list[str | None] = [f"s{i}_" for i in range(len(vcf_samples))] or [None] * len(group)
         for batch in _grouped(reader, -(-block_size // read_size)):
-            if watch.fatal:
+            if fatal():
                 break
             try:
-                block = _Block(batch, header)
+                block = _Block(batch, header, raw.take(batch.num_rows) if raw is not None else None, warnings)
                 tables = [block.table(block.sample_columns(batch, p, header, others)) for p in prefixes]
             except _RowError as exc:
-                if watch.fatal:
+                if fatal():
                     break
                 idx = records + exc.row
-                chrom = batch.column("chrom")[exc.row].as_py()
-                pos = batch.column("pos")[exc.row].as_py()
+                chrom = batch.column("chrom")[exc.row].as_py() if exc.row < batch.num_rows else "?"
+                pos = batch.column("pos")[exc.row].as_py() if exc.row < batch.num_rows else "?"
                 line = _record_line(vcf, idx)
                 raise VcfFormatError(vcf, line, f"{exc.reason} (record {chrom}:{pos})") from None
             # one block in flight: its files are written while the next block
@@ -531,18 +938,24 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
             records += batch.num_rows
             if on_block:
                 on_block(records)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, OSError) as exc:
         # bcftools' own message explains a bad record better than the CSV reader's
-        # symptom (e.g. "Empty CSV file"), but it may still be in flight on stderr
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        # symptom (e.g. "Empty CSV file"), but it may still be in flight on stderr;
+        # the file's own text may fail to tokenise before bcftools reaches the
+        # record: let bcftools finish so that its message is the one reported
+        while proc.stdout.read(1 << 20):
             pass
-        watch.join(timeout=10)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        for w in watches:
+            w.join(timeout=10)
         # a VCF with a header and no records (a sample with no variants) gives bcftools no
         # output at all, which the CSV reader calls empty: that is zero rows, not an error
         no_records = records == 0 and "Empty CSV file" in str(exc) and proc.returncode == 0
-        if not watch.fatal and not no_records:
+        if not fatal() and not no_records:
             raise VcfFormatError(vcf, _record_line(vcf, records), f"unreadable record: {exc}") from None
     finally:
         for f in pending:
@@ -550,13 +963,25 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
         pool.shutdown()
         for w in writers:
             w.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        watch.join(timeout=10)
-    if watch.fatal:
-        raise _fatal_error(vcf, watch.fatal[0], records)
-    if proc.returncode != 0:
-        detail = watch.lines[-1] if watch.lines else f"bcftools exited with {proc.returncode}"
-        raise _fatal_error(vcf, detail, records)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout:
+                p.stdout.close()
+        for w in watches:
+            w.join(timeout=10)
+    if fatal():
+        raise _fatal_error(vcf, fatal()[0], records)
+    if raw is not None:
+        try:
+            raw.take(1)
+        except _RowError:
+            pass
+        else:
+            raise VcfFormatError(vcf, _record_line(vcf, records), "the file holds more records than bcftools read")
+    for p, w in reversed(list(zip(procs, watches))):  # the query's own failure first
+        if p.returncode != 0:
+            detail = w.lines[-1] if w.lines else f"{p.args[0]} exited with {p.returncode}"
+            raise _fatal_error(vcf, detail, records)
     return records

@@ -1,9 +1,11 @@
 """VCF header model: samples and the declared INFO/FORMAT fields.
 
 The header is read through ``bcftools view -h`` so that VCF, VCF.gz and BCF are
-handled alike and htslib judges its validity. htslib is lenient (it "assumes
-String" for an unknown type and carries on), so its warnings are escalated to
-errors here and traced back to a line of the original file.
+handled alike and htslib judges its validity. Where htslib reads a definition
+leniently (no ``Type``, an unknown ``Type``, no ``Number``, a Flag with a
+``Number``), the definition is read the way htslib reads it and a warning is
+kept in :attr:`VcfHeader.warnings`: every file that bcftools reads converts,
+and its values are typed as htslib types them.
 """
 
 from __future__ import annotations
@@ -35,11 +37,16 @@ class VcfFormatError(ValueError):
 
 @dataclass(frozen=True)
 class FieldDef:
-    """One ``##INFO`` or ``##FORMAT`` declaration."""
+    """One ``##INFO`` or ``##FORMAT`` declaration, as htslib reads it."""
 
     id: str
     number: str  # "0".."n", "A", "R", "G" or "."
     type: str  # one of VCF_TYPES
+
+    @property
+    def numeric(self) -> bool:
+        """Integer or Float: values the converter parses from the file's text itself."""
+        return self.type in ("Integer", "Float")
 
 
 @dataclass
@@ -50,6 +57,8 @@ class VcfHeader:
     info: dict[str, FieldDef] = field(default_factory=dict)
     format: dict[str, FieldDef] = field(default_factory=dict)
     text: str = ""
+    #: Definitions htslib reads leniently, one message each (see :func:`normalise`).
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_definition(line: str) -> FieldDef | None:
@@ -61,21 +70,27 @@ def parse_definition(line: str) -> FieldDef | None:
     return FieldDef(attrs.get("ID", ""), attrs.get("Number", ""), attrs.get("Type", ""))
 
 
-def _definition_problem(line: str) -> str | None:
-    """Why a definition line is invalid per the VCF spec, or None."""
-    d = parse_definition(line)
-    if d is None:
-        return None
-    kind = line[2 : line.index("=")]
-    if not d.id:
-        return f"{kind} definition has no ID"
-    if d.type not in VCF_TYPES:
-        return f"{kind}/{d.id} has Type={d.type or '(none)'}; expected one of {', '.join(VCF_TYPES)}"
-    if not _NUMBER_RE.match(d.number):
-        return f"{kind}/{d.id} has Number={d.number or '(none)'}; expected an integer, A, R, G or ."
-    if d.type == "Flag" and d.number != "0":
-        return f"{kind}/{d.id} is a Flag but has Number={d.number} (must be 0)"
-    return None
+def normalise(kind: str, d: FieldDef) -> tuple[FieldDef, list[str]]:
+    """A definition as htslib 1.16 reads it (``bcf_hdr_register_hrec``), and a
+    warning for each liberty taken: no or an unknown ``Type`` is String, no or
+    an unparseable ``Number`` is ``.``, a Flag's ``Number`` is 0."""
+    warnings = []
+    typ, number = d.type, d.number
+    if typ not in VCF_TYPES:
+        what = "has no Type" if not typ else f"has Type={typ}, which is not a VCF type"
+        warnings.append(f"{kind}/{d.id} {what}: read as String, as htslib does")
+        typ = "String"
+    if typ == "Character":
+        typ = "String"  # htslib stores Character as String
+    if typ == "Flag":
+        if number != "0":
+            warnings.append(f"{kind}/{d.id} is a Flag with Number={number or '(none)'}: read as Number=0, as htslib does")
+        number = "0"
+    elif not _NUMBER_RE.match(number):
+        what = "has no Number" if not number else f"has Number={number}"
+        warnings.append(f"{kind}/{d.id} {what}: read as Number=., as htslib does")
+        number = "."
+    return FieldDef(d.id, number, typ), warnings
 
 
 def open_text(path: str | Path):
@@ -125,16 +140,15 @@ def locate_header_problem(path: str | Path) -> tuple[int, str] | None:
                     if cols[:8] != fixed or (len(cols) > 8 and cols[8] != "FORMAT"):
                         return n, "the #CHROM line does not have the 8 fixed columns (+FORMAT)"
                     continue
-                problem = _definition_problem(line.rstrip("\n"))
-                if problem:
-                    return n, problem
     except (EOFError, OSError) as exc:
         return None if "header" not in str(exc) else (0, str(exc))
     return None
 
 
-#: htslib warnings that say the header is unusable, not merely untidy.
-_HEADER_WARNINGS = ("is not supported", "no Type defined", "Could not parse", "[E::")
+#: htslib messages that say the header is unusable, not merely untidy (the
+#: lenient definitions htslib reads with a warning are read the same way here,
+#: see :func:`normalise`).
+_HEADER_WARNINGS = ("Could not parse", "[E::")
 
 
 def read_header(path: str | Path, *, bcftools: str = "bcftools") -> VcfHeader:
@@ -163,7 +177,13 @@ def read_header(path: str | Path, *, bcftools: str = "bcftools") -> VcfHeader:
     for line in proc.stdout.splitlines():
         d = parse_definition(line)
         if d is not None:
-            (header.info if line.startswith("##INFO") else header.format)[d.id] = d
+            if not d.id:  # htslib drops a definition without an ID (with a warning)
+                header.warnings.append(f"a header definition has no ID and is ignored, as htslib does: {line}")
+                continue
+            kind = "INFO" if line.startswith("##INFO") else "FORMAT"
+            d, warnings = normalise(kind, d)
+            header.warnings += warnings
+            (header.info if kind == "INFO" else header.format)[d.id] = d
         elif line.startswith("#CHROM"):
             header.samples = line.split("\t")[9:]
     return header
