@@ -21,12 +21,26 @@ reads comes from the step catalogue (``containers/<tool>/steps.yaml``,
 
 Output keys are deterministic, so a retried job overwrites its own attempt and
 each step's inputs are the previous step's outputs by name.
+
+**Retries** (:class:`SeqflowBatchOperator`, the provider's ``BatchOperator`` with a
+look-up before ``SubmitJob``): every job is tagged with its task instance
+(:data:`TASK_TAG`), and a retried task first lists the jobs of its deterministic
+name (``ListJobs`` filtered on ``JOB_NAME``) and describes them: when the job of
+an earlier try still runs or has succeeded (a lost worker, a trigger that timed
+out), the task attaches to it instead of submitting a second job that writes the
+same keys. When the earlier job ran out of memory (``OutOfMemoryError:
+Container killed due to memory usage``), the new one asks for twice its memory,
+up to :func:`memory_cap_mib` of the step.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import PurePosixPath
 from typing import Any
+
+from airflow.providers.amazon.aws.operators.batch import BatchOperator
 
 from seqflow.analysis.catalog import NO_FILE, SOURCES, Step, catalog
 from seqflow.aws.settings import AWS_CONN_ID, poll_seconds
@@ -48,6 +62,16 @@ COST_TAGS = ("run_id", "sample_id", "project", "pipeline_version")
 #: where SubmitJob parameters point: the entrypoint stages inputs here and uploads this folder
 STAGED_INPUTS = "inputs"
 STAGED_OUTPUTS = "outputs"
+
+#: the tag naming the task instance a job was submitted by (not a cost tag): how a retry finds it
+TASK_TAG = "seqflow_task"
+#: Batch job states in which a job will still finish by itself
+LIVE_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+#: what Batch (ECS) says of a container the kernel killed for exceeding its memory
+OUT_OF_MEMORY = "OutOfMemoryError"
+#: an out-of-memory retry doubles the memory, up to this many times the step's catalogue memory
+#: (the DAG's two retries: 2x, then 4x)
+MEMORY_CAP_FACTOR = 4
 
 
 def job_definition_key(impl: Step) -> str:
@@ -95,6 +119,12 @@ def script_name(step: str, aligner: str = "bwa", caller: str = "bcftools") -> st
 
 def job_name(step: str, run_id: str, sample_id: str) -> str:
     return f"seqflow_{step}_{check_run_id(run_id)}_{check_sample_id(sample_id)}"[:JOB_NAME_MAX]
+
+
+def memory_cap_mib(impl: Step) -> int:
+    """The most memory an out-of-memory retry of the step asks for: :data:`MEMORY_CAP_FACTOR` times
+    the catalogue's ``memory_mib`` (``containers/<tool>/steps.yaml``)."""
+    return impl.resources.memory_mib * MEMORY_CAP_FACTOR
 
 
 def job_definition(step: str, settings, aligner: str = "bwa", caller: str = "bcftools") -> str:
@@ -180,6 +210,7 @@ def sample_requests(job: dict[str, Any], settings, *, project: str | None = None
                 ]
             },
             "tags": dict(tags),
+            "memory_cap_mib": memory_cap_mib(impl),
         }
     return requests
 
@@ -189,16 +220,116 @@ def flat_requests(requests: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {f"{step}__{name}": value for step, request in requests.items() for name, value in request.items()}
 
 
+def task_instance_key(ti) -> str:
+    """The :data:`TASK_TAG` value of a task instance: DAG, DAG run, task and map index, never the try."""
+    map_index = getattr(ti, "map_index", -1)
+    key = {"dag_id": ti.dag_id, "dag_run_id": ti.run_id, "task_id": ti.task_id,
+           "map_index": -1 if map_index is None else map_index}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def out_of_memory(job: dict[str, Any]) -> bool:
+    """Whether a ``DescribeJobs`` job ended because its container ran out of memory (exit 137)."""
+    container = job.get("container") or {}
+    reasons = [job.get("statusReason"), container.get("reason"),
+               *((a.get("container") or {}).get("reason") for a in job.get("attempts") or [])]
+    return any(OUT_OF_MEMORY in reason for reason in reasons if reason)
+
+
+def job_memory_mib(job: dict[str, Any]) -> int | None:
+    """The memory (MiB) a ``DescribeJobs`` job ran with: its ``MEMORY`` requirement (overrides included)."""
+    container = job.get("container") or {}
+    for requirement in container.get("resourceRequirements") or []:
+        if requirement.get("type") == "MEMORY":
+            return int(requirement["value"])
+    return int(container["memory"]) if container.get("memory") else None
+
+
+def with_memory(container_overrides: dict[str, Any] | None, memory_mib: int) -> dict[str, Any]:
+    """The container overrides with ``resourceRequirements`` ``MEMORY`` set to ``memory_mib``."""
+    overrides = dict(container_overrides or {})
+    requirements = [r for r in overrides.get("resourceRequirements") or [] if r.get("type") != "MEMORY"]
+    overrides["resourceRequirements"] = [*requirements, {"type": "MEMORY", "value": str(memory_mib)}]
+    return overrides
+
+
+class BatchMemoryCapReached(RuntimeError):
+    """A step ran out of memory with the most memory its retries may ask for."""
+
+
+class SeqflowBatchOperator(BatchOperator):
+    """The provider's ``BatchOperator``, safe to retry: a retried task attaches to the job its
+    earlier try submitted while that job runs or after it succeeded, and resubmits a job that
+    ran out of memory with twice the memory, up to ``memory_cap_mib``.
+
+    :param memory_cap_mib: The most memory (MiB) an out-of-memory retry asks for. (templated)
+    """
+
+    template_fields = (*BatchOperator.template_fields, "memory_cap_mib")
+
+    def __init__(self, *, memory_cap_mib: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.memory_cap_mib = memory_cap_mib
+
+    def earlier_jobs(self, task_key: str) -> list[dict[str, Any]]:
+        """``DescribeJobs`` of every job of this name tagged with this task instance, newest first."""
+        client = self.hook.client
+        ids: list[str] = []
+        for page in client.get_paginator("list_jobs").paginate(
+                jobQueue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [self.job_name]}]):
+            ids += [summary["jobId"] for summary in page.get("jobSummaryList", [])]
+        jobs: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 100):  # DescribeJobs takes at most 100 ids
+            jobs += client.describe_jobs(jobs=ids[start:start + 100]).get("jobs", [])
+        mine = [job for job in jobs if (job.get("tags") or {}).get(TASK_TAG) == task_key]
+        return sorted(mine, key=lambda job: job.get("createdAt", 0), reverse=True)
+
+    def submit_job(self, context):
+        """Attach to this task instance's live or succeeded job, else submit (with more memory
+        after an out-of-memory exit)."""
+        ti = context["ti"]
+        task_key = task_instance_key(ti)
+        self.tags = {**(self.tags or {}), TASK_TAG: task_key}
+        # the first try of a task instance has no earlier job: no look-up
+        if (getattr(ti, "try_number", 1) or 1) > 1:
+            earlier = self.earlier_jobs(task_key)
+            latest = earlier[0] if earlier else None
+            if latest and latest["status"] in (*LIVE_STATES, "SUCCEEDED"):
+                self.job_id = latest["jobId"]
+                self.log.info("AWS Batch job %s of an earlier try of this task is %s: attaching to it, "
+                              "not submitting another", self.job_id, latest["status"])
+                return
+            if latest and out_of_memory(latest):
+                self._more_memory(latest)
+        super().submit_job(context)
+
+    def _more_memory(self, job: dict[str, Any]) -> None:
+        had = job_memory_mib(job)
+        cap = self.memory_cap_mib
+        if had is None or not cap:
+            self.log.warning("job %s ran out of memory, but its memory or the cap is unknown: same memory",
+                             job["jobId"])
+            return
+        cap = int(cap)
+        if had >= cap:
+            raise BatchMemoryCapReached(
+                f"AWS Batch job {job['jobId']} ({self.job_name}) ran out of memory with {had} MiB, the cap "
+                f"of this step ({MEMORY_CAP_FACTOR}x its memory_mib in the step catalogue): not retrying "
+                f"with more; raise memory_mib in containers/<tool>/steps.yaml (and the job definition)")
+        memory = min(2 * had, cap)
+        self.log.warning("AWS Batch job %s ran out of memory with %d MiB; the new job asks for %d MiB (cap %d)",
+                         job["jobId"], had, memory, cap)
+        self.container_overrides = with_memory(self.container_overrides, memory)
+
+
 def batch_operator(step: str, requests, **kwargs):
-    """A deferrable BatchOperator for ``step`` whose arguments are this sample's request.
+    """A deferrable :class:`SeqflowBatchOperator` for ``step`` whose arguments are this sample's request.
 
     ``requests`` is the output of the per-sample request task (``multiple_outputs``
     of :func:`flat_requests`); inside the mapped task group each XCom resolves to
     the same sample.
     """
-    from airflow.providers.amazon.aws.operators.batch import BatchOperator
-
-    return BatchOperator(
+    return SeqflowBatchOperator(
         task_id=step,
         aws_conn_id=AWS_CONN_ID,
         job_name=requests[f"{step}__job_name"],
@@ -207,6 +338,7 @@ def batch_operator(step: str, requests, **kwargs):
         parameters=requests[f"{step}__parameters"],
         container_overrides=requests[f"{step}__container_overrides"],
         tags=requests[f"{step}__tags"],
+        memory_cap_mib=requests[f"{step}__memory_cap_mib"],
         deferrable=True,
         poll_interval=poll_seconds(30),
         # two days of polls; the job definitions' own timeouts end a stuck job sooner

@@ -243,12 +243,10 @@ def batch_env(moto):
 
 
 def _batch_operator(step="fastp"):
-    from airflow.providers.amazon.aws.operators.batch import BatchOperator
-
-    from seqflow.aws.batch import sample_requests
+    from seqflow.aws.batch import SeqflowBatchOperator, sample_requests
 
     request = sample_requests(JOB, settings())[step]
-    return BatchOperator(task_id=step, deferrable=True, **request)
+    return SeqflowBatchOperator(task_id=step, deferrable=True, **request)
 
 
 def _context():
@@ -270,6 +268,8 @@ def test_batch_job_submitted_with_the_request(batch_env, calls, monkeypatch):
     assert submit["jobName"] == f"seqflow_fastp_{RUN}_S1" and submit["jobDefinition"] == "sf-fastp"
     assert submit["jobQueue"] == "queue"
     assert submit["tags"]["sample_id"] == "S1" and submit["parameters"]["sample_id"] == "S1"
+    assert set(submit["tags"]) == {"run_id", "sample_id", "project", "pipeline_version", "seqflow_task"}
+    assert of(calls, "batch", "ListJobs") == []  # a first try has no earlier job to look for
     assert submit["containerOverrides"]["environment"][1]["value"] == OUT
     assert batch_env.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "SUCCEEDED"
 
@@ -293,7 +293,7 @@ def test_killed_task_terminates_its_batch_job(batch_env, calls):
 
 def test_deferred_batch_operator_waits_in_the_trigger(batch_env, monkeypatch):
     from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
-    from airflow.sdk.exceptions import TaskDeferred
+    from seqflow.compat import TaskDeferred
 
     op = _batch_operator()
     monkeypatch.setattr(op, "_persist_links", lambda context: {"status": "RUNNING"})
