@@ -90,3 +90,28 @@ output "alerts_dead_letter_queue_url" {
   description = "SQS queue holding alert events the SNS topic did not take."
   value       = module.events.dead_letter_queue_url
 }
+
+output "airflow_execution_role_actions" {
+  description = "IAM actions the Airflow execution role allows."
+  value       = module.airflow.execution_role_actions
+}
+
+output "bucket_security" {
+  description = "Per data bucket: encryption, versioning, public access block, bucket policy statements."
+  value       = module.storage.bucket_security
+}
+
+output "batch_job_queue_capacity_order" {
+  description = "Per Batch job queue, the capacity types of its compute environments in order (SPOT, EC2)."
+  value       = module.batch.job_queue_capacity_order
+}
+
+output "batch_ecs_agent_config" {
+  description = "ECS agent settings of every Batch container instance."
+  value       = module.batch.ecs_agent_config
+}
+
+output "alert_rule_patterns" {
+  description = "Event pattern of every alert rule."
+  value       = module.events.rule_patterns
+}

@@ -37,3 +37,38 @@ output "mwaa_dag_bucket" {
   description = "MWAA DAG bucket for mwaa/sync_dags.sh (null without MWAA)."
   value       = module.seqflow.mwaa_dag_bucket
 }
+
+output "airflow_execution_role_actions" {
+  description = "IAM actions the Airflow execution role allows."
+  value       = module.seqflow.airflow_execution_role_actions
+}
+
+output "bucket_security" {
+  description = "Per data bucket: encryption, versioning, public access block, bucket policy statements."
+  value       = module.seqflow.bucket_security
+}
+
+output "batch_job_queue_capacity_order" {
+  description = "Per Batch job queue, the capacity types of its compute environments in order (SPOT, EC2)."
+  value       = module.seqflow.batch_job_queue_capacity_order
+}
+
+output "batch_ecs_agent_config" {
+  description = "ECS agent settings of every Batch container instance."
+  value       = module.seqflow.batch_ecs_agent_config
+}
+
+output "alert_rule_patterns" {
+  description = "Event pattern of every alert rule."
+  value       = module.seqflow.alert_rule_patterns
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarm name by purpose."
+  value       = module.seqflow.alarm_names
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the deployment."
+  value       = module.seqflow.dashboard_name
+}

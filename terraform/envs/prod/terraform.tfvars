@@ -41,4 +41,4 @@ mwaa_environment_class       = "mw1.medium"
 
 alert_emails                  = ["seqflow-oncall@example.org"]
 monthly_budget_usd            = 20000
-activate_cost_allocation_tags = true
+activate_cost_allocation_tags = false # opt-in: set true once Billing has seen the tags (docs/aws.md)

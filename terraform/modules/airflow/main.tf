@@ -256,9 +256,10 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
-    # DescribeJobs and DescribeJobDefinitions support no resource-level permissions
+    # DescribeJobs, DescribeJobDefinitions and ListJobs (a retried submission
+    # looks for its live job first) support no resource-level permissions
     sid       = "BatchDescribe"
-    actions   = ["batch:DescribeJobs", "batch:DescribeJobDefinitions"]
+    actions   = ["batch:DescribeJobs", "batch:DescribeJobDefinitions", "batch:ListJobs"]
     resources = ["*"]
   }
 

@@ -27,3 +27,8 @@ output "mwaa_environment_name" {
   description = "Name of the MWAA environment (null without MWAA)."
   value       = var.enable_mwaa ? aws_mwaa_environment.this[0].name : null
 }
+
+output "execution_role_actions" {
+  description = "Every IAM action the execution role's pipeline policy allows: the AWS calls the DAGs make (tests compare it with the code's calls)."
+  value       = sort(distinct(flatten([for s in data.aws_iam_policy_document.pipeline.statement : s.actions])))
+}

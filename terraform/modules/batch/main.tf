@@ -15,12 +15,25 @@ locals {
   instance_types = coalesce(var.instance_types, var.scratch_storage == "instance_store" ? ["m6id", "c6id", "r6id", "m5d", "c5d", "r5d"] : ["m6i", "m7i", "r6i", "r7i", "c6i", "c7i"])
   scratch_device = "/dev/xvdb"
 
+  # what the ECS agent of every instance is told (ECS_CLUSTER comes from Batch)
+  ecs_agent_config = {
+    # stopped job containers, and the scratch in their layer, go after minutes, not the default 3 h
+    ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION = var.ecs_task_cleanup_wait
+    ECS_IMAGE_CLEANUP_INTERVAL            = var.ecs_image_cleanup_interval
+    # a Spot interruption notice drains the instance: no new job lands on it
+    ECS_ENABLE_SPOT_INSTANCE_DRAINING = "true"
+  }
+
   user_data = templatefile("${path.module}/user_data.tftpl", {
-    scratch_storage     = var.scratch_storage
-    scratch_device      = local.scratch_device
-    task_cleanup_wait   = var.ecs_task_cleanup_wait
-    image_cleanup_every = var.ecs_image_cleanup_interval
+    scratch_storage  = var.scratch_storage
+    scratch_device   = local.scratch_device
+    ecs_agent_config = local.ecs_agent_config
   })
+
+  compute_environment_types = {
+    (aws_batch_compute_environment.spot.arn)      = aws_batch_compute_environment.spot.compute_resources[0].type
+    (aws_batch_compute_environment.on_demand.arn) = aws_batch_compute_environment.on_demand.compute_resources[0].type
+  }
 }
 
 # ---------------------------------------------------------------- IAM

@@ -47,3 +47,17 @@ output "log_group_arn" {
   description = "ARN of the job containers' log group."
   value       = aws_cloudwatch_log_group.this.arn
 }
+
+output "job_queue_capacity_order" {
+  description = "Per job queue (default, priority), the capacity types of its compute environments in the order Batch tries them (SPOT, EC2 = On-Demand)."
+  value = {
+    for name, queue in { default = aws_batch_job_queue.this, priority = aws_batch_job_queue.priority } : name => [
+      for o in sort([for o in queue.compute_environment_order : format("%04d %s", o.order, local.compute_environment_types[o.compute_environment])]) : split(" ", o)[1]
+    ]
+  }
+}
+
+output "ecs_agent_config" {
+  description = "Settings the launch template's user data writes to /etc/ecs/ecs.config on every container instance."
+  value       = local.ecs_agent_config
+}

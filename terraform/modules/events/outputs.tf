@@ -22,3 +22,8 @@ output "dead_letter_queue_url" {
   description = "URL of the alerts dead-letter queue."
   value       = aws_sqs_queue.dead_letter.url
 }
+
+output "rule_patterns" {
+  description = "Event pattern of every alert rule (failures only, of this deployment's resources)."
+  value       = { for k, r in local.rules : k => r.pattern }
+}

@@ -37,3 +37,29 @@ output "raw_prefix" {
   description = "Key prefix of run folders in the raw bucket."
   value       = var.raw_prefix
 }
+
+output "bucket_security" {
+  description = "Per data bucket: default encryption, versioning, public access block and the bucket policy's statements (sid, effect, actions, conditions)."
+  value = {
+    for k, _ in local.buckets : k => {
+      sse_algorithm      = one(aws_s3_bucket_server_side_encryption_configuration.this[k].rule).apply_server_side_encryption_by_default[0].sse_algorithm
+      kms_master_key_id  = one(aws_s3_bucket_server_side_encryption_configuration.this[k].rule).apply_server_side_encryption_by_default[0].kms_master_key_id
+      bucket_key_enabled = one(aws_s3_bucket_server_side_encryption_configuration.this[k].rule).bucket_key_enabled
+      versioning         = aws_s3_bucket_versioning.this[k].versioning_configuration[0].status
+      public_access_blocked = alltrue([
+        aws_s3_bucket_public_access_block.this[k].block_public_acls,
+        aws_s3_bucket_public_access_block.this[k].block_public_policy,
+        aws_s3_bucket_public_access_block.this[k].ignore_public_acls,
+        aws_s3_bucket_public_access_block.this[k].restrict_public_buckets,
+      ])
+      policy_statements = [
+        for s in data.aws_iam_policy_document.bucket[k].statement : {
+          sid        = s.sid
+          effect     = s.effect
+          actions    = sort(s.actions)
+          conditions = [for c in s.condition : { test = c.test, variable = c.variable, values = c.values }]
+        }
+      ]
+    }
+  }
+}
