@@ -850,11 +850,20 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
     kind = _compression(vcf)
     with tempfile.TemporaryDirectory(prefix="seqflow-vcf-") as tmp:
         cmd = [bcftools, "query", "-u", "-f", fmt]
-        if vcf_samples:
-            # a file of names, not -s a,b: sample names may hold commas, spaces, any script
-            sample_file = Path(tmp) / "samples.txt"
-            sample_file.write_bytes("".join(f"{s}\n" for s in vcf_samples).encode("utf-8", "surrogateescape"))
-            cmd += ["-S", str(sample_file)]
+        # sample names may hold any character but tab: -s splits at commas, -S
+        # at whitespace (a second word renames); all samples need neither
+        printed = vcf_samples
+        if vcf_samples and vcf_samples != header.samples:
+            if not any("," in s for s in vcf_samples):
+                cmd += ["-s", ",".join(vcf_samples)]
+            elif not any(any(c.isspace() for c in s) for s in vcf_samples):
+                sample_file = Path(tmp) / "samples.txt"
+                sample_file.write_bytes("".join(f"{s}\n" for s in vcf_samples).encode("utf-8", "surrogateescape"))
+                cmd += ["-S", str(sample_file)]
+            else:  # both kinds of names: print every sample, keep the ones asked for
+                printed = header.samples
+                fmt, per_sample = _query_format(header, printed)
+                cmd[4] = fmt
         upstream: list[list[str]] = []
         if kind == "bcf":
             cmd.append(str(vcf))
@@ -867,13 +876,13 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
             else:
                 upstream.append([bcftools, "reheader", "-h", str(hdr), str(vcf)])
             cmd.append("-")
-        return _run_pass(vcf, header, group, cmd, upstream, vcf_samples, per_sample, others, kind,
+        return _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sample, others, kind,
                          block_size, compression, on_block, warnings)
 
 
-def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, per_sample, others, kind,
+def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sample, others, kind,
               block_size, compression, on_block, warnings) -> int:
-    names = list(SITE_COLUMNS) + [f"i_{i}" for i in header.info] + [f"s{i}_{f}" for i in range(len(vcf_samples)) for f in per_sample]
+    names = list(SITE_COLUMNS) + [f"i_{i}" for i in header.info] + [f"s{i}_{f}" for i in range(len(printed)) for f in per_sample]
     types = {n: pa.string() for n in names}
     types.update(pos=pa.int64(), end=pa.int64(), qual=pa.float64())
     procs: list[subprocess.Popen] = []
@@ -913,7 +922,7 @@ def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, per_sample, others
                 column_types=types, null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False
             ),
         )
-        prefixes: list[str | None] = [f"s{i}_" for i in range(len(vcf_samples))] or [None] * len(group)
+        prefixes: list[str | None] = [f"s{printed.index(v)}_" for v in vcf_samples] or [None] * len(group)
         for batch in _grouped(reader, -(-block_size // read_size)):
             if fatal():
                 break
