@@ -39,7 +39,8 @@ in their name, copies each once to raw storage and starts its analysis.
 
 **Backfills** select runs by the date in their name, from raw storage (the share
 may have been purged): `airflow backfill create --dag-id seqflow_daily_ingest
---from-date 2026-11-01 --to-date 2026-11-07` re-analyses the runs dated in that
+--from-date 2026-11-01 --to-date 2026-11-07` (MWAA; locally `seqflow backfill
+--from-date … --to-date …`, through the API server) re-analyses the runs dated in that
 range with the current pipeline version (a run already analysed with exactly
 this analysis identity is skipped unless `force`).
 """

@@ -1,4 +1,5 @@
-"""``seqflow up`` (the local Airflow, kept running) and ``seqflow status`` (the run registry)."""
+"""``seqflow up`` (the local Airflow, kept running), ``seqflow status`` (the run registry) and
+``seqflow backfill`` (a backfill of the ingest on the running local Airflow)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,28 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+def backfill(args: argparse.Namespace) -> int:
+    """Backfill the ingest over a date range on the running local Airflow (``seqflow up``), through its
+    REST API: the local profile's SQLite database cannot take ``airflow backfill create``'s writes beside
+    the running scheduler ("database is locked"); the API server makes the same backfill in its process."""
+    from seqflow.local.client import AirflowClient
+    from seqflow.local.watch import INGEST_DAG_ID
+
+    try:
+        conf = json.loads(args.conf) if args.conf else None
+    except ValueError as exc:
+        print(f"seqflow backfill: --conf is not JSON: {exc}")
+        return 2
+    client = AirflowClient(f"http://127.0.0.1:{args.port}")
+    if not client.healthy():
+        print(f"seqflow backfill: no local Airflow answers on port {args.port}: start it with `seqflow up`")
+        return 1
+    created = client.create_backfill(args.dag_id or INGEST_DAG_ID, args.from_date, args.to_date, conf=conf)
+    print(f"backfill {created['id']} of {created['dag_id']}: {args.from_date} … {args.to_date}"
+          " (follow it in the UI, Browse → Backfills)")
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     from seqflow.registry import local_registry
 
@@ -52,10 +75,28 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("up", help="run the local Airflow (UI at localhost:8080, on 127.0.0.1 unless SEQFLOW_BIND_HOST) until Ctrl-C or SIGTERM")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(handler=up)
+
+    p = subparsers.add_parser("backfill", help="re-ingest and re-analyse the runs dated in a range (from raw "
+                                               "storage) on the running `seqflow up`")
+    p.add_argument("--from-date", required=True, type=_date, help="first run date, YYYY-MM-DD")
+    p.add_argument("--to-date", required=True, type=_date, help="last run date, YYYY-MM-DD (inclusive)")
+    p.add_argument("--conf", help='DAG run conf as JSON, e.g. \'{"reference": "lambda", "force": true}\'')
+    p.add_argument("--dag-id", help="default: seqflow_daily_ingest")
+    p.add_argument("--port", type=int, default=8080, help="the API port of `seqflow up` (default 8080)")
+    p.set_defaults(handler=backfill)
 
     p = subparsers.add_parser("status", help="show runs in the registry (ingest and analysis records)")
     p.add_argument("run_id", nargs="?", help="one run folder name (default: all)")

@@ -147,6 +147,12 @@ def _admin_password(path: Path) -> str:
     return passwords[ADMIN_USER]
 
 
+#: SQLite connection arguments of every Airflow process (``[database] sql_alchemy_connect_args``): a CLI
+#: command such as ``airflow backfill create`` writes while the scheduler does; wait for its lock
+#: rather than fail with "database is locked" after sqlite3's default 5 s
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+
+
 def airflow_env(
     port: int,
     *,
@@ -187,6 +193,7 @@ def airflow_env(
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "seqflow.local.services.service_hostname",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{_url(internal, port)}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "seqflow.local.services.SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": _url(public, port),
