@@ -16,8 +16,13 @@ Environment contract (all names start with ``SEQFLOW_``):
                         ``outputs/`` after the command succeeded, and only its logs
                         (``*.log``) after it failed. Optional: without it nothing is
                         uploaded (dry runs, local tests).
-``SEQFLOW_WORKDIR``     local scratch directory (default ``/scratch``); the command
-                        runs in it, so it addresses ``inputs/...`` and ``outputs``.
+``SEQFLOW_WORKDIR``     local scratch directory (default ``/scratch``). Each staged
+                        job gets a directory of its own under it (``job-<Batch job
+                        id>-...``); the command runs in it, so it addresses
+                        ``inputs/...`` and ``outputs``, and the directory is removed
+                        when the job ends, whatever its status (also on SIGTERM from
+                        Batch), so staged inputs never pile up on the instance.
+``SEQFLOW_KEEP_SCRATCH`` ``1`` keeps the job directory (debugging).
 ``SEQFLOW_KMS_KEY_ARN`` KMS key for uploads (SSE-KMS is always requested; the key
                         defaults to the bucket's own key).
 ``SEQFLOW_THREADS``     exported for the command when unset: the CPU count.
@@ -43,8 +48,12 @@ retried job overwrites its own earlier attempt instead of adding to it.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path, PurePosixPath
 
 ENV_PREFIX = "SEQFLOW_"
@@ -154,7 +163,50 @@ def main(argv: list[str] | None = None, client=None) -> int:
     output_uri = env.get("SEQFLOW_OUTPUT_URI", "").strip()
     if not inputs and not output_uri:
         os.execvp(argv[0], argv)  # pass-through; does not return
-    workdir = Path(env.get("SEQFLOW_WORKDIR", DEFAULT_WORKDIR))
+    scratch = Path(env.get("SEQFLOW_WORKDIR", DEFAULT_WORKDIR))
+    scratch.mkdir(parents=True, exist_ok=True)
+    # the job's own directory: jobs sharing an instance (and its scratch disk) never see each other's files
+    job = "".join(c for c in env.get("AWS_BATCH_JOB_ID", "") if c.isalnum() or c in "-_")[:80]
+    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job}-" if job else "job-", dir=scratch))
+    # Batch stops a job (TerminateJob, timeout, Spot reclaim) with SIGTERM: leave through finally
+    handle = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminated) if handle else None
+    try:
+        return _staged(argv, env, client, output_uri, inputs, workdir)
+    except _Terminated:
+        print("seqflow-stage: terminated (SIGTERM); outputs not uploaded", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if handle:
+            signal.signal(signal.SIGTERM, previous)
+        if env.get("SEQFLOW_KEEP_SCRATCH") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(child: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the command's process group, SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived; raised so that the job's scratch is removed on the way out."""
+
+
+def _terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise _Terminated()
+
+
+def _staged(argv: list[str], env, client, output_uri: str, inputs: str, workdir: Path) -> int:
+    """Stage, run and publish in ``workdir``; return the exit status."""
     input_dir, output_dir = workdir / "inputs", workdir / "outputs"
     input_dir.mkdir(parents=True, exist_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +228,13 @@ def main(argv: list[str] | None = None, client=None) -> int:
     child_env["SEQFLOW_INPUT_DIR"] = str(input_dir)
     child_env["SEQFLOW_OUTPUT_DIR"] = str(output_dir)
     # argv is passed as a list: nothing a user typed is ever parsed by a shell
-    status = subprocess.run(argv, cwd=workdir, env=child_env, check=False).returncode
+    # its own process group, so that a stopped job stops the command's whole tree
+    child = subprocess.Popen(argv, cwd=workdir, env=child_env, start_new_session=True)
+    try:
+        status = child.wait()
+    except BaseException:
+        _stop(child)
+        raise
     if status != 0:
         print(f"seqflow-stage: {argv[0]} exited {status}; outputs not uploaded", file=sys.stderr)
         if output_uri:
