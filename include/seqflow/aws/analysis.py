@@ -61,17 +61,27 @@ def _one_fastq_per_read(job: dict) -> dict:
     return {**job, **{read: single_fastq(job, read, engine="HealthOmics workflow's tasks") for read in ("r1", "r2")}}
 
 
+#: HealthOmics keeps at most a quota of runs; RETAIN (its default) makes StartRun fail once the
+#: quota is reached, REMOVE deletes the oldest run's metadata instead (outputs in S3 stay)
+OMICS_RETENTION_MODE = "REMOVE"
+#: with a run cache: reuse the outputs of the tasks of a failed run when it is run again
+OMICS_CACHE_BEHAVIOR = "CACHE_ON_FAILURE"
+
+
 def omics_requests(jobs: list[dict], *, settings=None, images: dict[str, str] | None = None) -> list[dict]:
     """``OmicsStartRunOperator`` arguments, one per sample (for ``expand_kwargs``).
 
     The workflow parameters are those the sample's aligner and caller need
     (:func:`seqflow.aws.omics.inputs.start_run_parameters`, from the step
     catalogue); ``images`` default to those of the Batch job definitions.
+    Runs use :data:`OMICS_RETENTION_MODE`, and the run cache ``seqflow_omics_run_cache_id``
+    when it is set (:data:`OMICS_CACHE_BEHAVIOR`).
     """
     from seqflow.aws.omics.inputs import start_run_parameters
 
     settings = settings or load_settings()
     images = images if images is not None else omics_images(settings)
+    cache_id = settings.get("omics_run_cache_id") or None
     requests = []
     for job in jobs:
         requests.append({
@@ -84,6 +94,9 @@ def omics_requests(jobs: list[dict], *, settings=None, images: dict[str, str] | 
             "project": settings.require("project"),
             "pipeline_version": job["pipeline_version"],
             "parameters": start_run_parameters(_one_fastq_per_read(job), images),
+            "retention_mode": OMICS_RETENTION_MODE,
+            "cache_id": cache_id,
+            "cache_behavior": OMICS_CACHE_BEHAVIOR if cache_id else None,
         })
     return requests
 

@@ -297,10 +297,16 @@ def _plan(backend, **params):
 
 
 def _steps_done(s3, results: str, *samples: str) -> None:
-    """What the last Batch step (vcf_stats) leaves in a sample's results prefix."""
+    """What the Batch steps leave in a sample's results prefix that collect_vcfs reads: the last step's
+    (vcf_stats) output, and the reports the per-sample thresholds are judged on (fastp, flagstat)."""
+    prefix = results[len('s3://results/'):]
     for sample in samples:
-        s3.put_object(Bucket="results", Key=f"{results[len('s3://results/'):]}{sample}/{sample}.bcftools_stats.txt",
+        s3.put_object(Bucket="results", Key=f"{prefix}{sample}/{sample}.bcftools_stats.txt",
                       Body=b"SN\t0\tnumber of records:\t1\n")
+        s3.put_object(Bucket="results", Key=f"{prefix}{sample}/{sample}.fastp.json",
+                      Body=json.dumps({"summary": {"after_filtering": {"total_reads": 5000}}}).encode())
+        s3.put_object(Bucket="results", Key=f"{prefix}{sample}/{sample}.flagstat.json",
+                      Body=json.dumps({"QC-passed reads": {"mapped %": 98.0}}).encode())
 
 
 def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, s3, calls):
@@ -313,8 +319,8 @@ def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, s3
         {"sample_id": "S1", "vcf": f"{RESULTS}S1/S1.vcf.gz"},
         {"sample_id": "S2", "vcf": f"{RESULTS}S2/S2.vcf.gz"},
     ]
-    # per sample: no failure marker, the last step's output there; nothing written
-    assert {op for _, op, _ in calls} == {"HeadObject"} and len(calls) == 4
+    # per sample: no failure marker, the last step's output there, the two reports read; nothing written
+    assert sorted(op for _, op, _ in calls) == ["GetObject"] * 4 + ["HeadObject"] * 4
     other = _plan(_backend(), samples=["S1"], aligner="minimap2")
     minimap2 = f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/"
     _steps_done(s3, minimap2, "S1")
@@ -637,7 +643,41 @@ def test_omics_requests_give_the_workflow_its_declared_parameters_from_the_catal
         "workflow_id": "1234567", "role_arn": "arn:aws:iam::123456789012:role/omics", "run_group_id": None,
         "output_uri": f"s3://results/omics/{RUN}/1.0.0/lambda/{aligner}-bcftools/S1/",
         "run_id": RUN, "sample_id": "S1", "project": "seqflow-test", "pipeline_version": "1.0.0",
+        # past the run quota HealthOmics drops the oldest run's record instead of refusing new runs
+        "retention_mode": "REMOVE", "cache_id": None, "cache_behavior": None,
     }
+    _check_start_run_against_botocore(request)
+
+
+def _check_start_run_against_botocore(request: dict) -> dict:
+    """The StartRun request the operator sends for ``request``, checked against botocore's model of HealthOmics."""
+    from botocore.validate import validate_parameters
+
+    from seqflow.aws.omics import OmicsStartRunOperator
+
+    op = OmicsStartRunOperator(task_id="omics_run", **request)
+    op._validate()
+    params = {k: v for k, v in op.start_run_params().items() if v is not None}
+    params = {"requestId": "seqflow-" + "0" * 48, "roleArn": params.pop("role_arn"),
+              "outputUri": params.pop("output_uri"), **params}
+    shape = boto3.client("omics", region_name=REGION).meta.service_model.operation_model("StartRun").input_shape
+    validate_parameters(params, shape)  # raises ParamValidationError naming any field the API does not take
+    return params
+
+
+@pytest.mark.parametrize("aligner", ["bwa", "minimap2"])
+def test_omics_runs_use_the_run_cache_of_the_setting(backend, catalog, s3, aligner):
+    from seqflow.aws.analysis import omics_requests
+
+    _index(s3, aligner=aligner)
+    run_plan = _plan(backend, engine="omics", aligner=aligner, samples=["S1", "S2"])
+    requests = omics_requests(run_plan["jobs"], settings=settings(omics_run_cache_id="4455667",
+                                                                   omics_run_group_id="7654321"), images=IMAGES)
+    assert len(requests) == 2
+    for request in requests:
+        sent = _check_start_run_against_botocore(request)
+        assert (sent["cacheId"], sent["cacheBehavior"], sent["retentionMode"], sent["runGroupId"]) == (
+            "4455667", "CACHE_ON_FAILURE", "REMOVE", "7654321")
 
 
 def test_omics_requests_refuse_what_the_workflow_cannot_take(backend):

@@ -22,6 +22,7 @@ gives exactly those the sample's aligner and caller need.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,3 +159,61 @@ def start_run_parameters(job: Mapping[str, Any], images: Mapping[str, str] | Non
             raise LookupError(f"no ECR image for {missing}: the {aligner}/{caller} tasks run them")
         parameters.update({name: images[name] for name in wanted_images})
     return parameters
+
+
+# -- run group limits ---------------------------------------------------------------------------
+
+#: HealthOmics' start of one task (an instance, the image pull, staging its inputs) on top of the
+#: step's own time limit
+TASK_START_ALLOWANCE_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What one run of the germline workflow needs at most, from the step catalogue."""
+
+    #: vCPUs of the tasks that can run at once (a task starts when the tasks it reads from end)
+    peak_vcpus: int
+    #: the longest chain of tasks: each one's timeout plus :data:`TASK_START_ALLOWANCE_S`
+    longest_seconds: int
+    #: that chain, by step implementation id
+    longest_chain: tuple[str, ...]
+
+
+def run_shape(cat: StepCatalog | None = None) -> RunShape:
+    """The peak vCPUs and longest duration of one run, over every aligner and caller of the catalogue.
+
+    Tasks are placed at the earliest they can start (after the tasks whose outputs they read);
+    the peak is the largest sum of vCPUs of tasks at the same depth, the duration the longest
+    chain of timeouts (the limits Batch enforces per step; in HealthOmics only the run group's
+    ``maxDuration`` stops a task that hangs).
+    """
+    cat = cat or catalog()
+    peak, longest, chain = 0, 0, ()
+    for aligner in cat.aligners:
+        for caller in cat.callers:
+            steps = cat.sample_steps(aligner, caller)
+            by_name = {impl.name: impl for impl in steps}
+            depth: dict[str, int] = {}
+            finish: dict[str, tuple[int, tuple[str, ...]]] = {}
+            for impl in steps:  # in run order: producers come first
+                producers = {inp.source.split(".", 1)[0] for inp in impl.inputs.values() if not inp.external}
+                producers &= set(by_name)
+                depth[impl.name] = 1 + max((depth[p] for p in producers), default=-1)
+                before = max((finish[p] for p in producers), default=(0, ()))
+                own = impl.resources.timeout_seconds + TASK_START_ALLOWANCE_S
+                finish[impl.name] = (before[0] + own, (*before[1], impl.id))
+            for level in set(depth.values()):
+                peak = max(peak, sum(by_name[n].resources.vcpus for n, d in depth.items() if d == level))
+            end = max(finish.values())
+            if end[0] > longest:
+                longest, chain = end
+    return RunShape(peak, longest, chain)
+
+
+def run_group_limits(max_runs: int, cat: StepCatalog | None = None) -> dict[str, int]:
+    """``CreateRunGroup`` limits for ``max_runs`` concurrent runs, sized from the step catalogue:
+    ``maxCpus`` = runs x a run's peak vCPUs, ``maxDuration`` (minutes) = a run's longest chain."""
+    shape = run_shape(cat)
+    return {"maxRuns": max_runs, "maxCpus": max_runs * shape.peak_vcpus,
+            "maxDuration": math.ceil(shape.longest_seconds / 60)}

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 STORAGE_TYPES = ("STATIC", "DYNAMIC")
 LOG_LEVELS = ("OFF", "FATAL", "ERROR", "ALL")
+RETENTION_MODES = ("RETAIN", "REMOVE")
+CACHE_BEHAVIORS = ("CACHE_ON_FAILURE", "CACHE_ALWAYS")
 #: The tags every run carries for cost allocation (DESIGN: conventions).
 COST_TAG_KEYS = ("run_id", "sample_id", "project", "pipeline_version")
 
@@ -183,6 +185,14 @@ class OmicsStartRunOperator(AwsBaseOperator[OmicsHook]):
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {self.log_level!r}")
         if not self.output_uri.startswith("s3://"):
             raise ValueError(f"output_uri must be an s3:// URI, got {self.output_uri!r}")
+        if self.retention_mode is not None and self.retention_mode not in RETENTION_MODES:
+            raise ValueError(f"retention_mode must be one of {RETENTION_MODES}, got {self.retention_mode!r}")
+        if self.cache_behavior is not None and self.cache_behavior not in CACHE_BEHAVIORS:
+            raise ValueError(f"cache_behavior must be one of {CACHE_BEHAVIORS}, got {self.cache_behavior!r}")
+        if self.cache_behavior and not self.cache_id:
+            raise ValueError("cache_behavior needs a cache_id (the run cache to use)")
+        if self.cache_id is not None and not str(self.cache_id).isdigit():
+            raise ValueError(f"cache_id must be a HealthOmics run cache id (digits), got {self.cache_id!r}")
 
     def base_request_id(self, context: Context) -> str:
         """The first-generation idempotency token of this task instance (try-independent)."""

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from omics_testkit import REGION, make_context, run_response, stub
 
-from airflow.providers.common.compat.sdk import TaskDeferred
+from seqflow.compat import TaskDeferred
 from seqflow.aws.omics import (
     OmicsRunCompleteTrigger,
     OmicsRunFailedError,
@@ -198,6 +198,10 @@ def test_static_storage_and_optional_fields_reach_the_request():
         ({"log_level": "DEBUG"}, "log_level"),
         ({"sample_id": ""}, "sample_id"),
         ({"output_uri": "/tmp/out"}, "output_uri"),
+        ({"retention_mode": "KEEP"}, "retention_mode"),
+        ({"cache_id": "4455667", "cache_behavior": "CACHE_SOMETIMES"}, "cache_behavior"),
+        ({"cache_behavior": "CACHE_ON_FAILURE"}, "cache_behavior needs a cache_id"),
+        ({"cache_id": "arn:aws:omics:eu-west-1:123456789012:runCache/4455667"}, "cache_id must be"),
     ],
 )
 def test_bad_arguments_fail_before_any_api_call(overrides, message):
