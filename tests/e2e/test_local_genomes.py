@@ -138,7 +138,9 @@ def test_manual_trigger_of_one_sample_with_another_aligner_lives_side_by_side(pi
     from seqflow.config import local_paths
 
     paths = local_paths()
-    table = ds.dataset(paths.lake / "variants", format="parquet", partitioning="hive").to_table()
+    from seqflow.lake import Lake
+
+    table = Lake.local(paths.lake).table("variants").scan().to_arrow()  # the Iceberg table's current snapshot
     hiv = table.filter(ds.field("sample_id") == "HIV1")
     by_aligner = {a: hiv.filter(ds.field("aligner") == a).num_rows for a in ("bwa", "minimap2")}
     assert by_aligner == {"bwa": len(bwa), "minimap2": len(minimap)}

@@ -15,6 +15,8 @@ import logging
 import pyarrow.dataset as ds
 import pytest
 
+from seqflow.lake import Lake
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
 
 RUN_DATE = dt.date(2026, 11, 19)
@@ -156,7 +158,7 @@ def test_one_bad_sample_fails_alone_and_the_run_is_partially_analysed(pipeline, 
     assert failure["step"] == "fastp" and "LAM-S02" in failure["error"]
     assert [row["sample_id"] for row in record.details["samples"]] == ["LAM-S01"]
     paths = local_paths()
-    table = ds.dataset(paths.lake / "variants", format="parquet", partitioning="hive").to_table()
+    table = Lake.local(paths.lake).table("variants").scan().to_arrow()  # the Iceberg table's current snapshot
     rows = table.filter(ds.field("run_id") == broken_run.name)
     assert set(rows.column("sample_id").to_pylist()) == {"LAM-S01"} and rows.num_rows > 10
 
@@ -182,7 +184,7 @@ def test_lake_rows_per_sample_and_truth_f1(pipeline, demo_run):
     rows = {r["sample_id"]: r for r in summary["samples"]}
     assert sorted(rows) == ["LAM-S01", "LAM-S02"]
 
-    table = ds.dataset(paths.lake / "variants", format="parquet", partitioning="hive").to_table()
+    table = Lake.local(paths.lake).table("variants").scan().to_arrow()
     for sample_id, row in rows.items():
         # every call of the sample's VCF is one lake row
         n_vcf = sum(1 for line in _vcf_lines(results / sample_id / f"{sample_id}.vcf.gz"))
@@ -199,7 +201,7 @@ def test_sql_on_the_lake(pipeline, demo_run, late_run, broken_run):
     from seqflow.config import local_paths
 
     paths = local_paths()
-    columns, rows = run_query(paths.catalog, paths.lake, "qc_metrics")
+    columns, rows = run_query(paths.lake, "qc_metrics")
     got = sorted((r[columns.index("run_id")], r[columns.index("sample_id")]) for r in rows)
     assert got == sorted([(demo_run.name, "LAM-S01"), (demo_run.name, "LAM-S02"), (late_run.name, "LAM-S01"),
                           (broken_run.name, "LAM-S01")])  # the broken run's failed sample has no row

@@ -81,10 +81,17 @@ class LocalBackend:
     def lake_uri(self) -> str:
         return str(self.paths.lake)
 
-    def register_partitions(self, partitions) -> None:
-        from seqflow.catalog import register_partitions_duckdb
+    def lake(self):
+        """The lake's Iceberg tables (SQL catalog on SQLite under the lake folder)."""
+        from seqflow.lake.iceberg import Lake
 
-        register_partitions_duckdb(self.paths.catalog, self.paths.lake, partitions)
+        return Lake.local(self.paths.lake)
+
+    def register_partitions(self, partitions) -> None:
+        """Commit the run's staged samples to the ``variants`` table: one Iceberg commit per analysis."""
+        from seqflow.lake.api import local_staging_root, publish_samples
+
+        publish_samples(self.lake(), local_staging_root(self.paths.lake), partitions)
 
     def query_rows(self, result) -> list[dict]:
         """The local QC query's rows are its task's return value."""
@@ -93,6 +100,11 @@ class LocalBackend:
     def read_text(self, uri: str) -> str:
         return Path(uri).read_text()
 
+    def write_text(self, uri: str, text: str) -> None:
+        from seqflow.fsutil import atomic_write_text
+
+        atomic_write_text(Path(uri), text)
+
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
                             ) -> dict[str, str]:
         """The lake's ``qc_metrics`` partition of the analysis, ``qc_summary.json/.md`` and ``manifest.json``."""
@@ -100,11 +112,9 @@ class LocalBackend:
         from seqflow.lake import QC_METRICS_SCHEMA, publish_qc_metrics
 
         lake_columns = set(QC_METRICS_SCHEMA.names)
-        published = publish_qc_metrics(
-            self.paths.lake, [{k: v for k, v in row.items() if k in lake_columns} for row in rows],
-            identity=identity,
+        publish_qc_metrics(
+            self.lake(), [{k: v for k, v in row.items() if k in lake_columns} for row in rows], identity=identity,
         )
-        self.register_partitions(published.partitions)
         run_dir = Path(self.results_uri(identity))
         context = identity.to_dict()
         summary = report.write_qc_summary(run_dir, rows, {**context, **(notes or {})})

@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from seqflow.catalog.sql import load
-from seqflow.lake.publish import Partition, check_table
+from seqflow.lake.staging import Partition, check_table
 
 #: Athena accepts at most this many PARTITION clauses per ALTER TABLE in
 #: practice (statement size limit); Glue BatchCreatePartition takes 100.

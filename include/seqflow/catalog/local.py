@@ -1,201 +1,112 @@
-"""The local profile's catalog: a DuckDB file standing in for Glue + Athena.
+"""The local profile's query side: the lake's Iceberg tables, queried with DuckDB.
 
-Tables are views over exactly the registered partitions' Parquet files (read
-with Hive partitioning), so the local lake answers the same SQL as Athena and
-shows only what was registered — registration is explicit here too. The
-column list comes from the Athena DDL files, the views and queries from the
-same SQL files, transpiled by sqlglot.
+For each query an in-memory DuckDB gets one view per Iceberg table over the
+data files of the table's current snapshot (or the snapshot current at a
+given time: time travel), then the shipped views (``sql/views``), then the
+query, transpiled from Athena's dialect by sqlglot. Which snapshot and which
+files come from the Iceberg metadata via pyiceberg; DuckDB's Parquet reader
+reads them (measured against a pyiceberg scan to Arrow and DuckDB's iceberg
+extension: ``bench/lake_query.py``, ``docs/lake.md``). seqflow's commits
+never write delete files, so a snapshot's rows are exactly its files' rows
+(:func:`seqflow.lake.iceberg.live_files` refuses a table that has some).
+
+The connection can read the tables' data folders and nothing else, and runs
+one query only (:mod:`seqflow.catalog.guard`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
-import sqlglot
+import pyarrow as pa
 
+from seqflow.catalog import guard
 from seqflow.catalog import sql as sqlfiles
-from seqflow.catalog.athena import table_def
-from seqflow.identity import FIELDS as IDENTITY_FIELDS
-from seqflow.lake.publish import Partition, PublishResult, check_table, check_value
+from seqflow.lake import iceberg
 
-#: Tables the catalog knows (one DDL file each under sql/ddl/).
-TABLES = ("variants", "qc_metrics")
-
-#: Where a catalog made before partitions carried the whole analysis identity
-#: keeps its registrations: their folders (``run_id=/pipeline_version=/
-#: sample_id=``) do not match the tables any more, so they are set aside, not
-#: lost; re-publishing the analyses registers them again.
-LEGACY_PARTITIONS_TABLE = "seqflow_partitions_v1"
-
-_PARTITIONS_DDL = """
-CREATE TABLE IF NOT EXISTS seqflow_partitions (
-    table_name VARCHAR NOT NULL,
-    run_id VARCHAR NOT NULL,
-    pipeline_version VARCHAR NOT NULL,
-    reference VARCHAR NOT NULL,
-    aligner VARCHAR NOT NULL,
-    caller VARCHAR NOT NULL,
-    sample_id VARCHAR NOT NULL,  -- '' for tables without a sample level
-    location VARCHAR NOT NULL,
-    registered_at TIMESTAMP DEFAULT current_timestamp,
-    PRIMARY KEY (table_name, run_id, pipeline_version, reference, aligner, caller, sample_id)
-)
-"""
-
-_KEY_COLUMNS = ("table_name", *IDENTITY_FIELDS, "sample_id")
+#: Tables of the lake (Iceberg), one view each.
+TABLES = iceberg.TABLES
 
 
-def _partition_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'seqflow_partitions'"
-    ).fetchall()}
+def _quote_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def _ensure_partitions_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the registration table; set aside one of the pre-identity layout."""
-    columns = _partition_columns(con)
-    if columns and "aligner" not in columns:
-        legacy = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LEGACY_PARTITIONS_TABLE]
-        ).fetchone()[0]
-        if legacy:
-            con.execute(f"INSERT INTO {LEGACY_PARTITIONS_TABLE} SELECT * FROM seqflow_partitions ON CONFLICT DO NOTHING")
-            con.execute("DROP TABLE seqflow_partitions")
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file://")
+
+
+def _empty(table: str) -> pa.Table:
+    return iceberg.arrow_schema(table).empty_table()
+
+
+def _snapshot_as_of(tbl, as_of_ms: int | None) -> int | None:
+    if as_of_ms is None:
+        snap = tbl.current_snapshot()
+    else:
+        snap = tbl.snapshot_as_of_timestamp(as_of_ms)
+    return snap.snapshot_id if snap else None
+
+
+def table_views(con: duckdb.DuckDBPyConnection, lake: iceberg.Lake, as_of_ms: int | None = None) -> list[str]:
+    """Create a view per lake table over its snapshot's files; returns the folders they read."""
+    folders = []
+    for table in TABLES:
+        tbl = lake.table(table) if lake.exists(table) else None
+        snapshot = _snapshot_as_of(tbl, as_of_ms) if tbl is not None else None
+        files = [_local_path(f) for f in iceberg.live_files(tbl, snapshot)] if snapshot is not None else []
+        columns = ", ".join(f'"{n}"' for n in iceberg.arrow_schema(table).names)
+        if files:
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM read_parquet({_quote_list(files)})")
+            folders.append(_local_path(tbl.location()).rstrip("/") + "/data")
         else:
-            con.execute(f"ALTER TABLE seqflow_partitions RENAME TO {LEGACY_PARTITIONS_TABLE}")
-    con.execute(_PARTITIONS_DDL)
-
-
-def _as_partitions(partitions) -> list[Partition]:
-    """Accept Partitions, PublishResults, or dicts with the partition keys
-    (``table``, the five identity fields, ``sample_id``)."""
-    if isinstance(partitions, (PublishResult, Partition, dict)):
-        partitions = [partitions]
-    out: list[Partition] = []
-    for p in partitions:
-        if isinstance(p, PublishResult):
-            out.extend(p.partitions)
-        elif isinstance(p, Partition):
-            out.append(p)
-        elif isinstance(p, dict):
-            missing = [k for k in IDENTITY_FIELDS if not p.get(k)]
-            if missing:
-                raise ValueError(f"partition {p!r} lacks {', '.join(missing)}")
-            out.append(Partition(
-                p.get("table", "variants"), *(p[k] for k in IDENTITY_FIELDS), p.get("sample_id")
-            ))
-        else:
-            raise TypeError(f"cannot register {p!r} as a partition")
-    for p in out:
-        check_table(p.table)
-        for k, v in p.values.items():
-            check_value(k, v)
-    return out
-
-
-def _duckdb_type(hive_type: str) -> str:
-    return sqlglot.parse_one(f"CAST(NULL AS {hive_type})", read="hive").to.sql("duckdb")
-
-
-def _table_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    tdef = table_def(table)
-    locations = [r[0] for r in con.execute(
-        "SELECT location FROM seqflow_partitions WHERE table_name = ? ORDER BY location", [table]
-    ).fetchall()]
-    columns = tdef.columns + tdef.partition_keys
-    if not locations:
-        cols = ", ".join(f'CAST(NULL AS {_duckdb_type(t)}) AS "{n}"' for n, t in columns)
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} WHERE false")
-        return
-    files = "[" + ", ".join("'" + (loc.rstrip("/") + "/*.parquet").replace("'", "''") + "'" for loc in locations) + "]"
-    hive_types = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k, _ in tdef.partition_keys) + "}"
-    cols = ", ".join(f'CAST("{n}" AS {_duckdb_type(t)}) AS "{n}"' for n, t in columns)
-    con.execute(
-        f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} FROM read_parquet({files}, "
-        f"hive_partitioning = true, hive_types = {hive_types})"
-    )
-
-
-def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = TABLES) -> None:
-    _ensure_partitions_table(con)
-    for table in tables:
-        _table_view(con, table)
+            con.register(f"_empty_{table}", _empty(table))
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM _empty_{table}")
     for view in sqlfiles.list_views():
         con.execute(sqlfiles.to_duckdb(sqlfiles.load(view, "views")))
+    return folders
 
 
-def _is_legacy(catalog_path: Path) -> bool:
-    """True for a catalog whose registrations predate identity partitions."""
-    with duckdb.connect(str(catalog_path), read_only=True) as con:
-        columns = _partition_columns(con)
-    return bool(columns) and "aligner" not in columns
+def queryable_names() -> set[str]:
+    """The tables and views a query may name."""
+    return set(TABLES) | set(sqlfiles.list_views())
 
 
-def init_catalog(catalog_path: str | Path) -> None:
-    """Create the catalog's tables and views if missing (idempotent)."""
-    Path(catalog_path).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(catalog_path)) as con:
-        _refresh(con)
-
-
-def register_partitions_duckdb(catalog_path: str | Path, lake_root: str | Path, partitions) -> None:
-    """Register published partitions in the local catalog; idempotent.
-
-    ``partitions``: :class:`~seqflow.lake.publish.Partition` objects, a
-    :class:`~seqflow.lake.publish.PublishResult`, or dicts with ``table``,
-    ``run_id``, ``pipeline_version``, ``reference``, ``aligner``, ``caller``
-    and ``sample_id``. A partition whose folder does not exist under
-    ``lake_root`` is refused.
-    """
-    parts = _as_partitions(partitions)
-    lake_root = Path(lake_root).resolve()
-    rows = []
-    for p in parts:
-        folder = p.path(lake_root)
-        if not any(folder.glob("*.parquet")):
-            raise FileNotFoundError(f"partition {p.relpath} has no Parquet files under {lake_root}")
-        rows.append((p.table, *(getattr(p, k) for k in IDENTITY_FIELDS), p.sample_id or "", str(folder)))
-    Path(catalog_path).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(catalog_path)) as con:
-        _ensure_partitions_table(con)
-        names = ", ".join((*_KEY_COLUMNS, "location"))
-        marks = ", ".join("?" * (len(_KEY_COLUMNS) + 1))
-        con.executemany(
-            f"INSERT INTO seqflow_partitions ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
-        )
-        _refresh(con)
-
-
-def registered_partitions(catalog_path: str | Path) -> list[tuple[str, ...]]:
-    """(table, run_id, pipeline_version, reference, aligner, caller, sample_id)
-    of every registered partition (``sample_id`` is '' for ``qc_metrics``)."""
-    with duckdb.connect(str(catalog_path)) as con:
-        _ensure_partitions_table(con)
-        return con.execute(
-            f"SELECT {', '.join(_KEY_COLUMNS)} FROM seqflow_partitions ORDER BY ALL"
-        ).fetchall()
+def open_readonly(lake: iceberg.Lake, as_of_ms: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake's views that can read the lake's data folders only."""
+    con = duckdb.connect(":memory:")
+    try:
+        folders = table_views(con, lake, as_of_ms)
+        guard.lock_down(con, folders)
+    except Exception:
+        con.close()
+        raise
+    return con
 
 
 def run_query(
-    catalog_path: str | Path, lake_root: str | Path, name_or_sql: str, params: dict | None = None
+    lake_root: str | Path | iceberg.Lake,
+    name_or_sql: str,
+    params: dict | None = None,
+    *,
+    as_of_ms: int | None = None,
 ) -> tuple[list[str], list[tuple]]:
-    """Run a named query (``sql/<name>.sql``) or ad-hoc Athena SQL on DuckDB.
+    """Run a named query (``sql/<name>.sql``) or one ad-hoc Athena SQL query on the lake, read-only.
 
-    The SQL is transpiled from Athena's dialect with sqlglot; ``:name``
-    parameters are bound from ``params``. Returns (column names, rows).
-    ``lake_root`` is where the catalog's partitions live; it is only used to
-    create an empty catalog when none exists yet.
+    ``lake_root`` is a local lake's root folder (or a :class:`~seqflow.lake.iceberg.Lake`).
+    ``:name`` parameters are bound from ``params``; ``as_of_ms`` (epoch
+    milliseconds) reads each table as it was then. Anything but one query over
+    the lake's tables and views raises :class:`~seqflow.catalog.guard.QueryRefused`
+    and runs nothing. Returns (column names, rows).
     """
     text = sqlfiles.load(name_or_sql) if sqlfiles.looks_like_name(name_or_sql) else name_or_sql
+    guard.check_query(text, queryable_names())
     params = sqlfiles.check_params(text, params)
     sql = sqlfiles.to_duckdb(text)
-    catalog_path = Path(catalog_path)
-    if not catalog_path.exists() or _is_legacy(catalog_path):
-        Path(lake_root).mkdir(parents=True, exist_ok=True)
-        init_catalog(catalog_path)
-    with duckdb.connect(str(catalog_path), read_only=True) as con:
+    lake = lake_root if isinstance(lake_root, iceberg.Lake) else iceberg.Lake.local(lake_root)
+    with open_readonly(lake, as_of_ms) as con:
+        guard.check_duckdb_statement(con, sql)
         cur = con.execute(sql, params) if params else con.execute(sql)
         columns = [d[0] for d in cur.description]
         return columns, cur.fetchall()

@@ -1,23 +1,31 @@
-"""The variant lake: VCF -> Parquet conversion and atomic publishing.
+"""The variant lake: VCF -> Parquet conversion and Apache Iceberg tables.
 
-Layout: every partition is keyed by the whole analysis identity
-(:class:`seqflow.identity.AnalysisIdentity`), then the sample::
-
-    <lake_root>/variants/run_id=<run>/pipeline_version=<pv>/reference=<ref>/aligner=<a>/caller=<c>/sample_id=<s>/part-00000.parquet
-    <lake_root>/qc_metrics/run_id=<run>/pipeline_version=<pv>/reference=<ref>/aligner=<a>/caller=<c>/part-00000.parquet
-
-See :mod:`seqflow.lake.schema` for the columns and :mod:`seqflow.lake.publish`
-for the commit protocol.
+Two Iceberg tables, ``variants`` (one row per variant per sample) and
+``qc_metrics`` (one row per sample per analysis), in the Glue Data Catalog on
+AWS and a SQL catalog (SQLite) locally (:mod:`seqflow.lake.iceberg`). Each row
+carries its provenance: the analysis identity
+(:class:`seqflow.identity.AnalysisIdentity`) and ``sample_id``. A run's
+samples are converted into a staging folder (:mod:`seqflow.lake.staging`),
+then published in one atomic commit (:func:`publish_staged`); see
+``docs/lake.md`` for the tables, their snapshots and the partition spec.
 """
 
 from seqflow.identity import AnalysisIdentity
-from seqflow.lake.api import SITES_ONLY_SAMPLE_ID, convert_vcf_to_parquet, publish_qc_metrics
+from seqflow.lake.api import (
+    SITES_ONLY_SAMPLE_ID,
+    convert_vcf_to_parquet,
+    publish_qc_metrics,
+    publish_staged,
+    publish_vcf,
+)
 from seqflow.lake.header import VcfFormatError
-from seqflow.lake.publish import Partition, PublishResult, recover
+from seqflow.lake.iceberg import Lake
 from seqflow.lake.schema import QC_METRICS_SCHEMA, VARIANT_SCHEMA
+from seqflow.lake.staging import Partition, PublishResult
 
 __all__ = [
     "AnalysisIdentity",
+    "Lake",
     "SITES_ONLY_SAMPLE_ID",
     "QC_METRICS_SCHEMA",
     "VARIANT_SCHEMA",
@@ -26,5 +34,6 @@ __all__ = [
     "VcfFormatError",
     "convert_vcf_to_parquet",
     "publish_qc_metrics",
-    "recover",
+    "publish_staged",
+    "publish_vcf",
 ]

@@ -1,4 +1,4 @@
-"""``seqflow vcf-to-parquet`` and ``seqflow query``."""
+"""``seqflow vcf-to-parquet``, ``seqflow query`` and ``seqflow lake migrate|snapshots``."""
 
 from __future__ import annotations
 
@@ -11,44 +11,70 @@ def register(subparsers) -> None:
     """Add the lake's subcommands to the ``seqflow`` parser."""
     p = subparsers.add_parser(
         "vcf-to-parquet",
-        help="convert a VCF/BCF into the Parquet variant lake (atomic, idempotent)",
-        description="Convert a VCF, VCF.gz or BCF into the lake and publish it atomically; "
-        "converting the same analysis (run, pipeline version, reference, aligner, caller) and sample "
-        "again replaces that data; other analyses are untouched.",
+        help="convert a VCF/BCF into the Iceberg variant lake (one atomic commit, idempotent)",
+        description="Convert a VCF, VCF.gz or BCF and publish its samples to the lake's variants table "
+        "in one Iceberg commit; converting the same analysis (run, pipeline version, reference, aligner, "
+        "caller) and sample again replaces those rows; other analyses are untouched.",
     )
     p.add_argument("vcf", help="input VCF, VCF.gz or BCF")
     p.add_argument("--lake", help="lake root (default: the local profile's lake)")
     p.add_argument("--run-id", required=True)
-    p.add_argument("--sample-id", help="sample partition (default: every sample named in the VCF)")
+    p.add_argument("--sample-id", help="sample id (default: every sample named in the VCF)")
     p.add_argument("--pipeline-version", help="default: seqflow.config.PIPELINE_VERSION")
     p.add_argument("--reference", required=True, help="reference genome name, e.g. GRCh38")
     p.add_argument("--aligner", required=True, help="aligner that produced the reads' alignments, e.g. bwa")
     p.add_argument("--caller", required=True, help="variant caller that produced the VCF, e.g. bcftools")
-    p.add_argument("--table", default="variants")
-    p.add_argument("--register", action="store_true", help="also register the partitions in the local catalog")
-    p.add_argument("--catalog", help="DuckDB catalog (default: the local profile's)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(handler=_vcf_to_parquet)
 
     q = subparsers.add_parser(
         "query",
-        help="run a named or ad-hoc SQL query on the lake (Athena SQL, run on DuckDB)",
-        description="Run sql/<NAME>.sql or an ad-hoc Athena/Trino SQL statement against the local catalog.",
+        help="run a named or ad-hoc SQL query on the lake (Athena SQL, run read-only on DuckDB)",
+        description="Run sql/<NAME>.sql or one ad-hoc Athena/Trino SELECT against the local lake's Iceberg "
+        "tables. Only queries over the lake's tables and views are run: no COPY, ATTACH, INSTALL, LOAD, "
+        "SET or writes, no file-reading functions, one statement at a time.",
     )
     q.add_argument("query", nargs="?", help="query name or SQL text")
     q.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="query parameter (repeat)")
     q.add_argument("--list", action="store_true", help="list the named queries")
     q.add_argument("--format", choices=("table", "tsv", "json"), default="table")
     q.add_argument("--lake", help="lake root (default: the local profile's lake)")
-    q.add_argument("--catalog", help="DuckDB catalog (default: the local profile's)")
+    q.add_argument("--as-of", metavar="TIME", help="read the tables as they were then (ISO time or epoch ms)")
     q.add_argument("--debug", action="store_true", help="show tracebacks")
     q.set_defaults(handler=_query)
 
+    lk = subparsers.add_parser("lake", help="the lake's Iceberg tables: snapshots, migration of a Hive-layout lake")
+    sub = lk.add_subparsers(dest="lake_command", required=True)
+    m = sub.add_parser(
+        "migrate",
+        help="copy a lake of the earlier Hive layout (<lake>/<table>/run_id=…/…/sample_id=…/) into the Iceberg tables",
+        description="One Iceberg commit per analysis; re-running skips nothing and duplicates nothing "
+        "(each analysis's rows are replaced). The Hive folders are left in place unless --remove.",
+    )
+    m.add_argument("--lake", help="lake root (default: the local profile's lake)")
+    m.add_argument("--from", dest="source", help="root of the Hive-layout lake (default: the lake root)")
+    m.add_argument("--remove", action="store_true", help="delete each Hive partition once its analysis is committed")
+    m.add_argument("--debug", action="store_true", help="show tracebacks")
+    m.set_defaults(handler=_migrate)
+    s = sub.add_parser("snapshots", help="list a table's snapshots (for --as-of)")
+    s.add_argument("table", nargs="?", default="variants")
+    s.add_argument("--lake", help="lake root (default: the local profile's lake)")
+    s.add_argument("--format", choices=("table", "tsv", "json"), default="table")
+    s.add_argument("--debug", action="store_true", help="show tracebacks")
+    s.set_defaults(handler=_snapshots)
+
+
+def _lake(args):
+    from seqflow.config import local_paths
+    from seqflow.lake.iceberg import Lake
+
+    return Lake.local(args.lake or local_paths().lake)
+
 
 def _vcf_to_parquet(args: argparse.Namespace) -> int:
-    from seqflow.config import PIPELINE_VERSION, local_paths
+    from seqflow.config import PIPELINE_VERSION
     from seqflow.identity import AnalysisIdentity
-    from seqflow.lake import convert_vcf_to_parquet
+    from seqflow.lake import publish_vcf
 
     identity = AnalysisIdentity(
         run_id=args.run_id,
@@ -57,21 +83,56 @@ def _vcf_to_parquet(args: argparse.Namespace) -> int:
         aligner=args.aligner,
         caller=args.caller,
     )
-    lake = args.lake or local_paths().lake
-    result = convert_vcf_to_parquet(args.vcf, lake, identity=identity, sample_id=args.sample_id, table=args.table)
-    if args.register:
-        from seqflow.catalog import register_partitions_duckdb
-
-        register_partitions_duckdb(args.catalog or local_paths().catalog, lake, result)
+    result = publish_vcf(args.vcf, _lake(args), identity=identity, sample_id=args.sample_id)
     seconds = getattr(result, "seconds", 0.0) or 1e-9
     for p in result.partitions:
-        print(f"{p.path(lake)}\t{p.rows} rows")
+        print(f"{p.sample_id}\t{p.rows} rows")
     print(
-        f"{result.records} records, {result.rows} rows in {len(result.partitions)} partition(s), "
-        f"{seconds:.1f} s ({result.records / seconds:,.0f} records/s)",
+        f"{result.records} records, {result.rows} rows of {len(result.partitions)} sample(s) in snapshot "
+        f"{result.snapshot_id}, {seconds:.1f} s ({result.records / seconds:,.0f} records/s)",
         file=sys.stderr,
     )
     return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from seqflow.config import local_paths
+    from seqflow.lake.migrate import migrate_hive_lake
+
+    root = args.lake or local_paths().lake
+    report = migrate_hive_lake(args.source or root, _lake(args), remove=args.remove)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    from seqflow.lake.iceberg import snapshots
+
+    lake = _lake(args)
+    rows = snapshots(lake.table(args.table)) if lake.exists(args.table) else []
+    columns = ["snapshot_id", "committed_at", "operation", "added-records", "deleted-records", "total-records",
+               "seqflow.run_id", "seqflow.pipeline_version", "seqflow.sample_id"]
+    import datetime as dt
+
+    for r in rows:
+        r["committed_at"] = dt.datetime.fromtimestamp(r["timestamp_ms"] / 1000, dt.timezone.utc).isoformat()
+    print(format_rows(columns, [tuple(r.get(c) for c in columns) for r in rows], args.format))
+    return 0
+
+
+def parse_as_of(text: str | None) -> int | None:
+    """``--as-of``: epoch milliseconds, or an ISO date/time (UTC unless it says otherwise)."""
+    if text is None:
+        return None
+    import datetime as dt
+
+    if text.isdigit():
+        return int(text)
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp() * 1000)
 
 
 def _parse_value(text: str):
@@ -96,9 +157,8 @@ def _query(args: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"--param {item!r} is not KEY=VALUE")
         params[key] = _parse_value(value)
-    columns, rows = run_query(
-        args.catalog or local_paths().catalog, args.lake or local_paths().lake, args.query, params or None
-    )
+    columns, rows = run_query(args.lake or local_paths().lake, args.query, params or None,
+                              as_of_ms=parse_as_of(args.as_of))
     print(format_rows(columns, rows, args.format))
     return 0
 

@@ -306,13 +306,16 @@ def converter_args(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backe
 
 
 def convert_in_process(args: dict[str, str]) -> dict[str, Any]:
-    """The local converter: the same arguments as the Glue job, run in this process."""
+    """The local converter: the same arguments as the Glue job, run in this process. It stages the
+    sample's rows for ``register_partitions``, which commits the run's samples in one Iceberg commit
+    (nothing reaches readers before it)."""
     from seqflow.lake import convert_vcf_to_parquet
+    from seqflow.lake.api import local_staging_root
 
     identity = AnalysisIdentity.from_dict({k.removeprefix("--"): v for k, v in args.items()})
-    result = convert_vcf_to_parquet(args["--vcf_uri"], args["--lake_uri"], identity=identity,
+    result = convert_vcf_to_parquet(args["--vcf_uri"], local_staging_root(args["--lake_uri"]), identity=identity,
                                     sample_id=args["--sample_id"], table=args["--table"])
-    log.info("%s: %d row(s) into %s", args["--sample_id"], result.rows, result.table)
+    log.info("%s: %d row(s) staged for %s", args["--sample_id"], result.rows, result.table)
     return {"sample_id": args["--sample_id"], "rows": result.rows}
 
 
@@ -325,11 +328,13 @@ def lake_partitions(run_plan: dict[str, Any], vcfs: list[dict]) -> list:
 
 
 def register_partitions(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None) -> int:
-    """Register the run's lake partitions in the catalog (idempotent)."""
+    """The run's samples in the lake's ``variants`` table: one Iceberg commit of the staged samples
+    (local); Glue ``BatchCreatePartition`` of the Hive partitions the Glue job wrote (aws, not yet
+    on Iceberg). Idempotent."""
     backend = backend or get_backend()
     partitions = lake_partitions(run_plan, vcfs)
     backend.register_partitions(partitions)
-    log.info("registered %d partition(s) of %s", len(partitions), LAKE_TABLE)
+    log.info("%d sample(s) of %s in the lake", len(partitions), LAKE_TABLE)
     return len(partitions)
 
 
@@ -353,8 +358,7 @@ def local_query(sql: str) -> list[dict[str, Any]]:
     """A query (Athena dialect) on the local DuckDB catalog, as JSON-able rows."""
     from seqflow.catalog import run_query
 
-    paths = local_paths()
-    columns, rows = run_query(paths.catalog, paths.lake, sql)
+    columns, rows = run_query(local_paths().lake, sql)
     return [{c: (v if isinstance(v, (int, float, str)) or v is None else str(v)) for c, v in zip(columns, row)}
             for row in rows]
 

@@ -1,24 +1,15 @@
-"""Shipped SQL on DuckDB over a lake built here; Athena/Glue arguments."""
+"""Shipped SQL on DuckDB over an Iceberg lake built here; the read-only guard; Athena SQL."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from seqflow.catalog import list_queries, register_partitions_duckdb, registered_partitions, run_query
-from seqflow.catalog import athena
+from seqflow.catalog import QueryRefused, list_queries, run_query
 from seqflow.catalog.sql import to_athena
-from seqflow.lake import (
-    VARIANT_SCHEMA,
-    QC_METRICS_SCHEMA,
-    AnalysisIdentity,
-    convert_vcf_to_parquet,
-    publish_qc_metrics,
-)
-from seqflow.lake.publish import Partition
+from seqflow.lake import AnalysisIdentity, Lake, publish_qc_metrics, publish_vcf
 
 DATA = Path(__file__).resolve().parents[1] / "lake" / "data"
 RUN = "240101_A00123_0001_AHXXXXXXXX"
@@ -26,29 +17,27 @@ RUN2 = "240102_A00123_0002_BHXXXXXXXX"
 #: one analysis configuration of RUN in two pipeline versions
 OLD = AnalysisIdentity(RUN, "1.9.0", "GRCh38", "bwa", "bcftools")
 NEW = replace(OLD, pipeline_version="1.10.0")
-PREFIX = f"run_id={RUN}/pipeline_version=1.0.0/reference=GRCh38/aligner=bwa/caller=bcftools"
 
 
 @pytest.fixture
 def lake(tmp_path):
     """edge.vcf as run RUN in versions 1.9.0 (stale data) and 1.10.0, plus QC."""
-    root, catalog = tmp_path / "lake", tmp_path / "catalog.duckdb"
-    old = convert_vcf_to_parquet(DATA / "sites_only.vcf", root, identity=OLD, sample_id="S1")
-    new = convert_vcf_to_parquet(DATA / "edge.vcf", root, identity=NEW, sample_id=None)
-    qc_old = publish_qc_metrics(root, [{"sample_id": "S1", "read_pairs": 1}], identity=OLD)
-    qc = publish_qc_metrics(root, [
+    root = tmp_path / "lake"
+    lk = Lake.local(root)
+    publish_vcf(DATA / "sites_only.vcf", lk, identity=OLD, sample_id="S1")
+    publish_vcf(DATA / "edge.vcf", lk, identity=NEW, sample_id=None)
+    publish_qc_metrics(lk, [{"sample_id": "S1", "read_pairs": 1}], identity=OLD)
+    publish_qc_metrics(lk, [
         {"sample_id": "S1", "read_pairs": 1000, "pct_mapped": 99.5, "pct_duplicates": 2.5, "mean_depth": 31.0,
          "variants_called": 7, "precision": 0.99, "recall": 0.97, "f1": 0.98},
         {"sample_id": "S2", "read_pairs": 800, "pct_mapped": 97.0, "pct_duplicates": 4.0, "mean_depth": 25.0,
          "variants_called": 7},
     ], identity=NEW)
-    register_partitions_duckdb(catalog, root, [old, new, qc_old, qc])
-    return catalog, root
+    return root
 
 
 def q(lake, name, params=None):
-    catalog, root = lake
-    cols, rows = run_query(catalog, root, name, params)
+    cols, rows = run_query(lake, name, params)
     return [dict(zip(cols, r)) for r in rows]
 
 
@@ -116,76 +105,9 @@ def test_ad_hoc_sql_and_old_versions_stay_queryable(lake):
     assert rows == [{"ann": "x|y,z", "n": 2}]
 
 
-def test_registration_is_explicit_and_idempotent(lake, tmp_path):
-    catalog, root = lake
-    n = len(registered_partitions(catalog))
-    extra = convert_vcf_to_parquet(DATA / "edge.vcf", root, identity=replace(OLD, run_id=RUN2), sample_id="S3")
-    count = f"SELECT count(*) AS n FROM variants WHERE run_id = '{RUN2}'"
-    assert q(lake, count) == [{"n": 0}]  # not yet registered
-    register_partitions_duckdb(catalog, root, extra)
-    register_partitions_duckdb(catalog, root, extra)
-    assert len(registered_partitions(catalog)) == n + 1
-    assert (RUN2, "variants", "1.9.0", "GRCh38", "bwa", "bcftools", "S3") in [
-        (r[1], r[0], *r[2:]) for r in registered_partitions(catalog)]
-    assert q(lake, count) == [{"n": 7}]
-    nope = {"run_id": "NOPE", "pipeline_version": "1", "reference": "GRCh38", "aligner": "bwa", "caller": "bcftools",
-            "sample_id": "S"}
-    with pytest.raises(FileNotFoundError):
-        register_partitions_duckdb(catalog, root, [nope])
-    with pytest.raises(ValueError, match="lacks aligner"):
-        register_partitions_duckdb(catalog, root, [{k: v for k, v in nope.items() if k != "aligner"}])
-    # a dict naming the partition registers it as well as the Partition does
-    as_dict = {"table": "variants", **replace(OLD, run_id=RUN2).to_dict(), "sample_id": "S3"}
-    register_partitions_duckdb(catalog, root, [as_dict])
-    assert len(registered_partitions(catalog)) == n + 1
-
-
-def test_empty_catalog_answers_with_no_rows(tmp_path):
-    cols, rows = run_query(tmp_path / "c.duckdb", tmp_path / "lake", "titv")
+def test_empty_lake_answers_with_no_rows(tmp_path):
+    cols, rows = run_query(tmp_path / "lake", "titv")
     assert cols[:6] == ["run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"] and rows == []
-
-
-def test_ddl_declares_the_converter_schema():
-    variants = athena.table_def("variants")
-    assert [c for c, _ in variants.columns] == VARIANT_SCHEMA.names
-    assert [k for k, _ in variants.partition_keys] == [
-        "run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"]
-    assert dict(variants.columns)["info"] == "map<string, string>" and dict(variants.columns)["gt"] == "array<smallint>"
-    qc = athena.table_def("qc_metrics")
-    assert [c for c, _ in qc.columns] == QC_METRICS_SCHEMA.names
-    assert [k for k, _ in qc.partition_keys] == ["run_id", "pipeline_version", "reference", "aligner", "caller"]
-    for tdef in (variants, qc):  # a column may not be both a partition key and a data column
-        assert not {c for c, _ in tdef.columns} & {k for k, _ in tdef.partition_keys}
-
-
-def test_athena_partition_sql_and_glue_args():
-    identity = replace(OLD, pipeline_version="1.0.0")
-    parts = [Partition.of("variants", identity, f"S{i}") for i in range(150)]
-    sql = athena.add_partitions_sql("variants", parts, "s3://lake-bucket/lake")
-    assert len(sql) == 2 and sql[0].startswith("ALTER TABLE variants ADD IF NOT EXISTS")
-    assert (f"PARTITION (run_id = '{RUN}', pipeline_version = '1.0.0', reference = 'GRCh38', aligner = 'bwa', "
-            f"caller = 'bcftools', sample_id = 'S0') "
-            f"LOCATION 's3://lake-bucket/lake/variants/{PREFIX}/sample_id=S0/'") in sql[0]
-    calls = athena.glue_batch_create_partition_args("seqflow", "variants", parts, "s3://lake-bucket/lake")
-    assert [len(c["PartitionInputList"]) for c in calls] == [100, 50]
-    first = calls[0]["PartitionInputList"][0]
-    # Values in the table's key order: the five identity parts, then the sample
-    assert first["Values"] == [RUN, "1.0.0", "GRCh38", "bwa", "bcftools", "S0"]
-    assert first["StorageDescriptor"]["Location"] == f"s3://lake-bucket/lake/variants/{PREFIX}/sample_id=S0/"
-    assert first["StorageDescriptor"]["Columns"][0] == {"Name": "contig", "Type": "string"}
-    assert "reference" not in [c["Name"] for c in first["StorageDescriptor"]["Columns"]]
-    [qc_call] = athena.glue_batch_create_partition_args(
-        "seqflow", "qc_metrics", [Partition.of("qc_metrics", identity)], "s3://lake-bucket/lake")
-    [qc_input] = qc_call["PartitionInputList"]
-    assert qc_input["Values"] == [RUN, "1.0.0", "GRCh38", "bwa", "bcftools"]
-    assert qc_input["StorageDescriptor"]["Location"] == f"s3://lake-bucket/lake/qc_metrics/{PREFIX}/"
-    with pytest.raises(ValueError, match="does not match the keys"):
-        athena.glue_batch_create_partition_args("seqflow", "variants", [Partition.of("variants", identity)], "s3://b/l")
-    resp = {"Errors": [{"PartitionValues": ["a"], "ErrorDetail": {"ErrorCode": "AlreadyExistsException"}},
-                       {"PartitionValues": ["b"], "ErrorDetail": {"ErrorCode": "InternalServiceException"}}]}
-    assert [e["PartitionValues"] for e in athena.unexpected_partition_errors(resp)] == [["b"]]
-    ddl = athena.render_ddl("variants", "s3://lake-bucket/lake/variants/")
-    assert "LOCATION 's3://lake-bucket/lake/variants/'" in ddl and "${" not in ddl
 
 
 def test_named_parameters_become_athena_execution_parameters():
@@ -201,8 +123,7 @@ def test_cli_query_prints_a_table(lake, capsys):
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
-    catalog, root = lake
-    args = parser.parse_args(["query", "titv", "--catalog", str(catalog), "--lake", str(root)])
+    args = parser.parse_args(["query", "titv", "--lake", str(lake)])
     assert args.handler(args) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id",
@@ -217,13 +138,9 @@ def test_cli_query_prints_a_table(lake, capsys):
 @pytest.fixture
 def two_references(lake):
     """The lake fixture plus RUN analysed on GRCh37 too, only in 1.9.0 (older than GRCh38's 1.10.0)."""
-    catalog, root = lake
     grch37 = replace(OLD, reference="GRCh37")
-    published = [
-        convert_vcf_to_parquet(DATA / "edge.vcf", root, identity=grch37, sample_id="S2"),
-        publish_qc_metrics(root, [{"sample_id": "S2", "read_pairs": 37}], identity=grch37),
-    ]
-    register_partitions_duckdb(catalog, root, published)
+    publish_vcf(DATA / "edge.vcf", Lake.local(lake), identity=grch37, sample_id="S2")
+    publish_qc_metrics(Lake.local(lake), [{"sample_id": "S2", "read_pairs": 37}], identity=grch37)
     return lake
 
 
@@ -244,10 +161,8 @@ def test_latest_views_keep_the_latest_version_per_reference(two_references):
 
 
 def test_another_aligner_or_caller_is_another_analysis_not_an_older_one(lake):
-    catalog, root = lake
     minimap2 = replace(OLD, aligner="minimap2")  # 1.9.0: older than bwa's 1.10.0
-    register_partitions_duckdb(catalog, root, convert_vcf_to_parquet(DATA / "edge.vcf", root, identity=minimap2,
-                                                                     sample_id="S1"))
+    publish_vcf(DATA / "edge.vcf", Lake.local(lake), identity=minimap2, sample_id="S1")
     rows = q(lake, "SELECT aligner, pipeline_version, count(*) AS n FROM variants_latest WHERE sample_id = 'S1' "
                    "GROUP BY 1, 2 ORDER BY 1")
     assert rows == [{"aligner": "bwa", "pipeline_version": "1.10.0", "n": 7},
@@ -278,97 +193,92 @@ def test_per_sample_queries_report_each_analysis(two_references):
     assert af[("GRCh38", 100, "G")] == (3, 4, 6) and af[("GRCh37", 100, "G")] == (1, 2, 2)
 
 
-def test_a_catalog_of_the_pre_identity_layout_is_set_aside(tmp_path):
-    from seqflow.catalog.local import LEGACY_PARTITIONS_TABLE
-
-    catalog, root = tmp_path / "catalog.duckdb", tmp_path / "lake"
-    with duckdb.connect(str(catalog)) as con:
-        con.execute("CREATE TABLE seqflow_partitions (table_name VARCHAR, run_id VARCHAR, pipeline_version VARCHAR, "
-                    "sample_id VARCHAR, location VARCHAR, PRIMARY KEY (table_name, run_id, pipeline_version, sample_id))")
-        con.execute("INSERT INTO seqflow_partitions VALUES ('variants', 'RUN1', '1.0.0', 'S1', '/old/place')")
-        con.execute("CREATE VIEW variants AS SELECT 1 AS stale")
-    # a query upgrades it: the old registrations do not match the tables any more
-    cols, rows = run_query(catalog, root, "titv")
-    assert cols[:6] == ["run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"] and rows == []
-    with duckdb.connect(str(catalog), read_only=True) as con:
-        assert con.execute(f"SELECT run_id, location FROM {LEGACY_PARTITIONS_TABLE}").fetchall() == [
-            ("RUN1", "/old/place")]
-    register_partitions_duckdb(catalog, root, convert_vcf_to_parquet(DATA / "edge.vcf", root, identity=NEW,
-                                                                     sample_id="S1"))
-    assert registered_partitions(catalog) == [("variants", RUN, "1.10.0", "GRCh38", "bwa", "bcftools", "S1")]
-
-
 def test_cli_vcf_to_parquet_takes_the_whole_identity(tmp_path, capsys):
     from seqflow.cli import main
 
-    lake, catalog = tmp_path / "lake", tmp_path / "catalog.duckdb"
+    lake = tmp_path / "lake"
     base = ["vcf-to-parquet", str(DATA / "edge.vcf"), "--lake", str(lake), "--run-id", RUN, "--sample-id", "S1",
             "--pipeline-version", "1.0.0", "--reference", "GRCh38", "--caller", "bcftools"]
     with pytest.raises(SystemExit):  # --aligner is required, as --reference and --caller are
         main(base)
     assert "--aligner" in capsys.readouterr().err
-    assert main(base + ["--aligner", "minimap2", "--register", "--catalog", str(catalog)]) == 0
-    out = capsys.readouterr().out
-    expected = lake / f"variants/run_id={RUN}/pipeline_version=1.0.0/reference=GRCh38/aligner=minimap2/caller=bcftools/sample_id=S1"
-    assert out == f"{expected}\t7 rows\n"
-    assert registered_partitions(catalog) == [("variants", RUN, "1.0.0", "GRCh38", "minimap2", "bcftools", "S1")]
+    assert main(base + ["--aligner", "minimap2"]) == 0
+    assert capsys.readouterr().out == "S1\t7 rows\n"
+    assert q(lake, "SELECT run_id, pipeline_version, reference, aligner, caller, sample_id, count(*) AS n FROM variants "
+                   "GROUP BY ALL") == [{**replace(OLD, pipeline_version="1.0.0", aligner="minimap2").to_dict(),
+                                        "sample_id": "S1", "n": 7}]
     assert main(base + ["--aligner", "Bad-Name"]) == 1
     assert "invalid aligner name" in capsys.readouterr().err
 
 
-# --- the Glue job ----------------------------------------------------------------------------
 
 
-def test_glue_job_requires_the_aligner_and_builds_the_identity():
-    from seqflow.glue import vcf_to_parquet_job as job
+# --- the query interface only reads ------------------------------------------------------------
 
-    argv = ["--vcf_uri", "s3://r/x.vcf.gz", "--lake_uri", "s3://l/lake", "--run_id", RUN, "--pipeline_version", "1.0.0",
-            "--reference", "GRCh38", "--caller", "bcftools"]
-    with pytest.raises(SystemExit, match="--aligner"):
-        job.parse_args(argv)
-    args = job.parse_args(argv + ["--aligner", "bwa"])
-    assert job.analysis_identity(args) == replace(OLD, pipeline_version="1.0.0")
-    with pytest.raises(ValueError, match="invalid aligner"):
-        job.analysis_identity({**args, "aligner": "bwa-mem"})
+ATTACKS = [
+    ("SELECT * FROM read_csv('/etc/passwd')", "table functions"),
+    ("SELECT * FROM read_csv_auto('/etc/passwd')", "table functions"),
+    ("SELECT * FROM read_parquet('/etc/x.parquet')", "table functions"),
+    ("SELECT * FROM '/etc/passwd'", "unknown table"),
+    ("SELECT * FROM duckdb_settings()", "table functions"),
+    ("SELECT read_text('/etc/passwd') AS t", "reads outside the lake"),
+    ("COPY (SELECT * FROM variants) TO '/tmp/out.csv'", "COPY"),
+    ("COPY variants TO '/tmp/out.parquet'", "COPY"),
+    ("ATTACH '/tmp/other.duckdb' AS other", "not valid|only queries"),
+    ("INSTALL httpfs", "only queries"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET enable_external_access = true", "SET"),
+    ("CREATE TABLE stolen AS SELECT * FROM variants", "CREATE"),
+    ("INSERT INTO variants SELECT * FROM variants", "INSERT"),
+    ("DELETE FROM variants", "DELETE"),
+    ("DROP VIEW variants", "DROP"),
+    ("SELECT 1 AS a; COPY (SELECT 1) TO '/tmp/x.csv'", "one statement at a time"),
+    ("SELECT count(*) FROM variants; SELECT 2", "one statement at a time"),
+    ("SELECT * FROM main.variants", "qualified"),
+    ("SELECT * FROM memory.main.variants", "qualified"),
+    ("WITH x AS (SELECT 1 AS a) SELECT * FROM x, nosuch", "unknown table"),
+]
 
 
-@pytest.fixture
-def moto_aws(monkeypatch):
-    pytest.importorskip("moto")
-    from moto import mock_aws
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+@pytest.mark.parametrize("sql,message", ATTACKS, ids=[a[0][:40] for a in ATTACKS])
+def test_query_refuses_every_way_out_and_runs_nothing(lake, tmp_path, sql, message):
+    before = sorted(p.relative_to(lake) for p in lake.rglob("*"))
+    with pytest.raises(QueryRefused, match=message):
+        run_query(lake, sql)
+    assert sorted(p.relative_to(lake) for p in lake.rglob("*")) == before  # nothing written in the lake
+    assert not Path("/tmp/out.csv").exists() and not (tmp_path / "stolen").exists()
 
 
-def test_glue_job_publishes_and_registers_the_identity_partitions(moto_aws, tmp_path):
-    import boto3
+def test_duckdb_itself_can_read_only_the_lake_folders(lake):
+    """The second lock: even past the parser, the connection cannot open another file or undo it."""
+    import duckdb
 
-    from seqflow.glue import vcf_to_parquet_job as job
+    from seqflow.catalog.local import open_readonly
 
-    s3, glue = boto3.client("s3"), boto3.client("glue")
-    for bucket in ("results", "lake"):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.upload_file(str(DATA / "edge.vcf"), "results", "in/edge.vcf")
-    glue.create_database(DatabaseInput={"Name": "lake_db"})
-    tdef = athena.table_def("variants")
-    glue.create_table(DatabaseName="lake_db", TableInput={
-        "Name": "variants", "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
-                              "Location": "s3://lake/lake/variants/", **athena.PARQUET_STORAGE}})
-    argv = ["--vcf_uri", "s3://results/in/edge.vcf", "--lake_uri", "s3://lake/lake", "--run_id", RUN,
-            "--pipeline_version", "1.0.0", "--reference", "GRCh38", "--aligner", "bwa", "--caller", "bcftools",
-            "--sample_id", "-", "--database", "lake_db"]
-    assert job.main(argv) == 0
-    assert job.main(argv) == 0  # a retry converges: same objects, partitions already registered
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"])
-    assert keys == [f"lake/variants/{PREFIX}/sample_id={s}/part-00000.parquet" for s in ("S1", "S2", "S3")]
-    parts = glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"]
-    assert sorted(p["Values"] for p in parts) == [[RUN, "1.0.0", "GRCh38", "bwa", "bcftools", s] for s in ("S1", "S2", "S3")]
-    assert {p["StorageDescriptor"]["Location"] for p in parts} == {
-        f"s3://lake/lake/variants/{PREFIX}/sample_id={s}/" for s in ("S1", "S2", "S3")}
+    with open_readonly(Lake.local(lake)) as con:
+        assert con.execute("SELECT count(*) FROM variants").fetchone()[0] == 25
+        for sql in ("SELECT * FROM read_csv('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/seqflow-x.csv'",
+                    "ATTACH '/tmp/seqflow-x.duckdb'", "SET enable_external_access = true",
+                    "SET allowed_directories = ['/']", "LOAD httpfs"):
+            with pytest.raises((duckdb.PermissionException, duckdb.InvalidInputException)):
+                con.execute(sql)
+    assert not Path("/tmp/seqflow-x.csv").exists() and not Path("/tmp/seqflow-x.duckdb").exists()
+
+
+def test_cli_query_says_why_it_refuses(lake, capsys):
+    from seqflow.cli import main
+
+    assert main(["query", "SELECT 1 AS a; SELECT 2 AS b", "--lake", str(lake)]) == 1
+    assert "one statement at a time" in capsys.readouterr().err
+
+
+def test_time_travel_reads_the_tables_as_they_were(lake):
+    from seqflow.lake.iceberg import snapshots
+
+    lk = Lake.local(lake)
+    before = snapshots(lk.table("variants"))[-1]["timestamp_ms"]
+    publish_vcf(DATA / "edge.vcf", lk, identity=replace(NEW, run_id=RUN2), sample_id="S3")
+    count = "SELECT count(*) AS n FROM variants WHERE run_id = '%s'" % RUN2
+    assert q(lake, count) == [{"n": 7}]
+    cols, rows = run_query(lake, count, as_of_ms=before)
+    assert rows == [(0,)]
