@@ -18,6 +18,8 @@ from tf_helpers import MODULES, REPO, blocks, parse, resources
 BATCH = MODULES / "batch"
 STEPS = BATCH / "steps"
 TERRAFORM = shutil.which("terraform") or "/usr/local/bin/terraform"
+# the terraform runs share the worker of tests/terraform/test_terraform_cli.py
+pytestmark = pytest.mark.xdist_group("terraform")
 
 
 def _apply_steps(tmp_path: Path, overrides: str = "{}") -> subprocess.CompletedProcess:
@@ -145,9 +147,23 @@ def test_launch_template_requires_imdsv2_and_encrypts_gp3_scratch_sized_by_varia
     metadata = template["metadata_options"][0]
     assert metadata["http_tokens"] == "required"
     assert metadata["http_put_response_hop_limit"] == 1
-    ebs = template["block_device_mappings"][0]["ebs"][0]
+    root = template["block_device_mappings"][0]["ebs"][0]
+    assert root["volume_type"] == "gp3" and root["encrypted"] is True
+    assert root["volume_size"] == "${var.root_volume_size_gib}"
+    # job scratch on a volume of its own (or the instance store), not the root volume
+    scratch = template["dynamic"][0]["block_device_mappings"]
+    assert scratch["for_each"] == '${var.scratch_storage == "ebs" ? [1] : []}'
+    ebs = scratch["content"][0]["ebs"][0]
     assert ebs["volume_type"] == "gp3" and ebs["encrypted"] is True
     assert ebs["volume_size"] == "${var.scratch_volume_size_gib}"
+
+
+def test_compute_environments_use_the_service_linked_role():
+    found = resources(BATCH)
+    for name in ("spot", "on_demand"):
+        assert "service_role" not in found[("aws_batch_compute_environment", name)], name
+    assert not any(rtype == "aws_iam_role_policy_attachment" and "AWSBatchServiceRole" in str(body)
+                   for (rtype, _), body in found.items())
 
 
 def test_container_never_runs_privileged():

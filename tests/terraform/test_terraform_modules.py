@@ -15,7 +15,8 @@ def test_network_private_subnets_span_two_azs_with_s3_gateway_and_interface_endp
     network = MODULES / "network"
     variables = blocks(network, "variable")
     assert "length(var.availability_zones) >= 2" in variables["availability_zones"]["validation"][0]["condition"]
-    assert set(variables["interface_endpoints"]["default"]) >= {"ecr.api", "ecr.dkr", "logs", "sts", "datasync"}
+    assert set(variables["interface_endpoints"]["default"]) >= {"ecr.api", "ecr.dkr", "ecs", "ecs-agent", "ecs-telemetry",
+                                                            "logs", "sts", "datasync"}
     found = resources(network)
     assert found[("aws_vpc_endpoint", "s3")]["vpc_endpoint_type"] == "Gateway"
     assert found[("aws_subnet", "private")]["map_public_ip_on_launch"] is False
@@ -70,14 +71,46 @@ def test_ecr_repositories_scan_on_push_use_kms_and_let_healthomics_pull():
     assert set(blocks(MODULES / "ecr", "variable")["tools"]["default"]) == {"fastp", "bwa", "minimap2", "samtools", "bcftools"}
 
 
-def test_omics_workflow_run_group_role_and_log_group():
-    found = resources(MODULES / "omics")
-    workflow = found[("awscc_omics_workflow", "this")]
-    assert workflow["engine"] == "WDL" and "definition_uri" in workflow
-    group = found[("awscc_omics_run_group", "this")]
-    assert {"max_cpus", "max_duration", "max_runs"} <= set(group)
+def test_omics_workflow_and_run_group_in_a_cloudformation_stack_role_and_log_group():
+    omics = MODULES / "omics"
+    found = resources(omics)
+    stack = found[("aws_cloudformation_stack", "this")]
+    assert stack["template_body"] == "${jsonencode(local.cloudformation_template)}"
+    template = locals_of(omics)["cloudformation_template"]["Resources"]
+    workflow = template["Workflow"]
+    assert workflow["Type"] == "AWS::Omics::Workflow"
+    assert workflow["DeletionPolicy"] == "Retain" and workflow["UpdateReplacePolicy"] == "Retain"
+    assert "Engine" in json.dumps(workflow) and "DefinitionUri" in json.dumps(workflow)
+    group = template["RunGroup"]
+    assert group["Type"] == "AWS::Omics::RunGroup"
+    assert {"MaxCpus", "MaxDuration", "MaxRuns"} <= set(group["Properties"])
+    # the bundle is keyed by its content and refused when stale
+    bundle = found[("aws_s3_object", "workflow")]
+    assert bundle["key"] == "omics/${var.workflow_name}/${local.bundle_md5}.zip"
+    assert bundle["lifecycle"][0]["precondition"][0]["condition"] == "${local.bundle_is_fresh}"
     assert found[("aws_cloudwatch_log_group", "this")]["name"] == "/aws/omics/WorkflowLog"
     assert "omics.amazonaws.com" in _text("omics")
+
+
+def test_the_workflow_bundle_is_reproducible_and_lists_what_it_holds(tmp_path):
+    import hashlib
+    import importlib.util
+    import zipfile
+
+    from tf_helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("bundle", REPO / "terraform/scripts/build_workflow_bundle.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    manifest = bundle.build(bundle.DEFAULT_WORKFLOW_DIR, first)
+    bundle.build(bundle.DEFAULT_WORKFLOW_DIR, second)
+    assert first.read_bytes() == second.read_bytes()
+    wdl = (bundle.DEFAULT_WORKFLOW_DIR / "main.wdl").read_bytes()
+    assert manifest["files"] == {"main.wdl": hashlib.md5(wdl).hexdigest()}
+    assert json.loads((tmp_path / "a.zip.json").read_text()) == manifest
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == ["main.wdl"] and archive.read("main.wdl") == wdl
 
 
 def test_glue_job_and_athena_workgroup():
@@ -94,14 +127,48 @@ def test_glue_job_and_athena_workgroup():
     assert ("aws_athena_named_query", "this") in found
 
 
-def test_events_rules_cover_the_four_failure_sources():
-    rules = locals_of(MODULES / "events")["rules"]
+def test_events_rules_match_failures_of_this_deployment_only_with_a_dead_letter_queue():
+    events = MODULES / "events"
+    rules = locals_of(events)["rules"]
     sources = {r["pattern"]["source"][0]: r["pattern"] for r in rules.values()}
     assert sources["aws.batch"]["detail"]["status"] == ["FAILED"]
-    assert sorted(sources["aws.omics"]["detail"]["status"]) == ["COMPLETED", "FAILED"]
+    assert sources["aws.batch"]["detail"]["jobQueue"] == "${var.batch_job_queue_arns}"
+    assert sources["aws.omics"]["detail"]["status"] == ["FAILED"]
+    assert sources["aws.omics"]["detail"]["workflowName"] == "${var.omics_workflow_names}"
     assert sources["aws.datasync"]["detail"]["State"] == ["ERROR"]
     assert "FAILED" in sources["aws.glue"]["detail"]["state"]
-    assert resources(MODULES / "events")[("aws_sns_topic", "this")]["kms_master_key_id"]
+    assert sources["aws.glue"]["detail"]["jobName"] == "${var.glue_job_names}"
+    found = resources(events)
+    assert found[("aws_sns_topic", "this")]["kms_master_key_id"]
+    target = found[("aws_cloudwatch_event_target", "this")]
+    assert target["dead_letter_config"][0]["arn"] == "${aws_sqs_queue.dead_letter.arn}"
+    assert found[("aws_sqs_queue", "dead_letter")]["kms_master_key_id"] == "${aws_kms_key.this.arn}"
+
+
+def test_monitoring_alarms_and_glue_log_groups_are_named_after_the_glue_module():
+    monitoring = MODULES / "monitoring"
+    text = _text("monitoring")
+    for alarm in ("batch_jobs_failed", "batch_runnable_stuck", "glue_job_runs_failed", "mwaa_scheduler_heartbeat"):
+        assert alarm in text, alarm
+    for metric in ("BatchJobsFailed", "BatchQueueBlocked", "GlueJobRunsFailed", "SchedulerHeartbeat"):
+        assert metric in text, metric
+    # the stack names the Glue log groups after glue_athena's security configuration and role
+    glue = resources(MODULES / "glue_athena")
+    call = [m["monitoring"] for m in parse(MODULES.parent / "stack" / "main.tf")["module"] if "monitoring" in m][0]
+    config_name = glue[("aws_glue_security_configuration", "this")]["name"].replace("var.name_prefix", "local.name_prefix")
+    role_name = glue[("aws_iam_role", "this")]["name"].replace("var.name_prefix", "local.name_prefix")
+    assert call["glue_security_configuration_name"] == config_name
+    assert call["glue_role_name"] == role_name
+
+
+def test_mwaa_and_every_other_log_group_has_retention():
+    for module in sorted(p for p in MODULES.iterdir() if p.is_dir()):
+        for (rtype, name), body in resources(module).items():
+            if rtype == "aws_cloudwatch_log_group":
+                assert body.get("retention_in_days"), f"{module.name}: log group {name} has no retention"
+    mwaa_groups = resources(MODULES / "airflow")[("aws_cloudwatch_log_group", "mwaa")]
+    assert mwaa_groups["name"] == "airflow-${local.mwaa_name}-${each.key}"
+    assert set(locals_of(MODULES / "airflow")["mwaa_log_types"]) == {"DAGProcessing", "Scheduler", "Task", "WebServer", "Worker"}
 
 
 def test_cost_budget_alerts_and_cost_allocation_tags():
@@ -109,6 +176,14 @@ def test_cost_budget_alerts_and_cost_allocation_tags():
     budget = found[("aws_budgets_budget", "this")]
     assert budget["notification"], "the budget must alert"
     assert set(locals_of(MODULES / "cost")["cost_allocation_tags"]) == {"project", "run_id", "sample_id", "pipeline_version"}
+    # opt-in everywhere: activation fails for tag keys Billing has not seen
+    assert blocks(MODULES / "cost", "variable")["activate_cost_allocation_tags"]["default"] is False
+    from tf_helpers import ENVS
+
+    for env in sorted(ENVS.iterdir()):
+        assert parse(env / "terraform.tfvars").get("activate_cost_allocation_tags", False) is False, env.name
+    # the Budgets API's spelling user:<key>$<value>, rendered by format() (not a literal "${...}")
+    assert 'format("user:project$%s", var.project)' in (MODULES / "cost" / "main.tf").read_text()
 
 
 def test_mwaa_is_private_versioned_and_logs_to_cloudwatch():

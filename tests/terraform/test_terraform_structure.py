@@ -11,7 +11,8 @@ import pytest
 from tf_helpers import ENVS, MODULES, REPO, STACK, TERRAFORM, blocks, module_dirs, parse, resources, tf_files
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
-EXPECTED_MODULES = {"network", "storage", "datasync", "batch", "ecr", "omics", "glue_athena", "events", "airflow", "cost"}
+EXPECTED_MODULES = {"network", "storage", "datasync", "batch", "ecr", "omics", "glue_athena", "events", "monitoring",
+                    "airflow", "cost"}
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 
 
@@ -114,9 +115,10 @@ def test_stack_calls_every_module():
 
 def test_files_the_stack_reads_from_the_repo_exist():
     repo = REPO
-    """archive_file, file() and filemd5() fail a plan when these are missing."""
+    """file(), fileset() and filemd5() fail a plan when these are missing."""
     wanted = [
         repo / "include/seqflow/workflows/germline/main.wdl",
+        repo / "terraform/scripts/build_workflow_bundle.py",
         repo / "include/seqflow/workflows/germline/parameters.json",
         repo / "include/seqflow/glue/vcf_to_parquet_job.py",
         repo / "mwaa/requirements.txt",

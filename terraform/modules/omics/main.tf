@@ -101,6 +101,7 @@ resource "aws_s3_object" "workflow" {
 }
 
 resource "aws_cloudformation_stack" "this" {
+  # checkov:skip=CKV_AWS_124:Only Terraform changes this stack, and terraform apply waits for and reports every stack event; SNS mail of stack events adds nothing.
   name          = "${var.name_prefix}-omics-${var.workflow_name}"
   template_body = jsonencode(local.cloudformation_template)
   on_failure    = "ROLLBACK"
