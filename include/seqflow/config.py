@@ -26,6 +26,12 @@ DEFAULT_LOOKBACK_DAYS = 14
 #: A run still incomplete this long after a scan first saw it raises one alert (NovaSeq 2x150: ~2 days).
 DEFAULT_ALERT_AFTER_HOURS = 72.0
 
+#: A sample fails alone below these (analysis params ``min_reads``, ``min_mapped_pct``): reads left after
+#: fastp's filters, both mates counted, and % of QC-passed reads mapped. Low enough for a tiny amplicon or
+#: phage sample; a centre raises them in its triggers.
+DEFAULT_MIN_READS = 1000
+DEFAULT_MIN_MAPPED_PCT = 50.0
+
 #: Completion flags, in order of preference (Illumina writes one of them last).
 DEFAULT_COMPLETION_FLAGS = ("CopyComplete.txt", "RTAComplete.txt")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seqflow.analysis.steps import ALIGNERS as STEP_ALIGNERS, CALLERS as STEP_CALLERS
-from seqflow.config import PIPELINE_VERSION
+from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
 from seqflow.paths import (
     PIPELINE_VERSION_MAX_LENGTH,
     PIPELINE_VERSION_PATTERN,
@@ -115,6 +115,23 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "boolean",
         "default": False,
     },
+    "min_reads": {
+        "title": "Minimum reads",
+        "description": "A sample with fewer reads left after fastp's filters (both mates counted) fails alone; "
+                       "nothing of it is published.",
+        "type": "integer",
+        "default": DEFAULT_MIN_READS,
+        "minimum": 0,
+    },
+    "min_mapped_pct": {
+        "title": "Minimum % mapped",
+        "description": "A sample with a smaller share of its QC-passed reads mapped (samtools flagstat) fails "
+                       "alone (the wrong genome, a contaminated library).",
+        "type": "number",
+        "default": DEFAULT_MIN_MAPPED_PCT,
+        "minimum": 0,
+        "maximum": 100,
+    },
 }
 
 #: What a rejected value of each param should have looked like (for error messages).
@@ -129,6 +146,8 @@ _EXPECTED = {
     "caller": f"one of {', '.join(CALLERS)}",
     "engine": f"one of {', '.join(ENGINES)}",
     "force": "true or false",
+    "min_reads": "a whole number of reads, 0 or more",
+    "min_mapped_pct": "a percentage from 0 to 100",
 }
 
 _EXPECTED_SAMPLE = (
@@ -191,6 +210,8 @@ class AnalysisRequest:
     caller: str
     engine: str
     force: bool
+    min_reads: int = DEFAULT_MIN_READS
+    min_mapped_pct: float = DEFAULT_MIN_MAPPED_PCT
 
     def selected_samples(self, sheet: SampleSheet) -> list[SampleRecord]:
         """The samples to analyse, one record per Sample_ID (its first row), in sheet order.
@@ -287,4 +308,6 @@ def validate_analysis_params(
         caller=values["caller"],
         engine=values["engine"],
         force=values["force"],
+        min_reads=values["min_reads"],
+        min_mapped_pct=float(values["min_mapped_pct"]),
     )

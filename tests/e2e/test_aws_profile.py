@@ -44,7 +44,8 @@ IDENTITY_PATH = "1.0.0/lambda/bwa-bcftools"
 
 #: the QC files each sample's steps write (seqflow.analysis.qc.QC_FILES), with the metrics they give
 QC_FILES = {
-    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000}}}),
+    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000},
+                                          "after_filtering": {"total_reads": 1980}}}),
     "flagstat.json": json.dumps({"QC-passed reads": {"mapped %": 97.5}}),
     "markdup.txt": "EXAMINED: 1000\nDUPLICATE TOTAL: 40\n",
     "coverage.tsv": ("#rname\tstartpos\tendpos\tnumreads\tcovbases\tcoverage\tmeandepth\tmeanbaseq\tmeanmapq\n"
@@ -81,6 +82,13 @@ def env():
 
 @pytest.fixture(scope="module")
 def moto_server(env):
+    server, url = start_moto_server(env)
+    yield url
+    server.stop()
+
+
+def start_moto_server(env):
+    """A moto server on 127.0.0.1 and every AWS client of this process pointed at it (``env``: a MonkeyPatch)."""
     import requests
     from moto.server import ThreadedMotoServer
 
@@ -102,13 +110,17 @@ def moto_server(env):
     env.delenv("AWS_PROFILE", raising=False)
     # Batch jobs "run" without Docker and succeed at once (MOTO_SIMPLE_BATCH_FAIL_AFTER makes them fail)
     requests.post(f"{url}/moto-api/config", json={"batch": {"use_docker": False}}, timeout=10).raise_for_status()
-    yield url
-    server.stop()
+    return server, url
 
 
 @pytest.fixture(scope="module")
 def recorder(moto_server, env):
     """Record every AWS call; play DataSync's copy on StartTaskExecution."""
+    return install_recorder(env)
+
+
+def install_recorder(env) -> CallRecorder:
+    """Record every botocore API call of this process from now on."""
     import botocore.client
 
     rec = CallRecorder()
@@ -133,11 +145,11 @@ def _client(service):
     return boto3.client(service, region_name=REGION)
 
 
-def _demo_run_objects(run_name: str) -> dict[str, bytes]:
-    """A small demo run folder: RunInfo, a v2 sample sheet, FASTQs of two samples, a zero-byte flag."""
+def _demo_run_objects(run_name: str, n_samples: int = 2) -> dict[str, bytes]:
+    """A small demo run folder: RunInfo, a v2 sample sheet, FASTQs of the samples, a zero-byte flag."""
     from seqflow.demo.runfolder import FASTQ_SUBDIR, demo_samples, run_info_xml, sample_sheet_csv
 
-    samples = demo_samples("S", 2)
+    samples = demo_samples("S", n_samples)
     objects = {
         "RunInfo.xml": run_info_xml(run_name, 42, run_name.split("_")[-1], run_name.split("_")[1], RUN_DATE).encode(),
         "SampleSheet.csv": sample_sheet_csv(run_name, samples, "seqflow e2e").encode(),
@@ -166,6 +178,12 @@ def datasync_selects(include_filter: str, key: str) -> bool:
 @pytest.fixture(scope="module")
 def aws(moto_server, recorder, env, tmp_path_factory):
     """The deployment's resources, as Terraform creates them, and its configuration."""
+    return deploy(env, recorder, tmp_path_factory.mktemp("reference"))
+
+
+def deploy(env, recorder: CallRecorder, work: Path, n_samples: int = 2, glue_max_concurrent_runs: int = 10) -> dict:
+    """Create the deployment's resources in moto as Terraform does, write its configuration, register
+    the reference and put a run of ``n_samples`` samples (and two runs not to ingest) on the landing share."""
     from seqflow.aws.config_keys import AWS_CONFIG_KEYS, ssm_parameter_name, variable_name
     from seqflow.demo.runfolder import default_flowcell, run_folder_name
 
@@ -237,7 +255,8 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     })
     glue.create_job(Name=f"{PREFIX}-vcf-to-parquet", Role=role,
                     Command={"Name": "glueetl", "ScriptLocation": f"s3://{buckets['scratch']}/vcf_to_parquet_job.py",
-                             "PythonVersion": "3"}, GlueVersion="5.0", ExecutionProperty={"MaxConcurrentRuns": 10})
+                             "PythonVersion": "3"}, GlueVersion="5.0",
+                    ExecutionProperty={"MaxConcurrentRuns": glue_max_concurrent_runs})
     _client("athena").create_work_group(Name=f"{PREFIX}-wg", Configuration={
         "ResultConfiguration": {"OutputLocation": f"s3://{buckets['athena']}/"}})
     _client("dynamodb").create_table(
@@ -286,7 +305,6 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     from seqflow.references.catalog import INDEX_SUFFIXES
     from seqflow.references.resolve import ReferenceRules
 
-    work = tmp_path_factory.mktemp("reference")
     fasta = work / "lambda_source.fa"
     rng = random.Random(11)
     fasta.write_text(">lambda synthetic phage\n" + "".join(rng.choice("ACGT") for _ in range(1200)) + "\n")
@@ -297,7 +315,7 @@ def aws(moto_server, recorder, env, tmp_path_factory):
     catalog.save_rules(ReferenceRules(default="lambda"))
 
     run_name = run_folder_name(RUN_DATE, "A01234", 42, default_flowcell(RUN_DATE, "A01234", 42))
-    for key, body in _demo_run_objects(run_name).items():
+    for key, body in _demo_run_objects(run_name, n_samples).items():
         s3.put_object(Bucket=buckets["landing"], Key=f"{run_name}/{key}", Body=body)
     # two more runs on the share: one still being written (no flag yet), and one complete but older
     # than the scan's look-back window; neither is ingested, and only the old one's flag is copied
@@ -311,7 +329,7 @@ def aws(moto_server, recorder, env, tmp_path_factory):
         s3.put_object(Bucket=buckets["landing"], Key=f"{old}/{key}", Body=body)
     from seqflow.demo.runfolder import demo_samples
 
-    samples = [s.sample_id for s in demo_samples("S", 2)]
+    samples = [s.sample_id for s in demo_samples("S", n_samples)]
     return {"config": config, "buckets": buckets, "run": run_name, "writing_run": writing, "old_run": old,
             "queue_url": queue_url,
             "samples": samples, "reference": reference, "images": images}
@@ -329,6 +347,15 @@ def _reconfigure_orm() -> None:
 def airflow_db(env, tmp_path_factory):
     """A metadata DB of this module's own (xdist workers share AIRFLOW_HOME) and the datasync pool."""
     home = tmp_path_factory.mktemp("airflow-aws")
+    airflow_metadata_db(env, home)
+    yield home
+    env.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    env.delenv("AIRFLOW__CORE__DAGS_FOLDER")
+    _reconfigure_orm()
+
+
+def airflow_metadata_db(env, home: Path) -> None:
+    """A fresh SQLite metadata DB under ``home``, the aws profile selected, and the datasync pool."""
     env.setenv("SEQFLOW_PROFILE", "aws")
     env.setenv("SEQFLOW_AWS_POLL_S", "1")
     env.setenv("SEQFLOW_HOME", str(home / "seqflow"))
@@ -342,10 +369,6 @@ def airflow_db(env, tmp_path_factory):
     resetdb(skip_init=False)
     Pool.create_or_update_pool("datasync", slots=1, description="one DataSync execution at a time",
                                include_deferred=False)
-    yield home
-    env.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
-    env.delenv("AIRFLOW__CORE__DAGS_FOLDER")
-    _reconfigure_orm()
 
 
 def _load(dag_id: str):
@@ -397,6 +420,11 @@ def _results_key(aws, version_path: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def ingest(aws, airflow_db, recorder):
+    return run_ingest(recorder)
+
+
+def run_ingest(recorder: CallRecorder) -> dict:
+    """The daily ingest for RUN_DATE with dag.test; the analysis it would trigger is returned, not run."""
     dag = _load("seqflow_daily_ingest")
     # the analysis runs below with dag.test on the conf this run hands over
     dag.task_dict["trigger_analysis"].trigger_dag_id = "seqflow_analysis"
@@ -628,12 +656,15 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
             "outputUri": f"s3://{results}/omics/{run}/2.0.0/lambda/bwa-bcftools/{sample}/",
             "workflowId": "1234567", "workflowType": "PRIVATE", "name": f"{run}_{sample}_2.0.0",
             "parameters": parameters, "runGroupId": "7654321", "storageType": "DYNAMIC", "logLevel": "ALL",
+            "retentionMode": "REMOVE", "cacheId": "4455667", "cacheBehavior": "CACHE_ON_FAILURE",
             "tags": {"run_id": run, "sample_id": sample, "project": "seqflow-e2e", "pipeline_version": "2.0.0"},
         })
         stubber.add_response("get_run", {"id": omics_id, "status": "RUNNING"}, {"id": omics_id})
         stubber.add_response("get_run", {"id": omics_id, "status": "COMPLETED"}, {"id": omics_id})
     stubber.activate()
     env.setattr(OmicsHook, "conn", property(lambda self: client))
+    # the run cache is optional configuration (Terraform does not create one yet)
+    env.setenv("AIRFLOW_VAR_SEQFLOW_OMICS_RUN_CACHE_ID", "4455667")
     _seed_qc_query(moto_server, aws, "2.0.0", {aws["samples"][0]: 5, aws["samples"][1]: 6})
     conf = {"run_id": run, "pipeline_version": "2.0.0", "engine": "omics"}
     dag = _load("seqflow_analysis")

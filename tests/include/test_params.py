@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqflow.config import PIPELINE_VERSION
+from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
 from seqflow.params import (
     ANALYSIS_PARAM_SCHEMAS,
     AnalysisRequest,
@@ -36,6 +36,8 @@ def test_defaults():
         caller="bcftools",
         engine="local",
         force=False,
+        min_reads=DEFAULT_MIN_READS,
+        min_mapped_pct=DEFAULT_MIN_MAPPED_PCT,
     )
     # no default genome: the reference comes from the trigger, the sheet's mapping or the deployment
     assert {name: schema["default"] for name, schema in ANALYSIS_PARAM_SCHEMAS.items()} == {
@@ -47,6 +49,8 @@ def test_defaults():
         "caller": "bcftools",
         "engine": "local",
         "force": False,
+        "min_reads": DEFAULT_MIN_READS,
+        "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
     }
 
 
@@ -216,6 +220,8 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
         "caller": "bcftools",
         "engine": "local",
         "force": False,
+        "min_reads": DEFAULT_MIN_READS,
+        "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
     }
     # a fresh dict each call: Params hold their value, DAGs must not share them
     assert analysis_params()["force"] is not params["force"]

@@ -10,7 +10,10 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS
 
 #: output name -> file name in the sample's results folder (the steps' outputs)
 QC_FILES = {
@@ -39,6 +42,35 @@ def read_pairs(fastp_json: str) -> int:
         return int(report["read1_before_filtering"]["total_reads"])  # single-end
     summary = report["summary"]
     return int(summary["before_filtering"]["total_reads"]) // 2
+
+
+def reads_after_filtering(fastp_json: str) -> int:
+    """Reads fastp kept (both mates counted; single-end: reads), from its JSON report (its text)."""
+    return int(json.loads(fastp_json)["summary"]["after_filtering"]["total_reads"])
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per-sample QC limits (analysis params): below either, the sample fails alone."""
+
+    min_reads: int = DEFAULT_MIN_READS
+    min_mapped_pct: float = DEFAULT_MIN_MAPPED_PCT
+
+
+def threshold_failure(sample_id: str, outputs: dict[str, str], limits: Thresholds, *,
+                      read_text: Callable[[str], str] = _text) -> str | None:
+    """Why the sample is below ``limits`` (reads after fastp, % mapped), naming the value and the limit;
+    None when it passes. ``outputs`` as from :func:`output_files`."""
+    reads = reads_after_filtering(read_text(outputs["fastp_json"]))
+    if reads < limits.min_reads:
+        return (f"sample {sample_id}: {reads} read(s) left after fastp's filters, below min_reads "
+                f"{limits.min_reads} ({outputs['fastp_json']})")
+    mapped = pct_mapped(read_text(outputs["flagstat"]))
+    if mapped < limits.min_mapped_pct:
+        return (f"sample {sample_id}: {mapped:.2f}% of QC-passed reads mapped, below min_mapped_pct "
+                f"{limits.min_mapped_pct:g} (the wrong reference, or a contaminated library?) "
+                f"({outputs['flagstat']})")
+    return None
 
 
 def pct_mapped(flagstat_json: str) -> float:

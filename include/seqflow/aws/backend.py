@@ -201,6 +201,10 @@ class AwsBackend:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
         return self.s3.read_key(key=key, bucket_name=bucket)
 
+    def write_text(self, uri: str, text: str) -> None:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        self.s3.load_string(text, key=key, bucket_name=bucket, replace=True)
+
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
                             ) -> dict[str, str]:
         """``qc_summary.json`` beside the results. (The lake's ``qc_metrics`` table is written by

@@ -68,6 +68,12 @@ class Backend(Protocol):
     def results_uri(self, identity: AnalysisIdentity, sample_id: str | None = None) -> str:
         """Results folder of an analysis or of one of its samples (a path, or an ``s3://`` prefix)."""
 
+    def read_text(self, uri: str) -> str:
+        """The text of a result file (a path or an ``s3://`` URI)."""
+
+    def write_text(self, uri: str, text: str) -> None:
+        """Write a small result file whole (a path, atomically; or an ``s3://`` URI)."""
+
 
 def get_backend(profile: str | None = None) -> Backend:
     """The backend of ``profile`` (default: the active ``SEQFLOW_PROFILE``)."""

@@ -122,6 +122,7 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "engine": request.engine,
         "force": request.force,
         "single_end": single_end,
+        "thresholds": {"min_reads": request.min_reads, "min_mapped_pct": request.min_mapped_pct},
         "samples": [r.sample_id for r in records],
         "failed_samples": failed,
         "unlisted_fastqs": unlisted,
@@ -265,9 +266,11 @@ def collect_vcfs(run_plan: dict[str, Any], jobs: list[dict], *, omics_run_ids: l
         # beside a failure marker)
         stats = _join(results, f"{sample_id}.bcftools_stats.txt")
         if failure is None and backend.exists(stats):
-            done.append({"sample_id": sample_id, "vcf": _join(results, f"{sample_id}.vcf.gz")})
-        else:
-            failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
+            failure = _below_thresholds(run_plan, results, sample_id, backend)
+            if failure is None:
+                done.append({"sample_id": sample_id, "vcf": _join(results, f"{sample_id}.vcf.gz")})
+                continue
+        failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
     if failed:
         log.error("%s: %d of %d sample(s) failed: %s", identity.label(), len(failed), len(jobs), failed)
     if not done:
@@ -276,6 +279,20 @@ def collect_vcfs(run_plan: dict[str, Any], jobs: list[dict], *, omics_run_ids: l
         raise RuntimeError(f"{identity.label()}: every sample failed: " + "; ".join(
             f"{s} at {f['step']}: {f['error'][-300:]}" for s, f in failed.items()))
     return done
+
+
+def _below_thresholds(run_plan: dict[str, Any], results: str, sample_id: str, backend: Backend) -> dict | None:
+    """The sample's failure when its reads or mapping rate are below the run's thresholds, recorded as
+    its failure marker (so the run's summary and the registry name it), else None."""
+    import json
+
+    limits = qc.Thresholds(**run_plan.get("thresholds", {}))
+    error = qc.threshold_failure(sample_id, qc.output_files(results, sample_id), limits, read_text=backend.read_text)
+    if error is None:
+        return None
+    failure = {"step": "qc_thresholds", "error": error}
+    backend.write_text(_join(results, f"{sample_id}.failed.json"), json.dumps(failure, indent=2) + "\n")
+    return failure
 
 
 def sample_failure(results_dir: str, sample_id: str, backend: Backend) -> dict | None:

