@@ -142,18 +142,25 @@ def glue_durable_kwargs(operator_class: type) -> dict[str, bool]:
 
 def __getattr__(name: str):
     # DagBag moved to airflow.dag_processing.dagbag in Airflow 3.1; loaded lazily because only the
-    # tests use it and importing it is heavy.
+    # tests use these two and importing them is heavy.
     if name == "DagBag":
         try:
             from airflow.dag_processing.dagbag import DagBag
         except ImportError:  # Airflow 3.0 (MWAA)
             from airflow.models.dagbag import DagBag
         return DagBag
+    # DagSerialization is 3.1's name of SerializedDAG's to_dict/from_dict.
+    if name == "DagSerialization":
+        try:
+            from airflow.serialization.serialized_objects import DagSerialization
+        except ImportError:  # Airflow 3.0 (MWAA)
+            from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
+        return DagSerialization
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "ALL_DONE_MIN_ONE_SUCCESS", "AirflowException", "AirflowFailException", "AirflowSkipException", "DagBag",
-    "HAS_ALL_DONE_MIN_ONE_SUCCESS", "RETRIABLE_ERROR_CODES", "TaskDeferred", "WaiterTerminalFailure",
-    "check_all_done_min_one_success", "conf", "glue_durable_kwargs", "wait",
+    "DagSerialization", "HAS_ALL_DONE_MIN_ONE_SUCCESS", "RETRIABLE_ERROR_CODES", "TaskDeferred",
+    "WaiterTerminalFailure", "check_all_done_min_one_success", "conf", "glue_durable_kwargs", "wait",
 ]

@@ -13,7 +13,7 @@ DAG_FOLDER = REPO_ROOT / "dags"
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
+    from seqflow.compat import DagBag  # its module moved after Airflow 3.0.6 (MWAA)
 
     return DagBag(dag_folder=str(DAG_FOLDER))
 

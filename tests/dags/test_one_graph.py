@@ -14,7 +14,7 @@ from seqflow.wiring import EDGE_ORDER, EDGE_TASKS
 
 _DUMP = """
 import json
-from airflow.dag_processing.dagbag import DagBag
+from seqflow.compat import DagBag
 bag = DagBag(dag_folder="dags")
 assert not bag.import_errors, bag.import_errors
 print(json.dumps({dag_id: {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}

@@ -17,8 +17,7 @@ def _sample_task(fn):
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from seqflow.compat import AirflowFailException
         from seqflow.tasks.analysis import SampleInputError
 
         try:
@@ -41,7 +40,7 @@ def ingest_runs(runs):
 
     Returns the run folders to record and the tasks that must finish first (here the same:
     the sensors' XComs are the run folders)."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from seqflow.compat import AirflowFailException
 
     @task(pool="datasync")
     def transfer_runs(run_ids: list[str]) -> dict:

@@ -74,8 +74,7 @@ def test_the_queue_setting_must_be_an_sqs_url(monkeypatch):
 
 _DUMP = """
 import json
-from airflow.dag_processing.dagbag import DagBag
-from airflow.serialization.serialized_objects import DagSerialization
+from seqflow.compat import DagBag, DagSerialization
 bag = DagBag(dag_folder="dags")
 assert not bag.import_errors, bag.import_errors
 out = {"dag_ids": sorted(bag.dag_ids)}

@@ -24,7 +24,7 @@ class OmicsRunCompleteTrigger(AwsBaseWaiterTrigger):
     non-retriable API error or when the attempts run out; the message carries the run's
     ``statusMessage``.
 
-    Serialisation and hook construction are those of the provider's ``AwsBaseWaiterTrigger``.
+    Serialisation is that of the provider's ``AwsBaseWaiterTrigger``; :meth:`hook` builds the hook.
     :meth:`run` polls ``GetRun`` with the synchronous client in a worker thread instead of the
     base class's aiobotocore waiter: aiobotocore is not in the deployment's lock, and reading the
     run itself gives the ``statusMessage`` that the waiter's error text leaves out.
@@ -67,6 +67,13 @@ class OmicsRunCompleteTrigger(AwsBaseWaiterTrigger):
             botocore_config=botocore_config,
         )
         self.omics_run_id = omics_run_id
+
+    def hook(self) -> OmicsHook:
+        """The hook this trigger polls with, from the serialised connection parameters. Current
+        providers build it from ``aws_hook_class``; Amazon provider 9.12.0 (MWAA 3.0.6) leaves
+        ``hook`` abstract."""
+        return OmicsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                         config=self.botocore_config)
 
     def _event(self, status: str, run_status: str | None, message: str) -> TriggerEvent:
         payload: dict[str, Any] = {

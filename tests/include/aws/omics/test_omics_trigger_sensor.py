@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from omics_testkit import REGION, make_context, run_response, stub
 
-from airflow.providers.common.compat.sdk import TaskDeferred
+from seqflow.compat import TaskDeferred
 from seqflow.aws.omics import OmicsHook, OmicsRunCompleteTrigger, OmicsRunFailedError, OmicsRunSensor
 
 FAILURES = {
