@@ -190,7 +190,7 @@ def _xcom_bytes(dag_id: str, run_id: str) -> tuple[int, int]:
     return int(rows), int(size)
 
 
-def run(samples: int, glue_limit: int, workdir: Path) -> dict:
+def run(samples: int, glue_limit: int, workdir: Path, lookup_pattern: str | None = None) -> dict:
     sys.path.insert(0, str(REPO / "tests" / "e2e"))
     import pytest
 
@@ -210,9 +210,11 @@ def run(samples: int, glue_limit: int, workdir: Path) -> dict:
             env.delenv(f"AIRFLOW_VAR_{variable_name(key).upper()}", raising=False)
         env.setenv("AIRFLOW__SECRETS__BACKEND",
                    "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend")
-        env.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps(
-            {"variables_prefix": VARIABLES_PREFIX, "connections_prefix": CONNECTIONS_PREFIX,
-             "region_name": harness.REGION, "endpoint_url": url}))
+        backend_kwargs = {"variables_prefix": VARIABLES_PREFIX, "connections_prefix": CONNECTIONS_PREFIX,
+                          "region_name": harness.REGION, "endpoint_url": url}
+        if lookup_pattern:  # only names matching it are looked up in SSM (variables and connections)
+            backend_kwargs |= {"variables_lookup_pattern": lookup_pattern, "connections_lookup_pattern": lookup_pattern}
+        env.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps(backend_kwargs))
         harness.airflow_metadata_db(env, workdir / "airflow")
         spans = _time_tasks_and_triggers()
 
@@ -239,13 +241,15 @@ def run(samples: int, glue_limit: int, workdir: Path) -> dict:
         glue_most, glue_refused = max_concurrent_glue_runs(timeline)
         return {
             "samples": samples, "state": str(analysis.state), "ingest_wall_s": round(ingest_wall, 1),
-            "ingest_calls": dict(sorted(Counter(f"{s}:{o}" for s, o in call_counts(ingest["calls"])).items())),
+            "ingest_calls": {f"{s}:{o}": n for (s, o), n in sorted(call_counts(ingest["calls"]).items())},
             "ingest_ssm": ssm_reads(ingest["calls"]),
             "wall_s": round(wall, 1), "task_instances": len(tis),
             "tasks": {f"{t} [{s}]": n for (t, s), n in sorted(by_task.items())},
             "xcom_rows": xcom_rows, "xcom_bytes": xcom_bytes,
             "calls": {f"{s}:{o}": n for (s, o), n in sorted(call_counts(calls).items())},
             "ssm": ssm_reads(calls),
+            "ssm_get_parameter_names": dict(Counter(p["Name"] for sv, o, p in calls
+                                                    if (sv, o) == ("ssm", "GetParameter")).most_common()),
             "glue_most_concurrent": glue_most, "glue_refused": glue_refused, "glue_limit": glue_limit,
             "task_runs": len(task_spans), "triggers": len(trigger_spans), "triggers_alive_at_once": max_alive(trigger_spans),
             "seconds_in_tasks": round(sum(e - s for s, e in task_spans), 1),
@@ -262,12 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=384)
     parser.add_argument("--glue-limit", type=int, default=10, help="the Glue job's MaxConcurrentRuns")
+    parser.add_argument("--lookup-pattern", help="the SSM backend's variables/connections_lookup_pattern, "
+                                                  "e.g. '^seqflow_' (default: none, as terraform/modules/airflow)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seqflow-bench-aws-") as tmp:
         (Path(tmp) / "reference").mkdir()
         (Path(tmp) / "airflow").mkdir()
-        figures = run(args.samples, args.glue_limit, Path(tmp))
+        figures = run(args.samples, args.glue_limit, Path(tmp), args.lookup_pattern)
+    figures["lookup_pattern"] = args.lookup_pattern
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
