@@ -1,10 +1,16 @@
-"""Registers seqflow's operator extra links (the HealthOmics run in the AWS console) with the UI."""
+"""seqflow's Airflow plugin: the operator extra links (the HealthOmics run in the AWS console) and,
+on Airflow 3.1+, the "MultiQC report" tab of each DAG run with the API route that serves it
+(seqflow.ui)."""
 
 from airflow.plugins_manager import AirflowPlugin
 
 from seqflow.aws.omics.links import OmicsRunLink
+from seqflow.ui import MULTIQC_VIEW, URL_PREFIX, create_app
 
 
 class SeqflowLinksPlugin(AirflowPlugin):
     name = "seqflow_links"
     operator_extra_links = [OmicsRunLink()]
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "seqflow reports"}]
+    # the UI shows this tab on every DAG run page; the route explains that only analysis runs have a report
+    external_views = [MULTIQC_VIEW]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from seqflow.analysis import qc, steps
+from seqflow.analysis.multiqc import publish_multiqc_report
 from seqflow.analysis.steps import SampleJob
 from seqflow.backends import Backend, get_backend
 from seqflow.config import local_paths
@@ -415,7 +416,8 @@ def _sample_rows(run_plan: dict[str, Any], vcfs: list[dict], qc_rows: list[dict]
 
 def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None
                  ) -> dict[str, Any]:
-    """Per-sample QC rows, the lake's ``qc_metrics`` (local), QC summary, manifest; registry: analysed.
+    """Per-sample QC rows, the lake's ``qc_metrics`` (local), MultiQC report, QC summary, manifest;
+    registry: analysed.
 
     ``qc_result`` is the QC query's rows (local) or its Athena query execution id (aws).
     """
@@ -432,8 +434,11 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
             failure = sample_failure(backend.results_uri(identity, sample_id), sample_id, backend)
             failed[sample_id] = failure or {"step": "unknown", "error": "its steps did not finish (see their logs)"}
     status = "partially_analysed" if failed else "analysed"
+    # before the manifest, so that the manifest lists the report
+    report = publish_multiqc_report(backend, identity, rows, sorted(analysed), failed)
     outputs = backend.publish_run_outputs(
         identity, rows, {"status": status, "failed_samples": failed, "unlisted_fastqs": run_plan.get("unlisted_fastqs", [])})
+    outputs = {**outputs, **report}
     backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
                            vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed,
                            unlisted_fastqs=run_plan.get("unlisted_fastqs", []))

@@ -535,6 +535,7 @@ def test_finalise_run_writes_the_qc_summary_and_records_the_analysis(backend, s3
     rows = [{"sample_id": s, "precision": None, "recall": None, "f1": None, **metrics, "variants_in_lake": n}
             for s, n in (("S1", 12), ("S2", 11))]
     assert outputs == {"results_uri": RESULTS, "qc_summary": f"{RESULTS}qc_summary.json",
+                       "multiqc_report": f"{RESULTS}multiqc_report.html",
                        "lake_uri": "s3://lake/lake", "samples": rows, "status": "analysed", "failed_samples": {}}
     summary = json.loads(s3.get_object(Bucket="results", Key=f"{RESULTS[len('s3://results/'):]}qc_summary.json")
                          ["Body"].read())
@@ -542,8 +543,11 @@ def test_finalise_run_writes_the_qc_summary_and_records_the_analysis(backend, s3
                        "caller": "bcftools", "status": "analysed", "failed_samples": {}, "unlisted_fastqs": [],
                        "samples": rows}
     assert [p["QueryExecutionId"] for p in of(calls, "athena", "GetQueryResults")] == [query_id]
-    [put] = [p for p in of(calls, "s3", "PutObject")]
-    assert (put["Bucket"], put["Key"]) == ("results", f"{RESULTS[len('s3://results/'):]}qc_summary.json")
+    puts = [(p["Bucket"], p["Key"]) for p in of(calls, "s3", "PutObject")]
+    prefix = RESULTS[len("s3://results/"):]
+    assert sorted(puts) == [("results", f"{prefix}multiqc_report.html"), ("results", f"{prefix}qc_summary.json")]
+    report = s3.get_object(Bucket="results", Key=f"{prefix}multiqc_report.html")["Body"].read().decode()
+    assert "seqflow per-sample QC" in report and "S1" in report and "S2" in report
 
     record = _registry().get(RUN, KEY)
     assert record.status == "analysed"
@@ -565,6 +569,8 @@ def test_finalise_run_of_omics_takes_the_lake_counts_only(backend, s3, monkeypat
     outputs = finalise_run(run_plan, vcfs, query_id, backend=_backend())
     assert outputs["samples"] == [{"sample_id": "S1", "precision": None, "recall": None, "f1": None,
                                    "variants_in_lake": 7}]
+    # the HealthOmics run keeps the QC files elsewhere: the report has seqflow's table only
+    assert outputs["multiqc_report"] == f"{RESULTS}multiqc_report.html"
     record = _registry().get(RUN, KEY)
     assert record.status == "analysed" and record.details["engine"] == "omics"
     assert record.details["vcfs"] == {"S1": f"s3://results/omics/{RUN}/1.0.0/lambda/bwa-bcftools/S1/4001/out/vcf/S1.vcf.gz"}
