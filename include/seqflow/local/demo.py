@@ -4,7 +4,8 @@
 2. starts Airflow (api-server, scheduler, dag-processor, triggerer; SQLite; LocalExecutor);
 3. triggers ``seqflow_daily_ingest`` for the run's date and shows progress;
 4. prints the per-sample table (reads, mapping, duplicates, depth, variants,
-   precision/recall/F1 against the truth set) and how to query the lake.
+   precision/recall/F1 against the truth set), how to query the lake, and, last,
+   where the run's MultiQC report is.
 
 Exits non-zero when a task fails (with the failing task's log tail) or when a
 sample's F1 is below ``--min-f1``.
@@ -107,11 +108,20 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"results: {results}")
     print(f"lake:    {paths.lake}  (catalog {paths.catalog})")
     print("query it: .venv/bin/seqflow query qc_metrics    (or: seqflow query --list)")
+    from seqflow.analysis.multiqc import REPORT_NAME
+
+    status = 0
     low = [r["sample_id"] for r in rows if r.get("f1") is None or r["f1"] < args.min_f1]
     if low:
         print(f"seqflow demo: F1 below {args.min_f1} (or no truth) for: {', '.join(low)}", file=sys.stderr)
+        status = 1
+    report = results / REPORT_NAME
+    if not report.is_file():
+        print(f"seqflow demo: no MultiQC report at {report} (see finalise_run's log)", file=sys.stderr)
         return 1
-    return 0
+    # the last line: where to look next (with make up, the analysis DAG run's "MultiQC report" tab shows it too)
+    print(f"MultiQC report: {report}")
+    return status
 
 
 def register(subparsers) -> None:
