@@ -5,6 +5,9 @@
   GIAB truth calls of that piece: a diploid genome with a truth set.
 * ``iva`` ships an HIV-1 reference (DQ234790, 9,056 bp) and real MiSeq 2x250
   reads of another strain, adapters still in: a haploid virus.
+* ``gasic-examples`` ships the deformed wing virus genome (NC_004830, 10,140 bp)
+  and 100,000 real Illumina GAIIx 72-bp reads of a honeybee sample (SRR059298,
+  the first 400,000 lines): a single-end run of a haploid RNA virus, no truth set.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ FREEBAYES_TINY = "usr/share/doc/freebayes/examples/tiny"
 NA12878_FASTA = f"deb://freebayes/{FREEBAYES_TINY}/q.fa"
 IVA_DATA = "usr/lib/python3/dist-packages/iva/test_run_data"
 HIV_FASTA = f"deb://iva/{IVA_DATA}/reference.fasta"
+GASIC_DATA = "usr/share/doc/gasic/examples"
+DWV_FASTA = f"deb://gasic-examples/{GASIC_DATA}/genomes/dwv.fasta.gz"
 
 
 def member(package: str, path: str) -> bytes:
@@ -91,5 +96,23 @@ def build_run(landing: Path, truth_root: Path, run_date: dt.date, work: Path) ->
     (fastq / "HIV1_S2_L001_R2_001.fastq.gz").write_bytes(member("iva", f"{IVA_DATA}/reads_2.fq.gz"))
     (truth_root / name).mkdir(parents=True, exist_ok=True)
     truth_vcf(truth_root / name / "NA12878.truth.vcf.gz")
+    (run / "CopyComplete.txt").write_text("")
+    return run
+
+
+def build_single_end_run(landing: Path, run_date: dt.date) -> Path:
+    """A single-end run ``<YYMMDD>_M00123_0042_000000000-GASIC``: one sample DWV1 (project Bees), reads 1
+    only (the sheet has no Read2Cycles, RunInfo.xml one read), the flag last."""
+    name = f"{run_date:%y%m%d}_M00123_0042_000000000-GASIC"
+    run = landing / name
+    fastq = run / "Analysis" / "1" / "Data" / "fastq"
+    fastq.mkdir(parents=True)
+    (run / "RunInfo.xml").write_text(run_info_xml(name, 42, "000000000-GASIC", "M00123", run_date, paired=False))
+    (run / "SampleSheet.csv").write_text("\n".join([
+        "[Header]", "FileFormatVersion,2", f"RunName,{name}", "", "[Reads]", "Read1Cycles,72", "",
+        "[BCLConvert_Data]", "Lane,Sample_ID,Index,Sample_Project", "1,DWV1,ACGTACGT,Bees", "",
+    ]))
+    (fastq / "DWV1_S1_L001_R1_001.fastq.gz").write_bytes(member("gasic-examples",
+                                                                f"{GASIC_DATA}/reads/SRR059298_subset.fastq.gz"))
     (run / "CopyComplete.txt").write_text("")
     return run

@@ -23,7 +23,8 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
 
 RUN_DATE = dt.date(2026, 11, 17)
-HUMAN, VIRUS = "na12878_chr22_tiny", "hiv1_dq234790"
+HUMAN, VIRUS, BEE_VIRUS = "na12878_chr22_tiny", "hiv1_dq234790", "dwv_nc004830"
+SINGLE_END_DATE = RUN_DATE - dt.timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def registered(home):
     """The two genomes registered and mapped with the `seqflow reference` command, as a user would."""
-    from real_runs import HIV_FASTA, NA12878_FASTA
+    from real_runs import DWV_FASTA, HIV_FASTA, NA12878_FASTA
 
     from seqflow.cli import main
 
@@ -48,6 +49,8 @@ def registered(home):
     assert main(["reference", "add", VIRUS, "--fasta", HIV_FASTA, "--ploidy", "1", "--aligner", "bwa"]) == 0
     assert main(["reference", "map", "Sample_Project", "GIAB", HUMAN]) == 0
     assert main(["reference", "map", "Sample_Project", "Virology", VIRUS]) == 0
+    assert main(["reference", "add", BEE_VIRUS, "--fasta", DWV_FASTA, "--ploidy", "1", "--aligner", "bwa"]) == 0
+    assert main(["reference", "map", "Sample_Project", "Bees", BEE_VIRUS]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,16 @@ def real_run(home, registered, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipeline(real_run):
+def single_end_run(home, registered):
+    from real_runs import build_single_end_run
+
+    from seqflow.config import local_paths
+
+    return build_single_end_run(local_paths().landing, SINGLE_END_DATE)
+
+
+@pytest.fixture(scope="module")
+def pipeline(real_run, single_end_run):
     from seqflow.local.client import AirflowClient
     from seqflow.local.services import running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID, INGEST_DAG_ID, failure_report, follow, wait_for
@@ -77,7 +89,11 @@ def pipeline(real_run):
             "run_id": real_run.name, "samples": ["HIV1"], "reference": VIRUS, "aligner": "minimap2"})
         by_hand = wait_for(client, ANALYSIS_DAG_ID, "by-hand")
         states = {ti["task_id"]: ti["state"] for ti in client.task_instances(ANALYSIS_DAG_ID, "by-hand")}
-        yield {"daily": daily, "by_hand": (by_hand, states)}
+        # the single-end run of the day before, scanned by its date
+        client.trigger(INGEST_DAG_ID, dag_run_id="single-end", conf={"run_date": SINGLE_END_DATE.isoformat()})
+        single = follow(client, "single-end", say=print, poll_s=2, timeout_s=1200)
+        assert single.state == "success", failure_report(client, single)
+        yield {"daily": daily, "by_hand": (by_hand, states), "single_end": single}
 
 
 def _results(run, reference, aligner="bwa"):
@@ -156,3 +172,28 @@ def test_results_name_the_reference_they_came_from(pipeline, real_run):
     assert record.details["reference_md5"] == {"q": ref.contigs[0].md5}
     manifest = json.loads((_results(real_run, HUMAN) / "manifest.json").read_text())
     assert manifest["reference"] == HUMAN and manifest["aligner"] == "bwa" and manifest["caller"] == "bcftools"
+
+
+def test_a_single_end_run_of_real_reads_is_analysed_end_to_end(pipeline, single_end_run):
+    """100,000 real 72-bp reads of a honeybee sample against the deformed wing virus: fastp, bwa and the
+    calls all single-end. No truth set exists for this sample, so no F1 is reported (f1 is None)."""
+    from seqflow.registry import local_registry
+
+    [analysis] = pipeline["single_end"].analysis_run_ids
+    assert analysis == f"ingest__{single_end_run.name}__1.0.0__single-end"
+    record = local_registry().get(single_end_run.name, f"1.0.0/{BEE_VIRUS}/bwa/bcftools")
+    assert record.status == "analysed", record
+    results = _results(single_end_run, BEE_VIRUS)
+    sample = results / "DWV1"
+    fastp = json.loads((sample / "DWV1.fastp.json").read_text())
+    assert "read2_before_filtering" not in fastp and fastp["summary"]["before_filtering"]["total_reads"] == 100000
+    flagstat = json.loads((sample / "DWV1.flagstat.json").read_text())["QC-passed reads"]
+    assert flagstat["paired in sequencing"] == 0 and flagstat["primary mapped %"] > 60  # measured 68 % with bwa
+    vcf = sample / "DWV1.vcf.gz"
+    subprocess.run(["bcftools", "view", "-h", str(vcf)], check=True, capture_output=True)  # htslib: a valid VCF
+    records = _records(vcf)
+    assert records and {r[0] for r in records} == {"NC_004830.2"}  # the catalogue keeps the accession
+    assert {r[9].split(":")[0] for r in records} <= {"0", "1", "2", "3"}  # haploid calls
+    summary = json.loads((results / "qc_summary.json").read_text())
+    [row] = summary["samples"]
+    assert row["f1"] is None and row["variants_in_lake"] == row["variants_called"] == len(records)

@@ -146,8 +146,10 @@ def _tiles() -> list[str]:
             for tile in range(1, TILE_COUNT + 1)]
 
 
-def run_info_xml(run_name: str, run_number: int, flowcell: str, instrument: str, run_date: dt.date) -> str:
-    """RunInfo.xml of a NovaSeq 6000 run (schema version 5), paired 151+8+8+151 cycles."""
+def run_info_xml(run_name: str, run_number: int, flowcell: str, instrument: str, run_date: dt.date, *,
+                 paired: bool = True) -> str:
+    """RunInfo.xml of a NovaSeq 6000 run (schema version 5), paired 151+8+8+151 cycles (single-end:
+    151+8, without the index read 2 and read 2)."""
     root = ET.Element("RunInfo", {"Version": "5"})
     run = ET.SubElement(root, "Run", {"Id": run_name, "Number": str(run_number)})
     ET.SubElement(run, "Flowcell").text = flowcell
@@ -155,8 +157,8 @@ def run_info_xml(run_name: str, run_number: int, flowcell: str, instrument: str,
     # NovaSeq 6000 writes a US-style timestamp here (older instruments wrote YYMMDD)
     ET.SubElement(run, "Date").text = f"{run_date.month}/{run_date.day}/{run_date.year} 8:00:00 AM"
     reads = ET.SubElement(run, "Reads")
-    for number, cycles, indexed in ((1, READ_CYCLES, "N"), (2, INDEX_LENGTH, "Y"),
-                                    (3, INDEX_LENGTH, "Y"), (4, READ_CYCLES, "N")):
+    layout_reads = ((1, READ_CYCLES, "N"), (2, INDEX_LENGTH, "Y"), (3, INDEX_LENGTH, "Y"), (4, READ_CYCLES, "N"))
+    for number, cycles, indexed in layout_reads if paired else layout_reads[:2]:
         ET.SubElement(reads, "Read", {"Number": str(number), "NumCycles": str(cycles),
                                       "IsIndexedRead": indexed})
     layout = ET.SubElement(run, "FlowcellLayout", {
