@@ -13,8 +13,8 @@ Everything runs in a scratch copy of terraform/ (the repository's own
 include/, mwaa/ and containers/ linked beside it), so no .terraform folder or
 lock file lands in the working tree; stand-ins replace the build artifacts the
 plan reads (the Glue wheel and bcftools bundle), and the HealthOmics workflow
-bundle is built by the real terraform/scripts/build_workflow_bundle.py. Inits
-and validations run two at a time.
+bundle is built by the real terraform/scripts/build_workflow_bundle.py.
+Validations run two at a time.
 
 Without terraform or the provider mirror these tests skip and say so; set
 SEQFLOW_TF_PLUGIN_MIRROR to use another mirror.
@@ -22,6 +22,7 @@ SEQFLOW_TF_PLUGIN_MIRROR to use another mirror.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -87,7 +88,9 @@ def _stand_ins(root: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-@pytest.fixture(scope="module")
+# session scope: under xdist the group's tests of other files may run in between,
+# which would tear a module-scoped workspace down and build it again
+@pytest.fixture(scope="session")
 def workspace(tmp_path_factory) -> dict:
     """A copy of terraform/ beside links to the repository's inputs, initialised everywhere."""
     if not (HAVE_BINARY and HAVE_MIRROR):
@@ -109,11 +112,12 @@ def workspace(tmp_path_factory) -> dict:
         return relative, _terraform(["init", "-backend=false", "-input=false", "-no-color"],
                                     root / "terraform" / relative, home)
 
-    # the first init fills the plugin cache alone (the cache is not safe for concurrent writers)
-    first, *rest = CONFIGURATIONS
-    inits = dict([init(first)])
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        inits.update(pool.map(init, rest))
+    # one after the other, and under a lock: terraform's plugin cache is not safe
+    # for concurrent inits (another xdist worker may be initialising too); each
+    # init only links the provider from the cache, about a second
+    with open(PLUGIN_CACHE / ".seqflow-init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        inits = dict(init(d) for d in CONFIGURATIONS)
 
     def validate(relative: str) -> tuple[str, subprocess.CompletedProcess | None]:
         if inits[relative].returncode != 0:
@@ -160,7 +164,7 @@ def test_terraform_validate(workspace, relative):
     assert report["warning_count"] == 0, "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def expected_vars(workspace) -> Path:
     path = workspace["root"] / "expected.tfvars.json"
     path.write_text(json.dumps(expectations(), indent=2))
@@ -185,5 +189,5 @@ def test_the_expectations_come_from_the_code():
     assert set(found["expected_ssm_names"]) == set(config_keys.AWS_CONFIG_KEYS)
     actions = set(found["expected_iam_actions"])
     # one call of every kind the scan knows: a provider operator, a hook method, a boto3 operation
-    assert {"batch:SubmitJob", "s3:ListBucket", "glue:BatchCreatePartition", "omics:StartRun"} <= actions
+    assert {"batch:SubmitJob", "s3:ListBucket", "omics:StartRun", "ssm:GetParameters"} <= actions
     assert all(":" in a for a in actions)
