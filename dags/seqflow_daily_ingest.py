@@ -153,4 +153,7 @@ with DAG(
         retries=0,
         # a cleared daily run re-analyses; the analysis plan skips what is already done
         reset_dag_run=True,
+        # labelled by run folder (and genome, when the sheet maps the run to several)
+        map_index_template=("{{ task.conf.run_id }}{% if task.conf.reference %} / {{ task.conf.reference }}"
+                            "{% elif task.conf.samples %} / {{ task.conf.samples | length }} sample(s){% endif %}"),
     ).expand_kwargs(triggers)

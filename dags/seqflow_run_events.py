@@ -66,4 +66,5 @@ if QUEUE:
             trigger_dag_id=INGEST_DAG_ID,
             wait_for_completion=False,
             retries=0,
+            map_index_template="{{ task.conf.run_folders | join(', ') }}",
         ).expand_kwargs(announced_runs())

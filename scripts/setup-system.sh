@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# (wgsim ships in the samtools package.)
+# (wgsim ships in the samtools package; chromium and its driver are for the trigger-form browser test.)
 # Installs the Debian packages seqflow needs (tools for the local profile,
 # Python for the virtual environment). Idempotent: does nothing when every
 # package is already installed.
@@ -9,6 +9,7 @@ PACKAGES=(
   python3 python3-venv python3-dev build-essential
   bwa samtools bcftools tabix minimap2 fastp mosdepth pigz
   sqlite3 ca-certificates
+  chromium chromium-driver
 )
 
 missing=()

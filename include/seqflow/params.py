@@ -48,10 +48,8 @@ AWS_ENGINES: list[str] = ["batch", "omics"]
 ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "run_id": {
         "title": "Run",
-        "description": (
-            "Run folder to analyse, e.g. 241120_A01234_0042_AHXXXXXDSX. "
-            "Leave empty to analyse every run of the DAG run's date."
-        ),
+        # null only through the API (a scheduled run's default); the trigger form requires a run
+        "description": "Run folder to analyse, as named on the instrument share, e.g. 241120_A01234_0042_AHXXXXXDSX.",
         "type": ["null", "string"],
         "default": None,
         "pattern": RUN_ID_PATTERN,
@@ -61,7 +59,8 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "samples": {
         "title": "Samples",
         "description": "Sample_IDs of the run to analyse, one per line. Empty: all samples of the sample sheet.",
-        "type": "array",
+        # "null": optional in the trigger form (which marks every field without it required)
+        "type": ["array", "null"],
         "default": [],
         "items": {"type": "string", "pattern": SAMPLE_ID_PATTERN, "maxLength": SAMPLE_ID_MAX_LENGTH},
         "uniqueItems": True,
@@ -112,7 +111,7 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "force": {
         "title": "Force",
         "description": "Re-analyse even if results of this pipeline version already exist.",
-        "type": "boolean",
+        "type": ["boolean", "null"],
         "default": False,
     },
     "min_reads": {
@@ -156,14 +155,41 @@ _EXPECTED_SAMPLE = (
 )
 
 
+#: Params typed as free text: their form help ends with the rule a value must follow, in the words
+#: of the error messages, because Airflow's trigger form shows no custom error message at a field
+#: (only "This field is required"); the form's help text is what it shows beside each field.
+_FREE_TEXT = ("run_id", "samples", "pipeline_version", "reference", "min_reads", "min_mapped_pct")
+
+
+def form_description(name: str, description: str | None = None) -> str:
+    """The help the trigger form shows under a param's field: what it is for and, for free text,
+    the rule its value must follow (the text :func:`validate_analysis_params` rejects it with)."""
+    text = description or ANALYSIS_PARAM_SCHEMAS[name]["description"]
+    if name in _FREE_TEXT:
+        # run_id's null is the API's (a scheduled run); a form that shows the rule requires a run
+        rule = _EXPECTED_SAMPLE if name == "samples" else _EXPECTED[name].removesuffix(" or null")
+        text = f"{text} Must be {rule}."
+    return text
+
+
 def param(name: str, **overrides: Any) -> Param:
-    """One analysis param as an Airflow Param (other DAGs reuse them: the ingest's reference, aligner)."""
+    """One analysis param as an Airflow Param (other DAGs reuse them: the ingest's reference, aligner).
+
+    ``default=REQUIRED`` makes it a param without a default, which the trigger form requires
+    (only for DAGs without a schedule).
+    """
     from airflow.sdk import Param
 
     schema = {**ANALYSIS_PARAM_SCHEMAS[name], **overrides}
     default = schema.pop("default")
-    description = schema.pop("description", None)
+    description = form_description(name, schema.pop("description", None))
+    if default is REQUIRED:
+        return Param(description=description, **schema)
     return Param(default, description=description, **schema)
+
+
+#: ``param(name, default=REQUIRED)``: no default, so the trigger form requires a value
+REQUIRED = object()
 
 
 class ParamsError(ValueError):
@@ -182,11 +208,14 @@ def analysis_schema() -> dict[str, Any]:
 def analysis_params(profile: str = "local") -> dict[str, Param]:
     """The analysis DAG's ``params``: one Airflow Param per schema, with its default.
 
-    The ``engine`` param offers the engines ``profile`` can run: ``local`` in the
+    ``run_id`` is required (the DAG has no schedule; every run of it analyses one
+    sequencing run). The ``engine`` param offers the engines ``profile`` can run: ``local`` in the
     local profile; in the aws profile ``batch`` or ``omics``, empty meaning the
     deployment's default (``seqflow_default_engine``).
     """
     params = {name: param(name) for name in ANALYSIS_PARAM_SCHEMAS}
+    # the analysis DAG has no schedule and analyses one run: the form asks for it
+    params["run_id"] = param("run_id", type="string", default=REQUIRED)
     if profile == "aws":
         params["engine"] = param(
             "engine", type=["null", "string"], enum=[None, *AWS_ENGINES], default=None,
@@ -284,7 +313,7 @@ def validate_analysis_params(
             RunFolderName.parse(run_id)
         except RunFolderError as exc:
             raise ParamsError(f"run_id: {exc}") from None
-    samples = tuple(values["samples"])
+    samples = tuple(values["samples"] or ())  # null: the form's empty Samples field
     bad = [sample for sample in samples if not is_valid_sample_id(sample)]
     if bad:
         raise ParamsError(f"samples: invalid sample name(s) {', '.join(map(repr, bad))}, expected {_EXPECTED_SAMPLE}")
@@ -307,7 +336,7 @@ def validate_analysis_params(
         reference=reference,
         caller=values["caller"],
         engine=values["engine"],
-        force=values["force"],
+        force=bool(values["force"]),
         min_reads=values["min_reads"],
         min_mapped_pct=float(values["min_mapped_pct"]),
     )

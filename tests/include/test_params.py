@@ -210,9 +210,14 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
     assert params["run_id"].schema["title"] == "Run"
     assert params["samples"].description.startswith("Sample_IDs")
     assert "default" not in params["engine"].schema
-    # every param resolves to its default: required for a scheduled DAG
+    # the form requires a run (the analysis DAG has no schedule); every other param has its default
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="run_id"):
+        ParamsDict(analysis_params()).validate()
+    params["run_id"].resolve(RUN)
     assert ParamsDict(params).validate() == {
-        "run_id": None,
+        "run_id": RUN,
         "samples": [],
         "aligner": "bwa",
         "pipeline_version": PIPELINE_VERSION,
@@ -257,7 +262,6 @@ def test_airflow_param_schema_rejects_bad_values(name, value):
     [
         ("run_id", RUN),
         ("run_id", "241120_M01234_0042_000000000-ABCDE"),
-        ("run_id", None),
         ("samples", ["A", "A-2", "x_y"]),
         ("aligner", "minimap2"),
         ("engine", "local"),
@@ -270,6 +274,30 @@ def test_airflow_param_schema_rejects_bad_values(name, value):
 )
 def test_airflow_param_schema_accepts_good_values(name, value):
     assert analysis_params()[name].resolve(value) == value
+
+
+def test_the_form_marks_only_the_run_required_and_explains_each_rule():
+    """Airflow's form marks a field required when its schema type has no "null", shows a param's
+    description under its field, and has no custom error messages: the rules are in the help."""
+    from seqflow.params import _EXPECTED, _EXPECTED_SAMPLE
+
+    params = analysis_params()
+
+    def required(p):
+        kind = p.schema.get("type")
+        return bool(kind) and not (isinstance(kind, list) and "null" in kind)
+
+    assert {name for name, p in params.items() if required(p)} == {
+        "run_id", "aligner", "pipeline_version", "caller", "engine", "min_reads", "min_mapped_pct"}
+    assert not required(params["samples"]) and not required(params["force"])
+    assert all(p.description for p in params.values())
+    assert params["run_id"].description.endswith(f"Must be {_EXPECTED['run_id'].removesuffix(' or null')}.")
+    assert "Leave empty" not in params["run_id"].description
+    assert params["samples"].description.endswith(f"Must be {_EXPECTED_SAMPLE}.")
+    assert _EXPECTED["pipeline_version"] in params["pipeline_version"].description
+    # what the form sends for an emptied Samples field or an untouched Force switch
+    request = validate_analysis_params({"run_id": RUN, "samples": None, "force": None})
+    assert request.samples == () and request.force is False
 
 
 def test_module_imports_without_airflow():
