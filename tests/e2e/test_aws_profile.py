@@ -68,6 +68,9 @@ class CallRecorder:
     def __init__(self):
         self.calls: list[tuple[str, str, dict]] = []
         self.on_call = {}
+        #: calls of the Glue job run the harness plays (not the pipeline's), kept apart
+        self.glue_job_calls: list[tuple[str, str, dict]] = []
+        self.in_glue_job = False
 
     def of(self, service: str, operation: str) -> list[dict]:
         return [p for s, o, p in self.calls if s == service and o == operation]
@@ -128,7 +131,7 @@ def install_recorder(env) -> CallRecorder:
 
     def recording(self, operation_name, api_params):
         service = self.meta.service_model.service_name
-        rec.calls.append((service, operation_name, dict(api_params)))
+        (rec.glue_job_calls if rec.in_glue_job else rec.calls).append((service, operation_name, dict(api_params)))
         response = original(self, operation_name, api_params)
         hook = rec.on_call.get((service, operation_name))
         if hook:
@@ -160,6 +163,18 @@ def _demo_run_objects(run_name: str, n_samples: int = 2) -> dict[str, bytes]:
             objects[f"{FASTQ_SUBDIR.as_posix()}/{sample.fastq_name(read)}"] = gzip.compress(record)
     objects["CopyComplete.txt"] = b""  # zero-byte flag, as the instrument writes it
     return objects
+
+
+def _vcf(sample: str) -> bytes:
+    """The sample's calls as bcftools call writes them (three records, one multi-allelic)."""
+    return gzip.compress("\n".join([
+        "##fileformat=VCFv4.2", "##contig=<ID=lambda,length=1200>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype quality">',
+        f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{sample}",
+        "lambda\t10\t.\tA\tG\t50\tPASS\t.\tGT:GQ\t1:40",
+        "lambda\t200\t.\tC\tT,G\t30\tPASS\t.\tGT:GQ\t2:20",
+        "lambda\t900\t.\tGA\tG\t60\tPASS\t.\tGT:GQ\t1:50", ""]).encode())
 
 
 def datasync_selects(include_filter: str, key: str) -> bool:
@@ -239,20 +254,27 @@ def deploy(env, recorder: CallRecorder, work: Path, n_samples: int = 2, glue_max
         sample = params["tags"]["sample_id"]
         for name, body in QC_FILES.items():
             s3.put_object(Bucket=bucket, Key=f"{prefix}{sample}.{name}", Body=body.encode())
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{sample}.vcf.gz", Body=_vcf(sample))
 
     recorder.on_call[("batch", "SubmitJob")] = batch_runs
 
     glue = _client("glue")
+    # the database only: the converter job creates the lake's Iceberg tables at first use
     glue.create_database(DatabaseInput={"Name": "seqflow_lake"})
-    from seqflow.catalog.athena import PARQUET_STORAGE, table_def
 
-    tdef = table_def("variants")
-    glue.create_table(DatabaseName="seqflow_lake", TableInput={
-        "Name": "variants", "TableType": "EXTERNAL_TABLE",
-        "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
-                              "Location": f"s3://{buckets['lake']}/lake/variants/", **PARQUET_STORAGE},
-    })
+    def glue_runs(params):
+        """What the Glue job run does: the real job (seqflow.glue.job) on moto's S3 and Glue catalog,
+        its calls kept apart from the pipeline's."""
+        from seqflow.glue import job as converter
+
+        args = {k[2:]: v for k, v in params["Arguments"].items() if k.startswith("--")}
+        recorder.in_glue_job = True
+        try:
+            converter.run({**converter.DEFAULTS, **args})
+        finally:
+            recorder.in_glue_job = False
+
+    recorder.on_call[("glue", "StartJobRun")] = glue_runs
     glue.create_job(Name=f"{PREFIX}-vcf-to-parquet", Role=role,
                     Command={"Name": "glueetl", "ScriptLocation": f"s3://{buckets['scratch']}/vcf_to_parquet_job.py",
                              "PythonVersion": "3"}, GlueVersion="5.0",
@@ -551,27 +573,42 @@ def test_batch_engine_submits_one_job_per_sample_and_step_with_cost_tags(batch_a
                        if uri.startswith(fastqs))
 
 
-def test_glue_job_per_vcf_partitions_qc_summary_and_registry(batch_analysis, aws):
+def test_one_glue_run_per_analysis_commits_the_iceberg_tables_then_qc_summary_and_registry(batch_analysis, aws,
+                                                                                          recorder):
+    from seqflow.glue.manifest import Manifest
+    from seqflow.lake.iceberg import Lake
+
     assert batch_analysis["run"].state == "success", _states(batch_analysis["run"])
-    runs = _calls(batch_analysis, "glue", "StartJobRun")
-    assert [r["JobName"] for r in runs] == [f"{PREFIX}-vcf-to-parquet"] * 2
-    results, run_id = aws["buckets"]["results"], aws["run"]
+    [run] = _calls(batch_analysis, "glue", "StartJobRun")  # one run for the analysis, not one per VCF
+    assert run["JobName"] == f"{PREFIX}-vcf-to-parquet"
+    results, run_id, lake = aws["buckets"]["results"], aws["run"], aws["buckets"]["lake"]
     prefix = f"s3://{results}/results/{run_id}/{IDENTITY_PATH}/"
-    # the mapped Glue tasks run in any order
-    runs = sorted(runs, key=lambda r: r["Arguments"]["--sample_id"])
-    for run, sample in zip(runs, sorted(aws["samples"])):
-        args = {k: v for k, v in run["Arguments"].items() if not k.startswith("--airflow")}
-        assert args == {
-            "--vcf_uri": f"{prefix}{sample}/{sample}.vcf.gz", "--lake_uri": f"s3://{aws['buckets']['lake']}/lake",
-            "--run_id": run_id, "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa",
-            "--caller": "bcftools", "--sample_id": sample, "--table": "variants",
-        }
-    partitions = _client("glue").get_partitions(DatabaseName="seqflow_lake", TableName="variants")["Partitions"]
-    assert sorted(p["Values"] for p in partitions) == [
-        [run_id, "1.0.0", "lambda", "bwa", "bcftools", s] for s in sorted(aws["samples"])]
-    assert {p["StorageDescriptor"]["Location"] for p in partitions} == {
-        f"s3://{aws['buckets']['lake']}/lake/variants/run_id={run_id}/pipeline_version=1.0.0/reference=lambda/"
-        f"aligner=bwa/caller=bcftools/sample_id={s}/" for s in aws["samples"]}
+    args = {k: v for k, v in run["Arguments"].items() if not k.startswith("--airflow")}
+    uri = args.pop("--manifest_uri")
+    assert uri.startswith(f"s3://{lake}/lake/_manifests/{run_id}/{IDENTITY_PATH}/")
+    assert args == {"--lake_uri": f"s3://{lake}/lake", "--database": "seqflow_lake", "--run_id": run_id,
+                    "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa",
+                    "--caller": "bcftools", "--samples": str(len(aws["samples"]))}
+    manifest = Manifest.from_json(_client("s3").get_object(Bucket=lake, Key=uri[len(f"s3://{lake}/"):])["Body"]
+                                  .read().decode())
+    assert [(e.sample_id, e.vcf) for e in manifest.samples] == [
+        (s, f"{prefix}{s}/{s}.vcf.gz") for s in aws["samples"]]
+    # the job run (the real job script, on moto) made one commit of all samples, through pyiceberg's Glue catalog
+    job_calls = [(s, o) for s, o, _ in recorder.glue_job_calls]
+    assert ("glue", "CreateTable") in job_calls and ("glue", "BatchCreatePartition") not in job_calls
+    table = Lake.glue(f"s3://{lake}/lake", "seqflow_lake", region=REGION,
+                      **{"glue.endpoint": os.environ["AWS_ENDPOINT_URL"], "s3.endpoint": os.environ["AWS_ENDPOINT_URL"]})
+    variants = table.table("variants")
+    [snapshot] = [s for s in variants.metadata.snapshots if s.summary.get("seqflow.pipeline_version") == "1.0.0"]
+    assert snapshot.summary["seqflow.sample_id"] == ",".join(sorted(aws["samples"]))
+    rows = variants.scan(selected_fields=("sample_id", "pos", "alt")).to_arrow().to_pylist()
+    assert sorted((r["sample_id"], r["pos"]) for r in rows) == sorted((s, p) for s in aws["samples"] for p in (10, 200, 900))
+    assert {tuple(r["alt"]) for r in rows if r["pos"] == 200} == {("T", "G")}
+    qc_rows = table.table("qc_metrics").scan().to_arrow().to_pylist()
+    assert sorted((r["sample_id"], r["read_pairs"], r["variants_called"]) for r in qc_rows
+                  if r["pipeline_version"] == "1.0.0") == [(s, 1000, 9) for s in sorted(aws["samples"])]
+    # register_partitions read the job's result and checked the tables are Iceberg tables
+    assert sorted(p["Name"] for p in _calls(batch_analysis, "glue", "GetTable")) == ["qc_metrics", "variants"]
     [athena] = _calls(batch_analysis, "athena", "StartQueryExecution")
     for part, value in (("run_id", run_id), ("pipeline_version", "1.0.0"), ("reference", "lambda"),
                         ("aligner", "bwa"), ("caller", "bcftools")):
@@ -667,6 +704,9 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
     env.setenv("AIRFLOW_VAR_SEQFLOW_OMICS_RUN_CACHE_ID", "4455667")
     _seed_qc_query(moto_server, aws, "2.0.0", {aws["samples"][0]: 5, aws["samples"][1]: 6})
     conf = {"run_id": run, "pipeline_version": "2.0.0", "engine": "omics"}
+    for n, sample in enumerate(aws["samples"], start=1):  # what each HealthOmics run leaves in its output
+        _client("s3").put_object(Bucket=results, Body=_vcf(sample),
+                                 Key=f"omics/{run}/2.0.0/lambda/bwa-bcftools/{sample}/10000{n}/out/vcf/{sample}.vcf.gz")
     dag = _load("seqflow_analysis")
     start = len(recorder.calls)
     analysis = dag.test(run_conf=conf, logical_date=dt.datetime(2026, 11, 20, 3, tzinfo=dt.timezone.utc))
@@ -679,9 +719,14 @@ def test_omics_engine_starts_one_healthomics_run_per_sample(batch_analysis, aws,
     assert not [p for s, o, p in calls if (s, o) == ("batch", "SubmitJob")]
     vcf = f"s3://{results}/omics/{run}/2.0.0/lambda/bwa-bcftools/{{s}}/10000{{n}}/out/vcf/{{s}}.vcf.gz"
     vcfs = {s: vcf.format(s=s, n=n) for n, s in enumerate(aws["samples"], start=1)}
-    glue = sorted((p["Arguments"]["--sample_id"], p["Arguments"]["--vcf_uri"])
-                  for s, o, p in calls if (s, o) == ("glue", "StartJobRun"))
-    assert glue == sorted(vcfs.items())
+    [glue] = [p for s, o, p in calls if (s, o) == ("glue", "StartJobRun")]  # one run for the analysis
+    from seqflow.glue.manifest import Manifest
+
+    lake = aws["buckets"]["lake"]
+    manifest = Manifest.from_json(_client("s3").get_object(
+        Bucket=lake, Key=glue["Arguments"]["--manifest_uri"][len(f"s3://{lake}/"):])["Body"].read().decode())
+    assert {e.sample_id: e.vcf for e in manifest.samples} == vcfs
+    assert all(e.qc is None for e in manifest.samples)  # HealthOmics leaves no QC files in the results folder
     record = _registry(aws).get(run, "2.0.0/lambda/bwa/bcftools")
     assert record.status == "analysed" and record.details["engine"] == "omics"
     assert record.details["vcfs"] == vcfs

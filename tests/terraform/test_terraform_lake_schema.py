@@ -1,60 +1,43 @@
-"""The Glue tables declare the lake's Arrow schemas (seqflow.lake.schema)."""
+"""The Glue side of the lake's Iceberg tables: Terraform names the tables the lake code creates.
+
+The tables themselves are created by the converter job at first use
+(seqflow.lake.iceberg.Lake.ensure; docs/lake.md says why Terraform does not
+declare them): Terraform owns the database, the table ARNs IAM grants and the
+job that creates and commits to them.
+"""
 
 from __future__ import annotations
 
-import pyarrow as pa
+import json
+
 import pytest
 
-from tf_helpers import MODULES, locals_of
+from tf_helpers import MODULES, locals_of, resources
 
-schema = pytest.importorskip("seqflow.lake.schema")
-
-
-def hive_type(arrow: pa.DataType) -> str:
-    """Hive/Athena spelling of an Arrow type as the converter writes it."""
-    simple = {
-        pa.string(): "string",
-        pa.int64(): "bigint",
-        pa.int32(): "int",
-        pa.int16(): "smallint",
-        pa.float64(): "double",
-        pa.bool_(): "boolean",
-    }
-    if arrow in simple:
-        return simple[arrow]
-    if pa.types.is_list(arrow):
-        return f"array<{hive_type(arrow.value_type)}>"
-    if pa.types.is_map(arrow):
-        return f"map<{hive_type(arrow.key_type)},{hive_type(arrow.item_type)}>"
-    raise AssertionError(f"no Hive type for {arrow}")
+iceberg = pytest.importorskip("seqflow.lake.iceberg")
 
 
-def test_tables_match_the_lake_schemas():
-    tables = locals_of(MODULES / "glue_athena")["tables"]
-    assert set(tables) == set(schema.TABLE_SCHEMAS)
-    for name, arrow_schema in schema.TABLE_SCHEMAS.items():
-        declared = [(c["name"], c["type"]) for c in tables[name]["columns"]]
-        expected = [(f.name, hive_type(f.type)) for f in arrow_schema]
-        assert declared == expected, name
-        assert tuple(tables[name]["partition_keys"]) == tuple(schema.TABLE_PARTITION_KEYS[name]), name
+def test_terraform_names_the_lakes_iceberg_tables():
+    found = locals_of(MODULES / "glue_athena")
+    assert found["tables"] == list(iceberg.TABLES)
+    assert ("aws_glue_catalog_table", "this") not in resources(MODULES / "glue_athena")  # no Hive tables any more
 
 
-def test_tables_match_the_athena_ddl():
-    """Glue tables made by Terraform and the DDL Athena users run declare the same table."""
-    athena = pytest.importorskip("seqflow.catalog.athena")
-    tables = locals_of(MODULES / "glue_athena")["tables"]
-    for name in schema.TABLE_SCHEMAS:
-        ddl = athena.table_def(name)
-        declared = [(c["name"], c["type"].replace(",", ", ")) for c in tables[name]["columns"]]
-        assert declared == ddl.columns, name
-        assert list(tables[name]["partition_keys"]) == [k for k, _ in ddl.partition_keys], name
+def _policy_statements() -> list[dict]:
+    from tf_helpers import parse
+
+    for item in parse(MODULES / "glue_athena" / "main.tf").get("data", []):
+        document = item.get("aws_iam_policy_document", {})
+        if "this" in document:
+            return document["this"]["statement"]
+    raise AssertionError("glue_athena has no aws_iam_policy_document.this")
 
 
-def test_partitions_are_keyed_by_the_whole_analysis_identity():
-    identity = pytest.importorskip("seqflow.identity")
-    tables = locals_of(MODULES / "glue_athena")["tables"]
-    assert tables["variants"]["partition_keys"] == [*identity.FIELDS, "sample_id"]
-    assert tables["qc_metrics"]["partition_keys"] == list(identity.FIELDS)
-    for name, table in tables.items():
-        # Athena refuses a column that is both a partition key and a data column
-        assert not {c["name"] for c in table["columns"]} & set(table["partition_keys"]), name
+def test_the_converter_may_create_and_commit_the_tables_and_nothing_of_partitions():
+    statements = _policy_statements()
+    catalog = next(s for s in statements if s["sid"] == "IcebergCatalog")
+    assert {"glue:CreateTable", "glue:UpdateTable", "glue:GetTable"} <= set(catalog["actions"])
+    assert not [a for s in statements for a in s["actions"] if "Partition" in a]
+    assert "local.table_arns" in json.dumps(catalog["resources"])
+    lake = next(s for s in statements if s["sid"] == "WriteLakeAndTemp")
+    assert "s3:DeleteObject" in lake["actions"]  # pyiceberg expires old metadata files

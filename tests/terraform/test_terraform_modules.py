@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tf_helpers import MODULES, blocks, locals_of, parse, resources
 
 
@@ -200,24 +202,24 @@ def test_mwaa_is_private_versioned_and_logs_to_cloudwatch():
 def test_glue_job_gets_the_converters_deployment_arguments():
     job = resources(MODULES / "glue_athena")[("aws_glue_job", "this")]
     arguments = json.dumps(job["default_arguments"])
-    for name in ("--lake_uri", "--database", "--bcftools_uri", "--additional-python-modules", "--TempDir"):
+    for name in ("--lake_uri", "--database", "--bcftools_uri", "--additional-python-modules", "--extra-py-files",
+                 "--parallel", "--TempDir"):
         assert name in arguments, name
-    # the converter stages under <lake>/_staging/: the lake needs a key prefix
+    # the slim package under a content-hashed key
+    package = resources(MODULES / "glue_athena")[("aws_s3_object", "packages")]
+    assert "filesha256(each.value)" in package["key"]
+    # manifests and results live under <lake>/_manifests/: the lake needs a key prefix
     lake_prefix = blocks(MODULES / "glue_athena", "variable")["lake_prefix"]["default"]
     assert lake_prefix and lake_prefix.endswith("/")
 
 
-def test_env_glue_modules_are_the_lock_pins_and_the_wheel_is_this_version():
-    import re
-    import tomllib
+def test_env_glue_modules_are_the_slim_packages_pins_and_the_zip():
+    glue_package = pytest.importorskip("seqflow.glue.package")
+    from tf_helpers import ENVS
 
-    from tf_helpers import ENVS, REPO
-
-    lock = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements.txt").read_text(), re.M))
-    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    pins = glue_package.requirements()  # from the lock, for what the job's modules import
     for env in sorted(ENVS.iterdir()):
         tfvars = parse(env / "terraform.tfvars")
-        for requirement in tfvars["glue_additional_python_modules"]:
-            name, pinned = requirement.split("==")
-            assert lock.get(name) == pinned, f"{env.name}: {requirement} differs from the lock"
-        assert tfvars["glue_wheel_files"] == [f"dist/seqflow-{version}-py3-none-any.whl"], env.name
+        assert tfvars["glue_additional_python_modules"] == pins, env.name
+        # the slim zip, never the seqflow wheel (Airflow, provider, pysam, duckdb)
+        assert tfvars["glue_wheel_files"] == ["dist/glue/seqflow-glue.zip"], env.name

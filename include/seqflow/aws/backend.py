@@ -152,23 +152,44 @@ class AwsBackend:
     def lake_uri(self) -> str:
         return self.settings.lake_uri()
 
-    def register_partitions(self, partitions, *, glue_client=None) -> None:
-        """Glue Data Catalog ``BatchCreatePartition`` (existing partitions are fine)."""
+    def converter_job_args(self, identity: AnalysisIdentity, samples: list[dict]) -> dict[str, str]:
+        """One Glue job run for the whole analysis: the manifest of its samples (VCF and QC files) written to
+        ``<lake>/_manifests/…/<digest>.json``, and the run's arguments naming it (seqflow.glue.manifest)."""
+        from seqflow.glue.manifest import Manifest, SampleEntry, job_arguments, manifest_uri
+
+        manifest = Manifest(identity, tuple(SampleEntry(s["sample_id"], s["vcf"], s.get("qc")) for s in samples))
+        uri = manifest_uri(self.lake_uri(), manifest)
+        self.write_text(uri, manifest.to_json())
+        return job_arguments(manifest, uri, lake_uri=self.lake_uri(), database=self.settings.require("glue_database"))
+
+    def register_partitions(self, partitions, *, glue_client=None) -> dict:
+        """Check the Glue job's commit: its result names exactly these samples of the analysis and a
+        ``variants`` snapshot, and the tables are Iceberg tables of the Glue database. (The job itself
+        commits, in one Iceberg commit; there are no partitions to register.)"""
+        import json
+
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from seqflow.catalog.athena import glue_batch_create_partition_args, unexpected_partition_errors
+        from seqflow.glue.manifest import check_result, result_uri
 
+        partitions = list(partitions)
+        identities = {p.identity for p in partitions}
+        if len(identities) != 1:
+            raise ValueError(f"one analysis at a time, not {sorted(i.label() for i in identities)}")
+        [identity] = identities
+        uri = result_uri(self.lake_uri(), identity)
+        try:
+            result = json.loads(self.read_text(uri))
+        except Exception as exc:  # missing or unreadable: the job did not finish its commit
+            raise RuntimeError(f"{identity.label()}: no converter result at {uri} ({exc}); see the Glue job's log") from exc
+        check_result(result, identity, [p.sample_id for p in partitions])
         glue = glue_client or AwsBaseHook(aws_conn_id=AWS_CONN_ID, client_type="glue").conn
-        by_table: dict[str, list] = {}
-        for partition in partitions:
-            by_table.setdefault(partition.table, []).append(partition)
-        for table, items in by_table.items():
-            calls = glue_batch_create_partition_args(self.settings.require("glue_database"), table, items,
-                                                     self.lake_uri())
-            for call in calls:
-                errors = unexpected_partition_errors(glue.batch_create_partition(**call))
-                if errors:
-                    raise RuntimeError(f"BatchCreatePartition failed: {errors}")
+        database = self.settings.require("glue_database")
+        for table in dict.fromkeys([*sorted({p.table for p in partitions}), "qc_metrics"]):
+            params = glue.get_table(DatabaseName=database, Name=table)["Table"].get("Parameters", {})
+            if params.get("table_type", "").upper() != "ICEBERG" or not params.get("metadata_location"):
+                raise RuntimeError(f"{database}.{table} is not an Iceberg table (parameters {params})")
+        return result
 
     def query_rows(self, query_execution_id, *, athena_hook=None) -> list[dict]:
         """The rows of a finished Athena query, typed by its column metadata (the first row is the header).
@@ -207,8 +228,8 @@ class AwsBackend:
 
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
                             ) -> dict[str, str]:
-        """``qc_summary.json`` beside the results. (The lake's ``qc_metrics`` table is written by
-        the local profile only so far: on AWS the converter runs in Glue, not on the worker.)"""
+        """``qc_summary.json`` beside the results. (The lake's ``qc_metrics`` rows of the analysis were
+        committed by the converter's Glue job run, from the same QC files: seqflow.glue.job.qc_rows.)"""
         import json
 
         results = self.results_uri(identity)

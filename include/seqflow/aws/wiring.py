@@ -133,7 +133,10 @@ def per_sample(jobs, branch):
 
 
 def convert_to_parquet(args):
-    """The converter Glue job, one durable deferrable run per VCF."""
+    """The converter Glue job: one durable, deferrable run per analysis (``args`` holds one set, naming
+    the manifest of all its VCFs; seqflow.tasks.analysis.converter_args), which converts them and
+    commits them to the Iceberg lake in one commit. Mapped over that one set, so the task keeps the
+    local profile's shape (one graph)."""
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
     from seqflow.compat import glue_durable_kwargs

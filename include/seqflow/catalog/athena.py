@@ -1,125 +1,54 @@
-"""Athena / Glue Data Catalog: DDL and partition registration, as arguments.
+"""Athena (engine v3) over the lake's Iceberg tables in the Glue Data Catalog: what a query reads.
 
-Nothing here calls AWS: functions return SQL strings or the keyword arguments
-of a boto3 call, so they are testable without credentials and the Airflow
-operators (Athena, Glue) stay thin. Registration is explicit and idempotent —
-``ALTER TABLE ... ADD IF NOT EXISTS PARTITION`` or Glue
-``BatchCreatePartition`` whose ``AlreadyExistsException`` entries are ignored —
-and never a crawler on the hot path.
+On AWS the lake's tables are Apache Iceberg tables that the converter's Glue
+job creates at first use and commits to (:mod:`seqflow.glue.job`): there are
+no partitions to register and no DDL to run. What is left for Airflow is the
+SQL, written once in the Athena/Trino dialect; this module says which catalog
+objects a statement reads, so that a query sent to Athena names only objects
+that exist there (:data:`AWS_OBJECTS`), and checks a statement parses as
+Athena and Trino SQL (sqlglot; that is a parser's opinion, not Athena's).
+Nothing here calls AWS.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import sqlglot
 from sqlglot import exp
 
-from seqflow.catalog.sql import load
-from seqflow.lake.staging import Partition, check_table
+from seqflow.lake.iceberg import TABLES
 
-#: Athena accepts at most this many PARTITION clauses per ALTER TABLE in
-#: practice (statement size limit); Glue BatchCreatePartition takes 100.
-PARTITIONS_PER_CALL = 100
-
-PARQUET_STORAGE = {
-    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
-}
+#: Dialects an Athena statement is checked with (Athena engine v3 is Trino).
+ATHENA_DIALECTS = ("athena", "trino")
+#: Catalog objects of the Glue database on AWS: the Iceberg tables (the views of ``sql/views/``
+#: exist in the local DuckDB only).
+AWS_OBJECTS = frozenset(TABLES)
 
 
-@dataclass(frozen=True)
-class TableDef:
-    """Columns and partition keys declared by a table's DDL file."""
-
-    name: str
-    columns: list[tuple[str, str]]  # (name, Hive type)
-    partition_keys: list[tuple[str, str]]
+def parse(sql: str) -> exp.Expression:
+    """One statement, parsed as Athena and as Trino SQL (raises sqlglot.errors.ParseError)."""
+    trees = [sqlglot.parse_one(sql, read=dialect, error_level=sqlglot.ErrorLevel.RAISE) for dialect in ATHENA_DIALECTS]
+    return trees[0]
 
 
-def render_ddl(table: str, location: str) -> str:
-    """The table's CREATE EXTERNAL TABLE with its location filled in."""
-    check_table(table)
-    if not re.match(r"^(s3|file)://[^\s']+/$", location):
-        raise ValueError(f"table location {location!r} must be an s3:// or file:// URI ending in '/'")
-    return load(table, "ddl").replace("${location}", location)
+def objects_read(sql: str) -> set[str]:
+    """Tables and views a statement reads (CTE names and ``UNNEST`` aliases excluded), lower case."""
+    tree = parse(sql)
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    created = tree.this if isinstance(tree, exp.Create) else None  # CREATE VIEW v AS …: v is written, not read
+    out = set()
+    for table in tree.find_all(exp.Table):
+        if not table.name or table.name.lower() in ctes or table is created:
+            continue
+        if table.find_ancestor(exp.CTE) is None and isinstance(table.parent, exp.Unnest):
+            continue
+        out.add(table.name.lower())
+    return out
 
 
-def table_def(table: str) -> TableDef:
-    """Parse a DDL file into its column and partition definitions."""
-    tree = sqlglot.parse_one(render_ddl(table, "s3://bucket/prefix/"), read="athena")
-    schema = tree.this
-    columns = [(c.name, c.args["kind"].sql("hive").lower()) for c in schema.expressions]
-    parts = tree.find(exp.PartitionedByProperty)
-    keys = [(c.name, c.args["kind"].sql("hive").lower()) for c in parts.this.expressions] if parts else []
-    return TableDef(table, columns, keys)
-
-
-def partition_location(location_root: str, partition: Partition) -> str:
-    """URI of a partition's folder under the lake root (``s3://bucket/lake``)."""
-    return f"{location_root.rstrip('/')}/{partition.relpath}/"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def add_partitions_sql(table: str, partitions: Iterable[Partition], location_root: str) -> list[str]:
-    """``ALTER TABLE ... ADD IF NOT EXISTS PARTITION`` statements (idempotent)."""
-    check_table(table)
-    parts = [p for p in partitions if p.table == table]
-    statements = []
-    for i in range(0, len(parts), PARTITIONS_PER_CALL):
-        clauses = []
-        for p in parts[i : i + PARTITIONS_PER_CALL]:
-            spec = ", ".join(f"{k} = {_quote(v)}" for k, v in p.values.items())
-            clauses.append(f"  PARTITION ({spec}) LOCATION {_quote(partition_location(location_root, p))}")
-        statements.append(f"ALTER TABLE {table} ADD IF NOT EXISTS\n" + "\n".join(clauses))
-    return statements
-
-
-def glue_batch_create_partition_args(
-    database: str, table: str, partitions: Iterable[Partition], location_root: str
-) -> list[dict]:
-    """Keyword arguments of ``glue.batch_create_partition`` calls (100 per call).
-
-    ``Values`` are in the table's partition key order (``run_id``,
-    ``pipeline_version``, ``reference``, ``aligner``, ``caller``, then
-    ``sample_id`` for ``variants``), the location is the partition's folder.
-    Each partition gets the table's columns and Parquet storage so that Athena
-    reads it without a crawler. Pair with :func:`unexpected_partition_errors`.
-    """
-    tdef = table_def(table)
-    columns = [{"Name": n, "Type": t} for n, t in tdef.columns]
-    keys = [k for k, _ in tdef.partition_keys]
-    parts = [p for p in partitions if p.table == table]
-    calls = []
-    for i in range(0, len(parts), PARTITIONS_PER_CALL):
-        inputs = []
-        for p in parts[i : i + PARTITIONS_PER_CALL]:
-            values = p.values
-            if list(values) != keys:
-                raise ValueError(f"partition {p.relpath} does not match the keys {keys} of {table}")
-            inputs.append(
-                {
-                    "Values": [values[k] for k in keys],
-                    "StorageDescriptor": {
-                        "Columns": columns,
-                        "Location": partition_location(location_root, p),
-                        **PARQUET_STORAGE,
-                    },
-                }
-            )
-        calls.append({"DatabaseName": database, "TableName": table, "PartitionInputList": inputs})
-    return calls
-
-
-def unexpected_partition_errors(response: dict) -> list[dict]:
-    """Errors of a BatchCreatePartition response other than "already exists"."""
-    return [
-        e for e in response.get("Errors", [])
-        if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
-    ]
+def check_runs_on_aws(sql: str) -> str:
+    """``sql`` if every object it reads exists in the Glue database on AWS, else ValueError naming them."""
+    missing = objects_read(sql) - AWS_OBJECTS
+    if missing:
+        raise ValueError(f"the query reads {sorted(missing)}, which the Glue database does not hold "
+                         f"(it holds {sorted(AWS_OBJECTS)})")
+    return sql

@@ -308,9 +308,21 @@ def sample_failure(results_dir: str, sample_id: str, backend: Backend) -> dict |
 
 def converter_args(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None
                    ) -> list[dict[str, str]]:
-    """Arguments of the converter (``seqflow/glue/vcf_to_parquet_job.py`` on AWS), one set per VCF."""
+    """Arguments of the converter runs: one set per VCF for the converter in process (local), or
+    one set for the whole analysis where the backend runs the converter as one job per analysis
+    (aws: one Glue job run, its samples in a manifest object in S3; ``backend.converter_job_args``)."""
     backend = backend or get_backend()
     identity = AnalysisIdentity.from_dict(run_plan)
+    one_job = getattr(backend, "converter_job_args", None)
+    if one_job is not None:
+        samples = [
+            {"sample_id": item["sample_id"], "vcf": item["vcf"],
+             # the QC files the steps left in the results folder (not HealthOmics): the job's qc_metrics rows
+             "qc": None if run_plan["engine"] == "omics"
+             else qc.output_files(backend.results_uri(identity, item["sample_id"]), item["sample_id"])}
+            for item in vcfs
+        ]
+        return [one_job(identity, samples)]
     return [
         {
             "--vcf_uri": item["vcf"],
@@ -347,8 +359,8 @@ def lake_partitions(run_plan: dict[str, Any], vcfs: list[dict]) -> list:
 
 def register_partitions(run_plan: dict[str, Any], vcfs: list[dict], *, backend: Backend | None = None) -> int:
     """The run's samples in the lake's ``variants`` table: one Iceberg commit of the staged samples
-    (local); Glue ``BatchCreatePartition`` of the Hive partitions the Glue job wrote (aws, not yet
-    on Iceberg). Idempotent."""
+    (local); on AWS the Glue job run made that commit, and this checks its result names exactly
+    these samples. Idempotent."""
     backend = backend or get_backend()
     partitions = lake_partitions(run_plan, vcfs)
     backend.register_partitions(partitions)
@@ -369,7 +381,11 @@ def qc_summary_sql(run_plan: dict[str, Any]) -> str:
     body = "\n".join(line for line in load(QC_QUERY).splitlines() if not line.lstrip().startswith("--"))
     body = body.rsplit("ORDER BY", 1)[0].replace("FROM variants_latest", "FROM variants")
     where = " AND ".join(f"q.{name} = '{value}'" for name, value in identity.to_dict().items())
-    return f"SELECT * FROM (\n{body}\n) AS q\nWHERE {where}\nORDER BY q.sample_id"
+    sql = f"SELECT * FROM (\n{body}\n) AS q\nWHERE {where}\nORDER BY q.sample_id"
+    from seqflow.catalog.athena import check_runs_on_aws
+
+    # Athena runs it too: it may read only what the Glue database holds (the tables, not the local views)
+    return check_runs_on_aws(sql)
 
 
 def local_query(sql: str) -> list[dict[str, Any]]:

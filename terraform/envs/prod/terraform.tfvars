@@ -27,10 +27,10 @@ batch_scratch_volume_size_gib = 1000
 omics_max_cpus                = 2048
 omics_max_runs                = 100
 
-# include/seqflow/glue/README.md; build the wheel with `pip wheel --no-deps -w dist .`
+# include/seqflow/glue/README.md; build the slim package with `python -m seqflow.glue.package`
 # and the bcftools bundle on Amazon Linux 2023 before planning
-glue_additional_python_modules = ["pyarrow==26.0.1", "numpy==2.4.6", "sqlglot==30.30.0"]
-glue_wheel_files               = ["dist/seqflow-0.1.0-py3-none-any.whl"]
+glue_additional_python_modules = ["annotated-types==0.8.0", "cachetools==8.0.1", "certifi==2026.10.18", "charset-normalizer==3.5.2", "click==8.5.1", "fsspec==2026.9.0", "idna==3.20", "markdown-it-py==4.3.0", "mdurl==0.1.2", "mmh3==5.3.1", "numpy==2.4.6", "pyarrow==26.0.1", "pydantic==2.14.3", "pydantic-core==2.50.4", "pygments==2.21.0", "pyiceberg==0.12.0", "pyparsing==3.3.3", "pyroaring==1.2.0", "requests==2.34.2", "rich==15.0.0", "strictyaml==1.7.3", "tenacity==9.2.1", "typing-extensions==4.16.0", "typing-inspection==0.4.5", "zstandard==0.25.0"]
+glue_wheel_files               = ["dist/glue/seqflow-glue.zip"]
 glue_bcftools_archive_file     = "dist/glue/bcftools-1.16-al2023-x86_64.tar.gz"
 
 default_engine               = "batch"

@@ -1,6 +1,15 @@
-# The lake's catalog and query side: Glue database and tables (Hive-style
-# partitions, registered explicitly by the pipeline), the VCF -> Parquet
-# converter job, and the Athena workgroup with the project's named queries.
+# The lake's catalog and query side: the Glue database of the lake's Apache
+# Iceberg tables, the VCF -> Iceberg converter job (one run per analysis, the
+# slim package of include/seqflow/glue/package.py), and the Athena workgroup
+# (engine v3) with the project's named queries.
+#
+# The Iceberg tables (variants, qc_metrics) are not declared here: the job
+# creates them at first use with seqflow.lake.iceberg's schema, partition spec
+# (bucket[16](sample_id)) and properties, the same code as the local lake. The
+# provider's aws_glue_catalog_table (5.100, open_table_format_input) takes no
+# partition spec, field ids or table properties, and every commit moves the
+# table's metadata_location: an apply would see drift on every plan and
+# setting it back would roll the lake back to an old snapshot (docs/lake.md).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -11,61 +20,22 @@ locals {
   region     = data.aws_region.current.id
   partition  = data.aws_partition.current.partition
 
-  # Columns and partition keys of the lake tables, the Hive spelling of the
-  # Arrow schemas in include/seqflow/lake/schema.py and of the DDL in
-  # include/seqflow/sql/ddl/ (a test keeps them equal). Partitions are keyed by
-  # the whole analysis identity, so analyses differing in reference, aligner or
-  # caller never overwrite each other; partition keys are not data columns.
-  tables = {
-    variants = {
-      description = "One row per variant per sample: full ALT arrays, typed FORMAT fields, INFO map with promoted columns, provenance"
-      columns = [
-        { name = "contig", type = "string" },
-        { name = "pos", type = "bigint" },
-        { name = "start", type = "bigint" },
-        { name = "end", type = "bigint" },
-        { name = "ids", type = "array<string>" },
-        { name = "ref", type = "string" },
-        { name = "alt", type = "array<string>" },
-        { name = "qual", type = "double" },
-        { name = "filters", type = "array<string>" },
-        { name = "info", type = "map<string,string>" },
-        { name = "info_dp", type = "int" },
-        { name = "info_an", type = "int" },
-        { name = "info_mq", type = "double" },
-        { name = "info_af", type = "array<double>" },
-        { name = "info_ac", type = "array<int>" },
-        { name = "gt", type = "array<smallint>" },
-        { name = "gt_phased", type = "boolean" },
-        { name = "gq", type = "int" },
-        { name = "dp", type = "int" },
-        { name = "ad", type = "array<int>" },
-        { name = "pl", type = "array<int>" },
-        { name = "format", type = "map<string,string>" },
-      ]
-      partition_keys = ["run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"]
-    }
-    qc_metrics = {
-      description = "Per-sample QC metrics of each analysis (run, pipeline version, reference, aligner, caller)"
-      columns = [
-        { name = "sample_id", type = "string" },
-        { name = "read_pairs", type = "bigint" },
-        { name = "pct_mapped", type = "double" },
-        { name = "pct_duplicates", type = "double" },
-        { name = "mean_depth", type = "double" },
-        { name = "variants_called", type = "bigint" },
-        { name = "precision", type = "double" },
-        { name = "recall", type = "double" },
-        { name = "f1", type = "double" },
-      ]
-      partition_keys = ["run_id", "pipeline_version", "reference", "aligner", "caller"]
-    }
-  }
+  # the lake's Iceberg tables (seqflow.lake.iceberg.TABLES; a test keeps them equal),
+  # created by the converter job at first use under <lake_root>iceberg/<table>/
+  tables = ["variants", "qc_metrics"]
+  table_arns = [
+    for t in local.tables : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.this.name}/${t}"
+  ]
 
   lake_root        = "s3://${var.lake_bucket_name}/${var.lake_prefix}"
   artifact_folder  = "glue/${var.job_name_suffix}"
   script_key       = "${local.artifact_folder}/${basename(var.script_file)}"
   named_query_file = { for f in fileset(var.sql_dir, "*.sql") : trimsuffix(f, ".sql") => "${var.sql_dir}/${f}" }
+
+  # the job's Python files: wheels for --additional-python-modules, the slim package
+  # zip (python -m seqflow.glue.package) for --extra-py-files
+  wheels   = { for path in var.wheel_files : basename(path) => path if endswith(path, ".whl") }
+  packages = { for path in var.wheel_files : basename(path) => path if endswith(path, ".zip") }
 }
 
 # ---------------------------------------------------------------- catalog
@@ -90,52 +60,7 @@ resource "aws_glue_data_catalog_encryption_settings" "this" {
 
 resource "aws_glue_catalog_database" "this" {
   name        = var.database_name
-  description = "seqflow variant lake (Parquet on S3)"
-}
-
-resource "aws_glue_catalog_table" "this" {
-  for_each = local.tables
-
-  name          = each.key
-  database_name = aws_glue_catalog_database.this.name
-  description   = each.value.description
-  table_type    = "EXTERNAL_TABLE"
-
-  parameters = {
-    EXTERNAL              = "TRUE"
-    classification        = "parquet"
-    "parquet.compression" = "ZSTD"
-  }
-
-  dynamic "partition_keys" {
-    for_each = each.value.partition_keys
-    content {
-      name = partition_keys.value
-      type = "string"
-    }
-  }
-
-  storage_descriptor {
-    location      = "${local.lake_root}${each.key}/"
-    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-
-    ser_de_info {
-      name                  = "parquet"
-      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      parameters = {
-        "serialization.format" = "1"
-      }
-    }
-
-    dynamic "columns" {
-      for_each = each.value.columns
-      content {
-        name = columns.value.name
-        type = columns.value.type
-      }
-    }
-  }
+  description = "seqflow variant lake (Apache Iceberg tables on S3, created by the converter job)"
 }
 
 # ---------------------------------------------------------------- converter job
@@ -171,10 +96,9 @@ resource "aws_s3_object" "script" {
   content_type           = "text/x-python"
 }
 
-# Python wheels for --additional-python-modules (the seqflow package itself,
-# built by `pip wheel --no-deps -w dist .`); pip needs the wheel's own file name
+# Python wheels for --additional-python-modules (pip needs the wheel's own file name)
 resource "aws_s3_object" "wheels" {
-  for_each = { for path in var.wheel_files : basename(path) => path }
+  for_each = local.wheels
 
   bucket                 = var.artifacts_bucket_name
   key                    = "${local.artifact_folder}/${each.key}"
@@ -182,6 +106,21 @@ resource "aws_s3_object" "wheels" {
   source_hash            = filemd5(each.value)
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
+}
+
+# The slim package (the lake modules the job imports) under a key named by its
+# SHA-256: a new build is a new object, so runs in flight keep the code they
+# started with and the job never picks up a stale cached zip.
+resource "aws_s3_object" "packages" {
+  for_each = local.packages
+
+  bucket                 = var.artifacts_bucket_name
+  key                    = "${local.artifact_folder}/${trimsuffix(each.key, ".zip")}-${substr(filesha256(each.value), 0, 16)}.zip"
+  source                 = each.value
+  source_hash            = filemd5(each.value)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  content_type           = "application/zip"
 }
 
 # bcftools + libhts built for Amazon Linux 2023 x86_64: the converter streams
@@ -233,7 +172,9 @@ data "aws_iam_policy_document" "this" {
     )
   }
 
-  # publishing is atomic: write under a staging key, then swap, so deletes too
+  # data and metadata files of the Iceberg tables, the manifests and results
+  # under <lake_prefix>_manifests/; deletes: pyiceberg removes metadata files
+  # past write.metadata.previous-versions-max
   statement {
     sid = "WriteLakeAndTemp"
     actions = [
@@ -258,24 +199,23 @@ data "aws_iam_policy_document" "this" {
     resources = [var.kms_key_arn]
   }
 
+  # pyiceberg's Glue catalog: create the tables at first use, commit by
+  # UpdateTable (optimistic on the table version)
   statement {
-    sid = "CatalogPartitions"
+    sid = "IcebergCatalog"
     actions = [
       "glue:GetDatabase",
       "glue:GetTable",
-      "glue:GetPartition",
-      "glue:GetPartitions",
-      "glue:BatchGetPartition",
-      "glue:CreatePartition",
-      "glue:BatchCreatePartition",
-      "glue:UpdatePartition",
+      "glue:GetTables",
+      "glue:CreateTable",
+      "glue:UpdateTable",
     ]
     resources = concat(
       [
         "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
         aws_glue_catalog_database.this.arn,
       ],
-      [for t in aws_glue_catalog_table.this : t.arn],
+      local.table_arns,
     )
   }
 
@@ -337,8 +277,8 @@ resource "aws_glue_job" "this" {
     max_concurrent_runs = var.max_concurrent_runs
   }
 
-  # Per-run arguments (--vcf_uri, --run_id, --pipeline_version, --reference,
-  # --aligner, --caller, --sample_id) come from Airflow; these are the deployment's.
+  # Per-run arguments (--manifest_uri, and the identity for the console) come
+  # from Airflow, one run per analysis; these are the deployment's.
   default_arguments = merge(
     {
       "--job-language"                     = "python"
@@ -348,14 +288,17 @@ resource "aws_glue_job" "this" {
       "--TempDir"                          = "s3://${var.temp_bucket_name}/glue/tmp/"
       "--lake_uri"                         = trimsuffix(local.lake_root, "/")
       "--database"                         = aws_glue_catalog_database.this.name
-      "--table"                            = "variants"
+      "--parallel"                         = tostring(var.conversions_per_run)
       "--bcftools_uri"                     = var.bcftools_archive_file == null ? "-" : "s3://${var.artifacts_bucket_name}/${aws_s3_object.bcftools[0].key}"
     },
-    length(var.additional_python_modules) + length(var.wheel_files) > 0 ? {
+    length(var.additional_python_modules) + length(local.wheels) > 0 ? {
       "--additional-python-modules" = join(",", concat(
         var.additional_python_modules,
         [for o in aws_s3_object.wheels : "s3://${o.bucket}/${o.key}"],
       ))
+    } : {},
+    length(local.packages) > 0 ? {
+      "--extra-py-files" = join(",", [for o in aws_s3_object.packages : "s3://${o.bucket}/${o.key}"])
     } : {},
     var.extra_job_arguments,
   )

@@ -4,13 +4,13 @@ output "database_name" {
 }
 
 output "table_names" {
-  description = "Lake table names."
-  value       = [for t in aws_glue_catalog_table.this : t.name]
+  description = "Lake table names (Iceberg tables the converter job creates at first use)."
+  value       = local.tables
 }
 
 output "table_arns" {
-  description = "Lake table ARNs."
-  value       = [for t in aws_glue_catalog_table.this : t.arn]
+  description = "Lake table ARNs (for IAM: the tables need not exist yet)."
+  value       = local.table_arns
 }
 
 output "database_arn" {

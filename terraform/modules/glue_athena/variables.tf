@@ -21,7 +21,7 @@ variable "manage_catalog_encryption" {
 
 variable "lake_bucket_name" {
   type        = string
-  description = "Bucket of the Parquet lake."
+  description = "Bucket of the Iceberg lake."
 }
 
 variable "lake_bucket_arn" {
@@ -31,7 +31,7 @@ variable "lake_bucket_arn" {
 
 variable "lake_prefix" {
   type        = string
-  description = "Key prefix of the lake in the lake bucket, ending in a slash; each table lives under <prefix><table>/ and the converter stages under <prefix>_staging/."
+  description = "Key prefix of the lake in the lake bucket, ending in a slash; the Iceberg tables live under <prefix>iceberg/<table>/, the converter's manifests and results under <prefix>_manifests/."
   default     = "lake/"
 
   validation {
@@ -82,8 +82,18 @@ variable "script_file" {
 
 variable "wheel_files" {
   type        = list(string)
-  description = "Local paths of wheels to upload and add to --additional-python-modules (the seqflow wheel, see include/seqflow/glue/README.md)."
+  description = "Local paths of the job's Python files: the slim package zip built by `python -m seqflow.glue.package` (a .zip: uploaded under a content-hashed key, passed as --extra-py-files) and any wheels (.whl: added to --additional-python-modules). Never the seqflow wheel: it pulls in Airflow, the provider, pysam and duckdb."
   default     = []
+
+  validation {
+    condition     = alltrue([for f in var.wheel_files : endswith(f, ".zip") || endswith(f, ".whl")])
+    error_message = "wheel_files takes .zip packages and .whl wheels only."
+  }
+
+  validation {
+    condition     = !anytrue([for f in var.wheel_files : startswith(basename(f), "seqflow-") && endswith(f, ".whl")])
+    error_message = "The seqflow wheel must not be installed on Glue (it depends on Airflow, the provider, pysam and duckdb): ship dist/glue/seqflow-glue.zip (python -m seqflow.glue.package)."
+  }
 }
 
 variable "bcftools_archive_file" {
@@ -129,13 +139,24 @@ variable "timeout_minutes" {
 
 variable "max_concurrent_runs" {
   type        = number
-  description = "Concurrent runs of the job (one per sample conversion)."
+  description = "Concurrent runs of the job: one run converts a whole analysis, so this many analyses convert at once."
   default     = 20
+}
+
+variable "conversions_per_run" {
+  type        = number
+  description = "VCFs one job run converts at once (--parallel; G.1X has 4 vCPUs)."
+  default     = 2
+
+  validation {
+    condition     = var.conversions_per_run >= 1 && var.conversions_per_run <= 8
+    error_message = "conversions_per_run must be 1 to 8."
+  }
 }
 
 variable "additional_python_modules" {
   type        = list(string)
-  description = "Pinned pip requirements for --additional-python-modules (as include/seqflow/glue/README.md lists them); uploaded wheels are appended."
+  description = "Pinned pip requirements for --additional-python-modules: the `requirements` of dist/glue/seqflow-glue.zip.json (seqflow.glue.package); uploaded wheels are appended."
   default     = []
 }
 

@@ -359,86 +359,96 @@ def test_collect_vcfs_omics_reads_each_healthomics_runs_output(backend, monkeypa
         omics_vcfs(run_plan["jobs"], ["4001"], settings=settings())
 
 
-def test_converter_args_carry_the_identity_and_the_lake(backend, s3):
+def test_converter_args_are_one_glue_run_per_analysis_with_its_manifest_in_s3(backend, s3):
+    from seqflow.glue.job import parse_args
+    from seqflow.glue.manifest import Manifest
     from seqflow.tasks.analysis import collect_vcfs, converter_args
 
     run_plan = _plan(backend, samples=["S1", "S2"])
     _steps_done(s3, RESULTS, *(job["sample_id"] for job in run_plan["jobs"]))
     vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
-    args = converter_args(run_plan, vcfs, backend=backend)
+    [args] = converter_args(run_plan, vcfs, backend=backend)  # one job run, whatever the sample count
     assert backend.lake_uri() == settings().lake_uri() == "s3://lake/lake"
-    assert args == [
-        {"--vcf_uri": f"{RESULTS}{sample}/{sample}.vcf.gz", "--lake_uri": "s3://lake/lake", "--run_id": RUN,
-         "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa", "--caller": "bcftools",
-         "--sample_id": sample, "--table": "variants"}
-        for sample in ("S1", "S2")
-    ]
-    # the Glue job reads exactly these (its --database and --bcftools_uri are job defaults, set by Terraform)
-    from seqflow.glue.vcf_to_parquet_job import analysis_identity, parse_args
+    uri = args["--manifest_uri"]
+    assert uri.startswith(f"s3://lake/lake/_manifests/{RUN}/1.0.0/lambda/bwa-bcftools/") and uri.endswith(".json")
+    assert args == {"--manifest_uri": uri, "--lake_uri": "s3://lake/lake", "--database": "lake_db", "--run_id": RUN,
+                    "--pipeline_version": "1.0.0", "--reference": "lambda", "--aligner": "bwa",
+                    "--caller": "bcftools", "--samples": "2"}
+    manifest = Manifest.from_json(s3.get_object(Bucket="lake", Key=uri[len("s3://lake/"):])["Body"].read().decode())
+    assert manifest.identity.key == KEY and manifest.sample_ids == ["S1", "S2"]
+    assert [s.vcf for s in manifest.samples] == [f"{RESULTS}{s}/{s}.vcf.gz" for s in ("S1", "S2")]
+    assert manifest.samples[0].qc["bcftools_stats"] == f"{RESULTS}S1/S1.bcftools_stats.txt"
+    # a retried task writes the same object; the Glue job reads exactly these arguments
+    assert converter_args(run_plan, vcfs, backend=backend) == [args]
+    assert parse_args([t for pair in args.items() for t in pair])["manifest_uri"] == uri
 
-    parsed = parse_args([token for pair in args[0].items() for token in pair])
-    assert analysis_identity(parsed).key == KEY and parsed["sample_id"] == "S1"
+
+def test_converter_manifest_of_many_samples_keeps_the_arguments_short(backend, s3):
+    from seqflow.tasks.analysis import converter_args
+
+    run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
+                "caller": "bcftools", "engine": "omics"}
+    vcfs = [{"sample_id": f"S{i}", "vcf": f"s3://results/omics/{RUN}/S{i}/out/vcf/S{i}.vcf.gz"} for i in range(384)]
+    [args] = converter_args(run_plan, vcfs, backend=backend)
+    assert args["--samples"] == "384" and sum(len(k) + len(v) for k, v in args.items()) < 400
+    body = s3.get_object(Bucket="lake", Key=args["--manifest_uri"][len("s3://lake/"):])["Body"].read()
+    assert len(json.loads(body)["samples"]) == 384 and json.loads(body)["samples"][0]["qc"] is None  # omics
+
+
+def _glue_result(s3, run_plan, samples, snapshot=1):
+    from seqflow.glue.manifest import RESULT_FORMAT, result_uri
+    from seqflow.identity import AnalysisIdentity
+
+    identity = AnalysisIdentity.from_dict(run_plan)
+    uri = result_uri("s3://lake/lake", identity)
+    s3.put_object(Bucket="lake", Key=uri[len("s3://lake/"):], Body=json.dumps({
+        "format": RESULT_FORMAT, "identity": identity.to_dict(), "snapshots": {"variants": snapshot, "qc_metrics": 2},
+        "samples": {s: {"rows": 9, "records": 9, "files": 1} for s in samples}}).encode())
 
 
 @pytest.fixture
 def glue(moto):
-    from seqflow.catalog.athena import PARQUET_STORAGE, table_def
-
     client = boto3.client("glue", region_name=REGION)
     client.create_database(DatabaseInput={"Name": "lake_db"})
-    tdef = table_def("variants")
-    client.create_table(DatabaseName="lake_db", TableInput={
-        "Name": "variants", "PartitionKeys": [{"Name": n, "Type": t} for n, t in tdef.partition_keys],
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in tdef.columns],
-                              "Location": "s3://lake/lake/variants/", **PARQUET_STORAGE}})
+    for name in ("variants", "qc_metrics"):  # what pyiceberg's Glue catalog creates
+        client.create_table(DatabaseName="lake_db", TableInput={"Name": name, "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"table_type": "ICEBERG", "metadata_location": f"s3://lake/lake/iceberg/{name}/metadata/1.json"}})
     return client
 
 
-def test_register_partitions_in_glue_by_the_whole_identity_idempotently(backend, glue, s3, calls):
-    from seqflow.catalog.athena import table_def
+def test_register_partitions_checks_the_glue_jobs_commit(backend, glue, s3, calls):
     from seqflow.tasks.analysis import collect_vcfs, register_partitions
 
     run_plan = _plan(backend, samples=["S1", "S2"])
     _steps_done(s3, RESULTS, *(job["sample_id"] for job in run_plan["jobs"]))
     vcfs = collect_vcfs(run_plan, run_plan["jobs"], backend=backend)
+    with pytest.raises(RuntimeError, match="no converter result"):
+        register_partitions(run_plan, vcfs, backend=backend)
+    _glue_result(s3, run_plan, ["S1"])
+    with pytest.raises(ValueError, match=r"committed samples \['S1'\], expected \['S1', 'S2'\]"):
+        register_partitions(run_plan, vcfs, backend=backend)
+    _glue_result(s3, run_plan, ["S1", "S2"])
     calls.clear()
     assert register_partitions(run_plan, vcfs, backend=backend) == 2
-    assert register_partitions(run_plan, vcfs, backend=backend) == 2  # again: already there is fine
-    [call, again] = of(calls, "glue", "BatchCreatePartition")
-    assert call == again
-    assert call["DatabaseName"] == "lake_db" and call["TableName"] == "variants"
-    assert [k for k, _ in table_def("variants").partition_keys] == [
-        "run_id", "pipeline_version", "reference", "aligner", "caller", "sample_id"]
-    assert [p["Values"] for p in call["PartitionInputList"]] == [
-        [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S1"], [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S2"]]
-    assert call["PartitionInputList"][0]["StorageDescriptor"]["Location"] == (
-        f"s3://lake/lake/variants/run_id={RUN}/pipeline_version=1.0.0/reference=lambda/aligner=bwa/caller=bcftools/"
-        "sample_id=S1/")
-    assert len(glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"]) == 2
-
-    # another aligner is another partition beside it, never a replacement
-    other = _plan(_backend(), samples=["S1"], aligner="minimap2")
-    _steps_done(s3, f"s3://results/results/{RUN}/1.0.0/lambda/minimap2-bcftools/", "S1")
-    register_partitions(other, collect_vcfs(other, other["jobs"], backend=backend), backend=backend)
-    values = sorted(p["Values"] for p in glue.get_partitions(DatabaseName="lake_db", TableName="variants")["Partitions"])
-    assert values == [[RUN, "1.0.0", "lambda", "bwa", "bcftools", "S1"], [RUN, "1.0.0", "lambda", "bwa", "bcftools", "S2"],
-                      [RUN, "1.0.0", "lambda", "minimap2", "bcftools", "S1"]]
+    assert sorted(p["Name"] for p in of(calls, "glue", "GetTable")) == ["qc_metrics", "variants"]
+    assert not of(calls, "glue", "BatchCreatePartition")  # Iceberg: nothing to register
+    # a result of another analysis does not count for this one
+    other = {**run_plan, "aligner": "minimap2"}
+    with pytest.raises(RuntimeError, match="no converter result"):
+        register_partitions(other, vcfs, backend=backend)
 
 
-def test_register_partitions_fails_on_errors_other_than_already_exists(backend):
+def test_register_partitions_refuses_a_table_that_is_not_iceberg(backend, s3, moto):
     from seqflow.tasks.analysis import lake_partitions
 
-    class Glue:
-        def batch_create_partition(self, **_):
-            return {"Errors": [
-                {"PartitionValues": ["a"], "ErrorDetail": {"ErrorCode": "AlreadyExistsException"}},
-                {"PartitionValues": ["b"], "ErrorDetail": {"ErrorCode": "InternalServiceException"}}]}
-
+    client = boto3.client("glue", region_name=REGION)
+    client.create_database(DatabaseInput={"Name": "lake_db"})
+    client.create_table(DatabaseName="lake_db", TableInput={"Name": "variants", "TableType": "EXTERNAL_TABLE"})
     run_plan = {"run_id": RUN, "pipeline_version": "1.0.0", "reference": "lambda", "aligner": "bwa",
                 "caller": "bcftools"}
-    with pytest.raises(RuntimeError, match="BatchCreatePartition failed: .*InternalServiceException") as err:
-        backend.register_partitions(lake_partitions(run_plan, [{"sample_id": "S1"}]), glue_client=Glue())
-    assert "AlreadyExistsException" not in str(err.value)
+    _glue_result(s3, run_plan, ["S1"])
+    with pytest.raises(RuntimeError, match="lake_db.variants is not an Iceberg table"):
+        backend.register_partitions(lake_partitions(run_plan, [{"sample_id": "S1"}]), glue_client=client)
 
 
 def test_qc_summary_sql_reads_the_variants_table_of_exactly_this_analysis():
