@@ -10,7 +10,7 @@ SEQFLOW := $(VENV)/bin/seqflow
 PYTEST := $(VENV)/bin/pytest
 STAMP_SYSTEM := $(STATE)/.stamp-system
 
-.PHONY: setup demo test up e2e bench lock clean help
+.PHONY: setup setup-mwaa demo test up e2e bench lock mwaa-lock clean help
 
 help:
 	@echo "make demo   set up, then run an E. coli sequencing run end to end through Airflow (local profile)"
@@ -18,6 +18,7 @@ help:
 	@echo "make up     run the local Airflow with its UI at http://localhost:8080 until Ctrl-C"
 	@echo "make bench  run the benchmarks under bench/"
 	@echo "make lock   re-compile requirements*.txt from requirements*.in"
+	@echo "make mwaa-lock  re-compile mwaa/requirements-check.txt (the MWAA 3.0.6 check venv, mwaa/README.md)"
 	@echo "make clean  remove the local profile's state ($(STATE)/) and the virtual environments"
 
 $(STAMP_SYSTEM): scripts/setup-system.sh
@@ -30,7 +31,11 @@ setup: $(STAMP_SYSTEM)
 demo: setup
 	$(SEQFLOW) demo
 
-test: setup
+# the MWAA 3.0.6 compatibility check's venv (.venv-mwaa); only the tests need it (tests/mwaa)
+setup-mwaa: setup
+	./scripts/setup-mwaa-venv.sh
+
+test: setup setup-mwaa
 	$(PYTEST) -n 2 --dist loadgroup
 
 up: setup
@@ -45,5 +50,8 @@ lock:
 	python3 -m uv pip compile requirements.in --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.txt --custom-compile-command "make lock"
 	python3 -m uv pip compile requirements-lint.in --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements-lint.txt --custom-compile-command "make lock"
 
+mwaa-lock:
+	./scripts/setup-mwaa-venv.sh lock
+
 clean:
-	rm -rf $(STATE) $(VENV) $(VENV)-lint
+	rm -rf $(STATE) $(VENV) $(VENV)-lint $(VENV)-mwaa
