@@ -2,8 +2,9 @@
 ### seqflow: analysis of one sequencing run
 
 One DAG run per sequencing run (and reference), started by
-**seqflow_daily_ingest** or by hand from the trigger form (every param is
-validated by its JSON schema there, and again by `plan`).
+**seqflow_daily_ingest** or by hand from the trigger form (**Run** is required;
+the help under each field says what a value must look like, and `plan`
+validates every param again).
 
 1. **plan**: validates the params against the run's sample sheet (unknown
    samples, bad run ids and traversal attempts fail here, with the reason),
@@ -14,21 +15,27 @@ validated by its JSON schema there, and again by `plan`).
    *analysis identity* is the run, pipeline version, reference, aligner and
    caller: a run already analysed with exactly this identity is skipped
    unless `force` is set.
-2. **restore_archived**: restores Glacier / Deep Archive inputs (aws profile;
-   nothing is archived locally).
-3. **prepare_reference**: the reference's aligner index (built once locally
-   and cached; on AWS built by a Batch job at registration).
+2. [local] **restore_archived**: nothing is archived in local raw storage; the task only marks the step.
+2. [aws] **restore_archived**: restores the run's Glacier / Deep Archive objects and waits for them.
+3. [local] **prepare_reference**: the reference's aligner index, built once and cached.
+3. [aws] **prepare_reference**: the reference's aligner index, built by a Batch job at registration.
 4. **sample** (one mapped group per sample, labelled by sample): `fastp` QC →
    `align` (bwa mem or minimap2 | samtools fixmate/sort/markdup) →
    `call_variants` (bcftools mpileup/call/norm, with the reference's ploidy
-   file) → `bam_qc` (samtools) → `vcf_stats` (bcftools stats). The commands
-   are the step scripts under `containers/<tool>/`, run as processes (local)
-   or as AWS Batch jobs; `engine=omics` runs the same scripts as one
+   file) → `bam_qc` (samtools) → `vcf_stats` (bcftools stats): the step
+   scripts under `containers/<tool>/`,
+   [local] run as processes on this machine (engine `local`).
+   [aws] run as AWS Batch jobs (engine `batch`); `engine=omics` runs them as one
    AWS HealthOmics run per sample instead (`omics_run`).
-5. **convert_to_parquet** (per VCF; in process locally, the Glue job on AWS)
-   → **register_partitions** → **qc_summary** → **finalise_run**: QC metrics,
-   `qc_summary.json/.md`, `manifest.json` under
-   `results/<run>/<version>/<reference>/<aligner>-<caller>/`, registry *analysed*.
+5. [local] **convert_to_parquet** (per VCF, in process, into the Iceberg lake) → **register_partitions** → **qc_summary** (DuckDB) → **finalise_run**.
+5. [aws] **convert_to_parquet** (one Glue job run per analysis) → **register_partitions** → **qc_summary** (Athena) → **finalise_run**.
+
+**finalise_run** writes the QC metrics, `qc_summary.json/.md`, the
+**MultiQC report** (`multiqc_report.html`: fastp, samtools and bcftools over
+every sample, with seqflow's per-sample table) and `manifest.json` under
+`results/<run>/<version>/<reference>/<aligner>-<caller>/`, and records the
+analysis *analysed* in the registry. Each DAG run's **MultiQC report** tab
+shows its report.
 
 **Add a genome**: `seqflow reference add NAME --fasta PATH|URI [--ploidy 2 --ploidy chrM=1]`,
 then trigger with `reference=NAME` (or map the sheet's `Sample_Project` to it:
@@ -44,6 +51,7 @@ from airflow.sdk import DAG, task
 from seqflow.alerts import failure_callback
 from seqflow.compat import ALL_DONE_MIN_ONE_SUCCESS
 from seqflow.config import profile
+from seqflow.dagdocs import for_profile
 from seqflow.params import analysis_params
 from seqflow.wiring import edges
 
@@ -62,7 +70,7 @@ default_args = {
 with DAG(
     dag_id=DAG_ID,
     description="QC, alignment, variant calling and the variant lake for one sequencing run",
-    doc_md=__doc__,
+    doc_md=for_profile(__doc__, PROFILE),
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
