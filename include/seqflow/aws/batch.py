@@ -344,6 +344,7 @@ def batch_operator(step: str, requests, **kwargs):
         # two days of polls; the job definitions' own timeouts end a stuck job sooner
         max_retries=max(1, 2 * 24 * 3600 // poll_seconds(30)),
         awslogs_enabled=True,
-        map_index_template="{{ task.tags['sample_id'] }}",
+        # ti.task, not task: Airflow 3.0 (MWAA) renders the map index with the unrendered task as ``task``
+        map_index_template="{{ ti.task.tags['sample_id'] }}",
         **kwargs,
     )

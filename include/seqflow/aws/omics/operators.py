@@ -281,9 +281,10 @@ class OmicsStartRunOperator(AwsBaseOperator[OmicsHook]):
         run = self.start_or_reattach(context)
         self.omics_run_id = run_id = run["id"]
         ti = context["ti"]
-        ti.xcom_push(key="omics_run_id", value=run_id)
-        ti.xcom_push(key="omics_run_arn", value=run.get("arn"))
-        ti.xcom_push(key="omics_run_output_uri", value=run.get("runOutputUri"))
+        for key, value in (("omics_run_id", run_id), ("omics_run_arn", run.get("arn")),
+                           ("omics_run_output_uri", run.get("runOutputUri"))):
+            if value is not None:  # Airflow 3.0 (MWAA) rejects an XCom whose value is None
+                ti.xcom_push(key=key, value=value)
         OmicsRunLink.persist(
             context=context,
             operator=self,
