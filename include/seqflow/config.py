@@ -59,10 +59,12 @@ _SQS_QUEUE_URL = re.compile(r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[0
 
 
 def run_events_queue() -> str | None:
-    """The SQS queue of raw-storage flag notifications (``SEQFLOW_RUN_EVENTS_QUEUE``, aws profile), or
-    None: no event-driven start, the ingest's schedule alone finds runs. Read at DAG parse time, so an
-    environment variable (MWAA: ``mwaa/startup.sh`` exports the Terraform output)."""
-    value = os.environ.get("SEQFLOW_RUN_EVENTS_QUEUE", "").strip()
+    """The SQS queue of raw-storage flag notifications (aws profile), or None: no event-driven start, the
+    ingest's schedule alone finds runs. ``SEQFLOW_RUN_EVENTS_QUEUE``, else the Airflow option
+    ``[seqflow] run_events_queue`` as MWAA exports it (``AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE``; Terraform
+    sets it when ``run_events_enabled``). Read at DAG parse time, so from the environment only."""
+    value = (os.environ.get("SEQFLOW_RUN_EVENTS_QUEUE", "").strip()
+             or os.environ.get("AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE", "").strip())
     if not value:
         return None
     if not _SQS_QUEUE_URL.match(value):

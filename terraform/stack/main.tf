@@ -164,6 +164,16 @@ module "monitoring" {
   log_retention_days               = var.log_retention_days
 }
 
+module "run_events" {
+  source = "../modules/run_events"
+
+  name_prefix     = local.name_prefix
+  raw_bucket_name = local.bucket.raw.name
+  raw_prefix      = module.storage.raw_prefix
+  flag_names      = concat(var.completion_flags, var.qa_flag == null ? [] : [var.qa_flag])
+  kms_key_arn     = module.events.kms_key_arn
+}
+
 module "airflow" {
   source = "../modules/airflow"
 
@@ -203,8 +213,14 @@ module "airflow" {
     database_arn  = module.glue_athena.database_arn
     table_arns    = module.glue_athena.table_arns
   }
-  athena_workgroup_name        = module.glue_athena.workgroup_name
-  athena_workgroup_arn         = module.glue_athena.workgroup_arn
+  athena_workgroup_name = module.glue_athena.workgroup_name
+  athena_workgroup_arn  = module.glue_athena.workgroup_arn
+  run_events = {
+    enabled     = var.run_events_enabled
+    queue_url   = module.run_events.queue_url
+    queue_arn   = module.run_events.queue_arn
+    kms_key_arn = module.events.kms_key_arn
+  }
   alerts_topic_arn             = module.events.topic_arn
   alerts_kms_key_arn           = module.events.kms_key_arn
   default_engine               = var.default_engine

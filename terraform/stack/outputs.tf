@@ -115,3 +115,13 @@ output "alert_rule_patterns" {
   description = "Event pattern of every alert rule."
   value       = module.events.rule_patterns
 }
+
+output "run_events_queue_url" {
+  description = "The run-flags queue: SEQFLOW_RUN_EVENTS_QUEUE of a self-hosted Airflow (MWAA gets it as the seqflow.run_events_queue option when run_events_enabled)."
+  value       = module.run_events.queue_url
+}
+
+output "run_events_flag_keys" {
+  description = "The object keys the run-flags rule matches (tests check its flag names against the code's)."
+  value       = module.run_events.flag_keys
+}

@@ -338,3 +338,21 @@ variable "activate_cost_allocation_tags" {
   description = "Activate the project, run_id, sample_id and pipeline_version cost-allocation tags (once Billing has seen them)."
   default     = false
 }
+
+variable "completion_flags" {
+  description = "The files an instrument writes last into a run folder (seqflow.config.DEFAULT_COMPLETION_FLAGS; a test keeps them equal): their arrival in the raw bucket is a run event."
+  type        = list(string)
+  default     = ["CopyComplete.txt", "RTAComplete.txt"]
+}
+
+variable "qa_flag" {
+  description = "File name of the technician's QA-pass flag, if the ingest is triggered with one (its arrival is a run event too); null: none."
+  type        = string
+  default     = null
+}
+
+variable "run_events_enabled" {
+  description = "Event-driven start: Airflow listens to the run-flags queue (the seqflow_run_events DAG starts a run's ingest within minutes of its flag reaching raw storage). Off: the ingest's schedule alone finds runs."
+  type        = bool
+  default     = false
+}

@@ -52,7 +52,8 @@ def test_secrets_backend_prefixes_match_the_scheme():
     assert local["ssm_variables_prefix"] == config_keys.SSM_VARIABLES_PREFIX
     assert local["variable_prefix"] == config_keys.VARIABLE_PREFIX
     mwaa = resources(AIRFLOW)[("aws_mwaa_environment", "this")]
-    options = mwaa["airflow_configuration_options"]
+    assert "local.mwaa_secrets_options" in mwaa["airflow_configuration_options"]
+    options = local["mwaa_secrets_options"]
     assert options["secrets.backend"].endswith("SystemsManagerParameterStoreBackend")
     assert "local.ssm_variables_prefix" in options["secrets.backend_kwargs"]
 

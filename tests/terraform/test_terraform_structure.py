@@ -12,7 +12,7 @@ from tf_helpers import ENVS, MODULES, REPO, STACK, TERRAFORM, blocks, module_dir
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 EXPECTED_MODULES = {"network", "storage", "datasync", "batch", "ecr", "omics", "glue_athena", "events", "monitoring",
-                    "airflow", "cost"}
+                    "airflow", "cost", "run_events"}
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 
 

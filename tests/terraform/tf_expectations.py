@@ -2,6 +2,8 @@
 
 * ``expected_ssm_names``: every key the aws profile requires
   (``seqflow.aws.config_keys.AWS_CONFIG_KEYS``) -> ``ssm_parameter_name(key)``.
+* ``expected_completion_flags``: the completion flags (``seqflow.config``), whose
+  arrival in the raw bucket the run-events rule matches.
 * ``expected_iam_actions``: the IAM actions behind every AWS call the DAGs and
   ``include/seqflow/aws`` make. The calls are found in the source (an AST scan
   for method calls that are botocore operations of the services the code uses,
@@ -76,6 +78,8 @@ PROVIDER_CLASSES = {
     "S3KeySensor": ["s3:GetObject", "s3:ListBucket"],
     "AthenaOperator": ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"],
     "SystemsManagerParameterStoreBackend": ["ssm:GetParameter"],
+    # the run-events asset watcher (include/seqflow/aws/events.py): ReceiveMessage, DeleteMessageBatch
+    "SqsSensorTrigger": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
 }
 
 #: imported provider names that make no AWS call of their own (bases, helpers, exceptions)
@@ -170,9 +174,16 @@ def expected_ssm_names() -> dict[str, str]:
     return {key: config_keys.ssm_parameter_name(key) for key in config_keys.AWS_CONFIG_KEYS}
 
 
+def expected_completion_flags() -> list[str]:
+    from seqflow.config import DEFAULT_COMPLETION_FLAGS
+
+    return list(DEFAULT_COMPLETION_FLAGS)
+
+
 def expectations() -> dict:
     """The tfvars of terraform/envs/<env>/tests/plan.tftest.hcl."""
-    return {"expected_ssm_names": expected_ssm_names(), "expected_iam_actions": expected_iam_actions()}
+    return {"expected_ssm_names": expected_ssm_names(), "expected_iam_actions": expected_iam_actions(),
+            "expected_completion_flags": expected_completion_flags()}
 
 
 if __name__ == "__main__":

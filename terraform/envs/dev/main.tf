@@ -44,6 +44,7 @@ module "seqflow" {
   restore_tier                 = var.restore_tier
   registry_deletion_protection = var.registry_deletion_protection
   enable_mwaa                  = var.enable_mwaa
+  run_events_enabled           = var.run_events_enabled
   mwaa_environment_class       = var.mwaa_environment_class
 
   alert_emails                  = var.alert_emails

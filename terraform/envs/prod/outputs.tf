@@ -72,3 +72,13 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the deployment."
   value       = module.seqflow.dashboard_name
 }
+
+output "run_events_queue_url" {
+  description = "The run-flags queue (SEQFLOW_RUN_EVENTS_QUEUE of a self-hosted Airflow)."
+  value       = module.seqflow.run_events_queue_url
+}
+
+output "run_events_flag_keys" {
+  description = "The object keys the run-flags rule matches."
+  value       = module.seqflow.run_events_flag_keys
+}

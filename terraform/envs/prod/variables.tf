@@ -161,3 +161,9 @@ variable "activate_cost_allocation_tags" {
   description = "Activate the cost-allocation tags (after Billing has seen them)."
   default     = false
 }
+
+variable "run_events_enabled" {
+  description = "Event-driven start: Airflow listens to the raw bucket's flag events (docs/aws.md, Event-driven start)."
+  type        = bool
+  default     = false
+}

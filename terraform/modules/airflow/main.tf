@@ -368,6 +368,25 @@ data "aws_iam_policy_document" "pipeline" {
     resources = [var.alerts_topic_arn]
   }
 
+  # -- run events: the seqflow_run_events DAG's AssetWatcher (the provider's
+  # SqsSensorTrigger) receives the raw bucket's flag events and deletes them
+  statement {
+    sid       = "RunEventsQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [var.run_events.queue_arn]
+  }
+
+  statement {
+    sid       = "RunEventsKey"
+    actions   = ["kms:Decrypt"]
+    resources = [var.run_events.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
+    }
+  }
+
   statement {
     sid       = "AlertsKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -710,6 +729,17 @@ resource "aws_cloudwatch_log_group" "mwaa" {
   kms_key_id        = aws_kms_key.mwaa[0].arn
 }
 
+locals {
+  # the SSM secrets backend: Variables and Connections under the deployment's prefixes
+  mwaa_secrets_options = {
+    "secrets.backend" = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
+    "secrets.backend_kwargs" = jsonencode({
+      variables_prefix   = local.ssm_variables_prefix
+      connections_prefix = local.ssm_connections_prefix
+    })
+  }
+}
+
 resource "aws_mwaa_environment" "this" {
   count = var.enable_mwaa ? 1 : 0
 
@@ -735,13 +765,9 @@ resource "aws_mwaa_environment" "this" {
 
   # Variables come from SSM under the scheme above; nothing else is configured
   # in the Airflow UI
-  airflow_configuration_options = {
-    "secrets.backend" = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
-    "secrets.backend_kwargs" = jsonencode({
-      variables_prefix   = local.ssm_variables_prefix
-      connections_prefix = local.ssm_connections_prefix
-    })
-  }
+  # MWAA exports seqflow.run_events_queue as AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE (seqflow.config.run_events_queue)
+  airflow_configuration_options = merge(local.mwaa_secrets_options,
+  var.run_events.enabled ? { "seqflow.run_events_queue" = var.run_events.queue_url } : {})
 
   network_configuration {
     security_group_ids = [aws_security_group.mwaa[0].id]

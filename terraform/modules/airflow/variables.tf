@@ -224,3 +224,13 @@ variable "log_retention_days" {
   description = "Retention in days of the MWAA log groups (airflow-<environment>-<log type>)."
   default     = 365
 }
+
+variable "run_events" {
+  description = "The run-flags queue (modules/run_events) and whether Airflow listens to it: enabled sets the seqflow.run_events_queue option, which defines the seqflow_run_events DAG."
+  type = object({
+    enabled     = bool
+    queue_url   = string
+    queue_arn   = string
+    kms_key_arn = string
+  })
+}

@@ -70,6 +70,9 @@ def test_the_queue_setting_must_be_an_sqs_url(monkeypatch):
     assert run_events_queue() == QUEUE_URL
     monkeypatch.delenv("SEQFLOW_RUN_EVENTS_QUEUE")
     assert run_events_queue() is None
+    # MWAA: Terraform's airflow_configuration_options "seqflow.run_events_queue", exported by MWAA
+    monkeypatch.setenv("AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE", QUEUE_URL)
+    assert run_events_queue() == QUEUE_URL
 
 
 _DUMP = """

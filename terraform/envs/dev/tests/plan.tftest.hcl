@@ -114,6 +114,16 @@ run "plan" {
     error_message = "The Airflow execution role does not allow calls the code makes: ${jsonencode(setsubtract(var.expected_iam_actions, output.airflow_execution_role_actions))}"
   }
 
+  # ------------------------------------------------------------ run events
+  assert {
+    condition     = [for k in output.run_events_flag_keys : k.wildcard] == [for f in var.expected_completion_flags : "runs/*/${f}"]
+    error_message = "The run-events rule must match the code's completion flags directly inside a raw run folder: ${jsonencode(output.run_events_flag_keys)}"
+  }
+  assert {
+    condition     = contains(output.airflow_execution_role_actions, "sqs:ReceiveMessage") && contains(output.airflow_execution_role_actions, "sqs:DeleteMessage")
+    error_message = "The execution role must receive and delete the run-events queue's messages."
+  }
+
   # ------------------------------------------------------------ alerts and alarms
   assert {
     condition     = !strcontains(jsonencode(output.alert_rule_patterns), "COMPLETED") && !strcontains(jsonencode(output.alert_rule_patterns), "SUCCEEDED")
