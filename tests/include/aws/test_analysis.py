@@ -476,7 +476,8 @@ def test_qc_summary_sql_reads_the_variants_table_of_exactly_this_analysis():
 # ---------------------------------------------------------------- finalise_run
 
 QC_FILES = {
-    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000}}}),
+    "fastp.json": json.dumps({"summary": {"before_filtering": {"total_reads": 2000},
+                                          "after_filtering": {"total_reads": 1980}}}),
     "flagstat.json": json.dumps({"QC-passed reads": {"mapped %": 98.25}}),
     "markdup.txt": "EXAMINED: 1000\nDUPLICATE TOTAL: 30\n",
     "coverage.tsv": ("#rname\tstartpos\tendpos\tnumreads\tcovbases\tcoverage\tmeandepth\tmeanbaseq\tmeanmapq\n"
