@@ -91,7 +91,6 @@ def create_app():
     from fastapi.responses import FileResponse, RedirectResponse
 
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.common.db.common import SessionDep
     from airflow.api_fastapi.core_api.security import requires_access_dag
     from airflow.models import DagRun
 
@@ -99,20 +98,25 @@ def create_app():
 
     @app.get("/dags/{dag_id}/runs/{run_id}/multiqc",
              dependencies=[Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.RUN))])
-    def multiqc_report(dag_id: str, run_id: str, session: SessionDep):
+    def multiqc_report(dag_id: str, run_id: str):
         """The MultiQC report of an analysis DAG run (its ``finalise_run`` names it)."""
+        # a session of our own: this module's postponed annotations hide Airflow's SessionDep from FastAPI
+        from airflow.utils.session import create_session
+
         from seqflow.config import profile
 
-        dag_run = session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.run_id == run_id).one_or_none()
+        with create_session() as session:
+            dag_run = session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.run_id == run_id).one_or_none()
+            state = dag_run.state if dag_run is not None else None
+            result = finalise_result(session, dag_id, run_id) if dag_run is not None else None
         if dag_run is None:
             return _page("No such DAG run", f"{dag_id} has no DAG run {run_id}.", 404)
-        result = finalise_result(session, dag_id, run_id)
         if result is None:
             if dag_id != "seqflow_analysis":
                 why = ("MultiQC reports belong to seqflow_analysis DAG runs (one per sequencing run); "
                        f"{dag_id} has none. Open the analysis runs this DAG run started.")
             else:
-                why = (f"This DAG run ({dag_run.state}) has no result of {REPORT_TASK} yet: the report is "
+                why = (f"This DAG run ({state}) has no result of {REPORT_TASK} yet: the report is "
                        "written when the run's analysis finishes (not at all when plan skipped the run "
                        "as already analysed).")
             return _page("No MultiQC report", why, 404)
