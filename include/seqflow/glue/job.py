@@ -18,7 +18,11 @@ A job run killed at any point leaves readers on the old snapshot or the new
 one; a failed run commits nothing of ``variants`` and leaves unreferenced
 data files. The tables are created at first use by :meth:`Lake.ensure`, with
 the same schema, partition spec and properties as the local lake (see
-``docs/lake.md``, *AWS*, for why Terraform does not declare them).
+``docs/lake.md``, *AWS*, for why Terraform does not declare them). After the
+commits the job runs the ``CREATE OR REPLACE VIEW`` of the lake's views on
+Athena (:mod:`seqflow.glue.views`), so the named queries over
+``variants_latest`` / ``qc_metrics_latest`` run there; a failure there fails
+the run after its commits (a retry re-commits the same rows and tries again).
 
 Imports: the lake modules, pyiceberg, pyarrow, numpy, boto3 (on Glue) and the
 standard library only; ``seqflow.glue.package`` ships exactly the modules
@@ -42,7 +46,8 @@ from seqflow.glue.manifest import RESULT_FORMAT, Manifest, SampleEntry, result_u
 
 log = logging.getLogger("seqflow.glue")
 
-DEFAULTS = {"bcftools_uri": "-", "parallel": "2", "region": "-"}
+#: ``athena_workgroup`` "-": no views (a run outside the deployment; Terraform sets the workgroup)
+DEFAULTS = {"bcftools_uri": "-", "parallel": "2", "region": "-", "athena_workgroup": "-"}
 REQUIRED = ["manifest_uri", "lake_uri", "database"]
 #: Conversions at once on one worker (G.1X: 4 vCPUs; each conversion runs bcftools and an Arrow writer).
 MAX_PARALLEL = 8
@@ -156,8 +161,9 @@ def _convert_one(s3, tbl, manifest: Manifest, entry: SampleEntry, work: Path, bc
         shutil.rmtree(sample_dir, ignore_errors=True)
 
 
-def run(args: dict[str, str], *, s3=None, workdir: str | Path | None = None) -> dict:
-    """Convert and commit the manifest's samples; returns (and writes) the job's result."""
+def run(args: dict[str, str], *, s3=None, athena=None, workdir: str | Path | None = None) -> dict:
+    """Convert and commit the manifest's samples, then create or replace the lake's views on Athena
+    (:mod:`seqflow.glue.views`; skipped when ``athena_workgroup`` is "-"); returns (and writes) the job's result."""
     import boto3
 
     from seqflow.lake import iceberg, publish_qc_metrics
@@ -182,6 +188,14 @@ def run(args: dict[str, str], *, s3=None, workdir: str | Path | None = None) -> 
     snapshot = iceberg.commit_replace(tbl, values, data_files, properties={
         "seqflow.samples": str(len(manifest.samples)), "seqflow.manifest": args["manifest_uri"]})
     qc = publish_qc_metrics(lake, qc_rows(s3, manifest), identity=manifest.identity)
+    views = {}
+    if args.get("athena_workgroup", "-") != "-":  # after the commits: Athena refuses a view over a missing table
+        from seqflow.glue.views import create_views
+
+        views = create_views(athena or boto3.client("athena", region_name=region), args["database"],
+                             args["athena_workgroup"])
+    else:
+        log.warning("no --athena_workgroup: the lake's views are not created on Athena")
     result = {
         "format": RESULT_FORMAT,
         "manifest_uri": args["manifest_uri"],
@@ -189,6 +203,7 @@ def run(args: dict[str, str], *, s3=None, workdir: str | Path | None = None) -> 
         "identity": manifest.identity.to_dict(),
         "database": args["database"],
         "snapshots": {manifest.table: snapshot, "qc_metrics": qc.snapshot_id},
+        "views": views,
         "samples": {e.sample_id: {"rows": rows, "records": records, "files": len(files)}
                     for e, files, rows, records in done},
         "seconds": round(time.monotonic() - started, 3),

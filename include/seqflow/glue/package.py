@@ -6,7 +6,9 @@ packages at every job start and replaced Glue's own boto3). Instead:
 
 * ``--extra-py-files``: a zip of the modules :mod:`seqflow.glue.job` imports,
   found by reading their ``import`` statements (also those inside functions),
-  from ``seqflow.glue.job`` down; nothing else of the package. The zip is
+  from ``seqflow.glue.job`` down, and the view files of ``sql/views/``
+  (:data:`DATA_DIRS`, run on Athena by :mod:`seqflow.glue.views`); nothing
+  else of the package. The zip is
   reproducible (sorted entries, fixed times and modes), so its SHA-256 names
   its content: Terraform uploads it under a key with that digest.
 * ``--additional-python-modules``: :func:`requirements`, the pins of the
@@ -37,6 +39,9 @@ LOCK = REPO / "requirements.txt"
 ENTRY = "seqflow.glue.job"
 DEFAULT_OUT = REPO / "dist" / "glue" / "seqflow-glue.zip"
 
+#: data files shipped beside the modules (folders under include/seqflow, their ``*.sql``): the lake's
+#: views, which the job creates on Athena (seqflow.glue.views)
+DATA_DIRS = ("sql/views",)
 #: third-party distributions the job's modules import, by import name
 IMPORTED_DISTRIBUTIONS = {"pyiceberg": "pyiceberg", "pyarrow": "pyarrow", "numpy": "numpy", "boto3": "boto3"}
 #: provided by Glue 5.0 (boto3 and what it needs): never pinned, so pip leaves Glue's own in place
@@ -113,6 +118,11 @@ def module_paths(entry: str = ENTRY) -> list[str]:
     return sorted(_module_file(m).relative_to(SOURCE_ROOT).as_posix() for m in module_closure(entry)[0])
 
 
+def data_paths() -> list[str]:
+    """Paths inside the zip of the data files (``seqflow/sql/views/variants_latest.sql``, …), sorted."""
+    return sorted(p.relative_to(SOURCE_ROOT).as_posix() for d in DATA_DIRS for p in (PACKAGE_ROOT / d).glob("*.sql"))
+
+
 def lock_pins(lock: Path = LOCK) -> dict[str, str]:
     """Normalised distribution name -> pinned version, from the lock."""
     pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock.read_text(), re.M)
@@ -159,7 +169,7 @@ def build(out: Path = DEFAULT_OUT, entry: str = ENTRY) -> dict:
     files = {}
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for rel in module_paths(entry):
+        for rel in sorted(module_paths(entry) + data_paths()):
             data = (SOURCE_ROOT / rel).read_bytes()
             info = zipfile.ZipInfo(rel, date_time=ZIP_TIME)
             info.external_attr = ZIP_MODE

@@ -23,9 +23,14 @@ locals {
   # the lake's Iceberg tables (seqflow.lake.iceberg.TABLES; a test keeps them equal),
   # created by the converter job at first use under <lake_root>iceberg/<table>/
   tables = ["variants", "qc_metrics"]
+  # the lake's views (include/seqflow/sql/views; a test keeps them equal): Athena
+  # views the converter job creates or replaces after each run's commits
+  # (seqflow.glue.views); Glue holds them as tables, so their ARNs are table ARNs
+  views = ["qc_metrics_latest", "variants_latest"]
   table_arns = [
-    for t in local.tables : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.this.name}/${t}"
+    for t in concat(local.tables, local.views) : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.this.name}/${t}"
   ]
+  athena_results_bucket_arn = "arn:${local.partition}:s3:::${var.athena_results_bucket_name}"
 
   lake_root        = "s3://${var.lake_bucket_name}/${var.lake_prefix}"
   artifact_folder  = "glue/${var.job_name_suffix}"
@@ -219,6 +224,22 @@ data "aws_iam_policy_document" "this" {
     )
   }
 
+  # the lake's views: CREATE OR REPLACE VIEW on Athena after the commits
+  # (Athena creates the view in Glue with the caller's rights: IcebergCatalog
+  # covers the view ARNs; it writes the statement's result to the workgroup's
+  # output location, encrypted with var.kms_key_arn: DataKey)
+  statement {
+    sid       = "AthenaViews"
+    actions   = ["athena:StartQueryExecution", "athena:GetQueryExecution"]
+    resources = [aws_athena_workgroup.this.arn]
+  }
+
+  statement {
+    sid       = "AthenaResults"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.athena_results_bucket_arn, "${local.athena_results_bucket_arn}/*"]
+  }
+
   # continuous logging to the Glue log groups, encrypted by the security configuration
   statement {
     sid = "JobLogs"
@@ -288,6 +309,7 @@ resource "aws_glue_job" "this" {
       "--TempDir"                          = "s3://${var.temp_bucket_name}/glue/tmp/"
       "--lake_uri"                         = trimsuffix(local.lake_root, "/")
       "--database"                         = aws_glue_catalog_database.this.name
+      "--athena_workgroup"                 = aws_athena_workgroup.this.name
       "--parallel"                         = tostring(var.conversions_per_run)
       "--bcftools_uri"                     = var.bcftools_archive_file == null ? "-" : "s3://${var.artifacts_bucket_name}/${aws_s3_object.bcftools[0].key}"
     },

@@ -9,7 +9,7 @@ output "table_names" {
 }
 
 output "table_arns" {
-  description = "Lake table ARNs (for IAM: the tables need not exist yet)."
+  description = "Lake table and view ARNs (for IAM: the tables and views need not exist yet)."
   value       = local.table_arns
 }
 
