@@ -25,6 +25,9 @@ STATUSES = ("waiting", "ingesting", "ingested", "incomplete", "analysing", "anal
 #: analysis key of the ingest record, which no analysis owns
 INGEST = "-"
 
+#: status values of a launch request (``seqflow launch``), in the order it goes through them
+REQUEST_STATUSES = ("requested", "running", "analysed", "partially_analysed", "failed")
+
 
 @dataclass
 class RunRecord:
@@ -34,6 +37,18 @@ class RunRecord:
     #: the analysis key ``<version>/<reference>/<aligner>/<caller>``, or :data:`INGEST`
     analysis: str
     status: str
+    updated_at: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RequestRecord:
+    """One launch request (:mod:`seqflow.launch`): its runs, their DAG run ids, outputs and logs in
+    ``details``, and every status it went through in ``details["history"]``."""
+
+    request_id: str
+    status: str
+    created_at: str
     updated_at: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -70,6 +85,11 @@ class SqliteRunRegistry:
                 " run_id TEXT NOT NULL, analysis TEXT NOT NULL, status TEXT NOT NULL,"
                 " updated_at TEXT NOT NULL, details TEXT NOT NULL,"
                 " PRIMARY KEY (run_id, analysis))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS requests ("
+                " request_id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL,"
+                " updated_at TEXT NOT NULL, details TEXT NOT NULL)"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -116,6 +136,43 @@ class SqliteRunRegistry:
         with closing(self._connect()) as db:
             rows = db.execute(query + " ORDER BY run_id, analysis", args).fetchall()
         return [RunRecord(*r[:4], json.loads(r[4])) for r in rows]
+
+    def put_request(self, request_id: str, status: str, **details: Any) -> RequestRecord:
+        """Create or update a launch request; ``details`` are merged into the stored ones and a change
+        of status is appended to its history. A request never leaves a final status."""
+        if status not in REQUEST_STATUSES:
+            raise ValueError(f"unknown request status {status!r}; expected one of {', '.join(REQUEST_STATUSES)}")
+        now = _now()
+        with closing(self._connect()) as db, db:
+            row = db.execute("SELECT status, created_at, details FROM requests WHERE request_id = ?",
+                             (request_id,)).fetchone()
+            old_status, created, stored = (row[0], row[1], json.loads(row[2])) if row else (None, now, {})
+            if old_status in REQUEST_STATUSES[2:] and status != old_status:
+                raise ValueError(f"request {request_id} is {old_status}; it cannot become {status}")
+            history = list(stored.get("history", []))
+            if status != old_status:
+                history.append({"status": status, "at": now})
+            merged = {**stored, **details, "history": history}
+            db.execute(
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET"
+                " status = excluded.status, updated_at = excluded.updated_at, details = excluded.details",
+                (request_id, status, created, now, json.dumps(merged, sort_keys=True)),
+            )
+        return RequestRecord(request_id, status, created, now, merged)
+
+    def get_request(self, request_id: str) -> RequestRecord | None:
+        """A launch request, or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT request_id, status, created_at, updated_at, details FROM requests"
+                             " WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else RequestRecord(*row[:4], json.loads(row[4]))
+
+    def list_requests(self) -> list[RequestRecord]:
+        """All launch requests, oldest first."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT request_id, status, created_at, updated_at, details FROM requests"
+                              " ORDER BY created_at, request_id").fetchall()
+        return [RequestRecord(*r[:4], json.loads(r[4])) for r in rows]
 
 
 def local_registry() -> SqliteRunRegistry:

@@ -1,4 +1,5 @@
-"""``seqflow up`` (the local Airflow, kept running), ``seqflow status`` (the run registry) and
+"""``seqflow up`` (the local Airflow, kept running), ``seqflow status`` (the run registry and launch
+requests), ``seqflow launch`` (a launch file's runs submitted to the running local Airflow) and
 ``seqflow backfill`` (a backfill of the ingest on the running local Airflow)."""
 
 from __future__ import annotations
@@ -51,16 +52,118 @@ def backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def launch(args: argparse.Namespace) -> int:
+    """Validate a launch file and submit its runs to the analysis DAG of the running `seqflow up`."""
+    from seqflow.launch import LaunchFileError, read_launch_file, schema_text, submit
+    from seqflow.local.client import AirflowClient
+    from seqflow.registry import local_registry
+
+    if args.schema:
+        print(schema_text(), end="")
+        return 0
+    if not args.file:
+        print("seqflow launch: a launch file is required (or --schema)")
+        return 2
+    try:
+        request = read_launch_file(args.file)
+    except LaunchFileError as exc:
+        print(exc)
+        return 2
+    if args.check:
+        print(f"{args.file}: valid, {len(request.runs)} run(s)")
+        return 0
+    client = AirflowClient(f"http://127.0.0.1:{args.port}")
+    base_url = _ui_url(args.port)
+    if not client.healthy():
+        print(f"seqflow launch: no local Airflow answers on port {args.port}: start it with `seqflow up`")
+        return 1
+    registry = local_registry()
+    record = submit(request, client, registry)
+    request_id = record["request_id"]
+    for run in record["details"]["runs"].values():
+        print(f"request {request_id}: {run['run_id']}: "
+              + (f"DAG run {run['dag_run_id']}" if run.get("dag_run_id") else f"not submitted: {run.get('error')}"))
+    print(f"request {request_id}: {record['status']} (follow it with `seqflow status`)")
+    if args.wait and record["status"] == "running":
+        record = _wait_for_request(request_id, client, registry, base_url, args.timeout)
+        print(f"request {request_id}: {record['status']}")
+    return 0 if record["status"] in ("requested", "running", "analysed") else 1
+
+
+def _ui_url(port: int) -> str:
+    """The UI's address for the task log links a request records: a browser on this machine reaches the
+    loopback-bound local Airflow as localhost (its base URL, ``seqflow.local.services.airflow_env``)."""
+    return f"http://localhost:{port}"
+
+
+def _wait_for_request(request_id: str, client, registry, base_url: str, timeout_s: float) -> dict:
+    from seqflow.launch import REQUEST_FINAL, refresh
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record = refresh(request_id, client, registry, base_url=base_url)
+        if record["status"] in REQUEST_FINAL or time.monotonic() > deadline:
+            return record
+        time.sleep(3)
+
+
+def _refresh_requests(registry, port: int) -> str | None:
+    """Update the running requests from the local Airflow; why not, when it does not answer."""
+    from seqflow.launch import REQUEST_FINAL, refresh
+    from seqflow.local.client import AirflowClient
+
+    pending = [r for r in registry.list_requests() if r.status not in REQUEST_FINAL]
+    if not pending:
+        return None
+    base_url = _ui_url(port)
+    client = AirflowClient(f"http://127.0.0.1:{port}")
+    if not client.healthy():
+        return f"no local Airflow on port {port}: running requests shown as last recorded"
+    for record in pending:
+        refresh(record.request_id, client, registry, base_url=base_url)
+    return None
+
+
+def _print_requests(requests) -> None:
+    print()
+    width = max(len(r.request_id) for r in requests)
+    print(f"{'request':<{width}}  {'status':<18} {'priority':<8} updated")
+    for r in requests:
+        print(f"{r.request_id:<{width}}  {r.status:<18} {r.details.get('priority', ''):<8} {r.updated_at}"
+              + (f"  {r.details['name']}" if r.details.get("name") else ""))
+        for run in r.details.get("runs", {}).values():
+            state = run.get("status") or run.get("dag_run_state") or "submitted"
+            print(f"{'':<{width}}    {run['run_id']}: {state}, DAG run {run.get('dag_run_id') or '-'}")
+            if run.get("error"):
+                print(f"{'':<{width}}      error: {run['error']}")
+            if run.get("outputs"):
+                print(f"{'':<{width}}      {len(run['outputs'])} output file(s), e.g. {run['outputs'][0]}")
+            if run.get("logs") or run.get("airflow_logs"):
+                print(f"{'':<{width}}      {len(run.get('logs', []))} step log(s), "
+                      f"{len(run.get('airflow_logs', []))} Airflow task log(s)"
+                      + (f"; failed tasks: {', '.join(run['failed_tasks'])}" if run.get("failed_tasks") else ""))
+
+
 def status(args: argparse.Namespace) -> int:
     from seqflow.registry import local_registry
 
-    records = local_registry().list(args.run_id)
+    registry = local_registry()
+    note = None if args.no_refresh else _refresh_requests(registry, args.port)
+    records = registry.list(args.run_id)
+    requests = [] if args.run_id else registry.list_requests()
     if args.json:
-        print(json.dumps([r.__dict__ for r in records], indent=2))
+        print(json.dumps({"runs": [r.__dict__ for r in records], "requests": [r.__dict__ for r in requests]},
+                         indent=2))
         return 0
-    if not records:
+    if note:
+        print(f"seqflow status: {note}")
+    if not records and not requests:
         print("no runs recorded" + (f" for {args.run_id}" if args.run_id else ""))
         return 1 if args.run_id else 0
+    if not records:
+        print("no runs recorded")
+        _print_requests(requests)
+        return 0
     width = max(len(r.run_id) for r in records)
     akey = max(len(r.analysis) for r in records)
     print(f"{'run':<{width}}  {'analysis':<{akey}}  {'status':<18} updated")
@@ -72,6 +175,8 @@ def status(args: argparse.Namespace) -> int:
                 print(f"{'':<{width}}    {sample['sample_id']}: {sample.get('variants_called')} variants,"
                       f" {sample.get('pct_mapped')}% mapped, depth {sample.get('mean_depth')}"
                       + (f", F1 {f1}" if f1 is not None else ""))
+    if requests:
+        _print_requests(requests)
     return 0
 
 
@@ -98,7 +203,21 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=8080, help="the API port of `seqflow up` (default 8080)")
     p.set_defaults(handler=backfill)
 
-    p = subparsers.add_parser("status", help="show runs in the registry (ingest and analysis records)")
-    p.add_argument("run_id", nargs="?", help="one run folder name (default: all)")
+    p = subparsers.add_parser("launch", help="submit a launch file (YAML or JSON: runs, samples, reference, ...) "
+                                             "to the running `seqflow up`; every error of a bad file at once")
+    p.add_argument("file", nargs="?", help="the launch file")
+    p.add_argument("--port", type=int, default=8080, help="the API port of `seqflow up` (default 8080)")
+    p.add_argument("--check", action="store_true", help="only validate the file")
+    p.add_argument("--schema", action="store_true", help="print the launch file's JSON schema")
+    p.add_argument("--wait", action="store_true", help="wait until the request is analysed, partially analysed or failed")
+    p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds --wait waits at most")
+    p.set_defaults(handler=launch)
+
+    p = subparsers.add_parser("status", help="show runs in the registry (ingest and analysis records) and "
+                                             "launch requests")
+    p.add_argument("run_id", nargs="?", help="one run folder name (default: all, and the launch requests)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--port", type=int, default=8080,
+                   help="the API port of `seqflow up`, asked about running requests (default 8080)")
+    p.add_argument("--no-refresh", action="store_true", help="show running requests as last recorded")
     p.set_defaults(handler=status)

@@ -1,0 +1,406 @@
+"""Launch requests: a YAML or JSON file naming one or more runs to analyse, validated, submitted to the
+analysis DAG through Airflow's REST API and followed in the registry until its analyses are over.
+
+A launch file::
+
+    reference: lambda            # defaults of every run below (each param of the analysis DAG)
+    aligner: bwa
+    caller: bcftools
+    pipeline_version: 1.0.0
+    priority: normal             # low, normal or high
+    notify: [lab-ops@example.org]
+    runs:
+      - run_id: 261121_A01234_0001_AHLAMBDADX
+        samples: [LAM-S01]       # empty or left out: every sample of the sheet
+      - run_id: 261122_A01234_0002_AHLAMBDADX
+        reference: GRCh38        # a run may override any default
+
+The schema (:func:`launch_schema`, published as ``schemas/launch.schema.json`` in this package) is built
+from :data:`seqflow.params.ANALYSIS_PARAM_SCHEMAS`, so every param rule has one owner; a file is
+checked against it and each run once more by :func:`seqflow.params.validate_analysis_params`, and
+every error is reported at once with its line. Each request gets an id and a registry record
+(:meth:`seqflow.registry.SqliteRunRegistry.put_request`), and each run a DAG run named
+``launch__<request>__<run>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from seqflow.params import _EXPECTED, _EXPECTED_SAMPLE, ANALYSIS_PARAM_SCHEMAS, ParamsError, validate_analysis_params
+
+#: the published schema, checked against :func:`launch_schema` by the tests
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "launch.schema.json"
+
+#: the analysis DAG every run of a request is submitted to
+ANALYSIS_DAG_ID = "seqflow_analysis"
+
+PRIORITIES = ("low", "normal", "high")
+
+#: analysis params a launch file may set for all its runs or per run (the run itself is per run only)
+DEFAULTABLE = tuple(name for name in ANALYSIS_PARAM_SCHEMAS if name not in ("run_id", "samples"))
+
+#: a notification address: an e-mail address (local alerts are log lines; on AWS, SNS e-mail subscribers)
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+
+_EXPECTED_LAUNCH = {
+    "priority": f"one of {', '.join(PRIORITIES)}",
+    "notify": "a list of unique e-mail addresses",
+    "runs": "a list of at least one run, each a mapping with a run_id",
+    "name": "a short free-text name of the request (at most 200 characters)",
+}
+
+#: request statuses, in the order a request goes through them
+REQUEST_FINAL = ("analysed", "partially_analysed", "failed")
+
+
+def _param_schema(name: str, *, for_run: bool = False) -> dict[str, Any]:
+    schema = {k: v for k, v in ANALYSIS_PARAM_SCHEMAS[name].items() if k not in ("default", "examples")}
+    if name == "run_id" and for_run:
+        schema["type"] = "string"  # null means "the runs of a date", which a launch request never does
+    return schema
+
+
+def launch_schema() -> dict[str, Any]:
+    """The JSON schema of a launch file, built from the analysis params' schemas."""
+    defaults = {name: _param_schema(name) for name in DEFAULTABLE}
+    run = {
+        "type": "object",
+        "title": "Run",
+        "description": "One sequencing run to analyse; any default of the request may be overridden here.",
+        "required": ["run_id"],
+        "additionalProperties": False,
+        "properties": {"run_id": _param_schema("run_id", for_run=True), "samples": _param_schema("samples"),
+                       **defaults},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://seqflow.example/schemas/launch.schema.json",
+        "title": "seqflow launch request",
+        "description": "Runs to analyse with the seqflow_analysis DAG (`seqflow launch FILE`).",
+        "type": "object",
+        "required": ["runs"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "maxLength": 200, "description": "A name for the request."},
+            "priority": {"type": "string", "enum": list(PRIORITIES), "default": "normal",
+                         "description": "The request's priority, recorded with it and shown by `seqflow status` (not yet "
+                                        "passed to the scheduler)."},
+            "notify": {"type": "array", "uniqueItems": True,
+                       "items": {"type": "string", "pattern": EMAIL_PATTERN, "maxLength": 254},
+                       "description": "Who to tell when the request is over."},
+            "runs": {"type": "array", "minItems": 1, "items": run},
+            **defaults,
+        },
+    }
+
+
+def schema_text() -> str:
+    """The published schema file's text."""
+    return json.dumps(launch_schema(), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class LaunchError:
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.where}: {self.message}" if self.line else f"{self.where}: {self.message}"
+
+
+class LaunchFileError(ValueError):
+    """A launch file with errors; :attr:`errors` lists every one, each with its line."""
+
+    def __init__(self, source: str, errors: list[LaunchError]):
+        self.source, self.errors = source, errors
+        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(
+            f"{source}:{e.line}: {e.where}: {e.message}" if e.line else f"{source}: {e.where}: {e.message}"
+            for e in errors))
+
+
+@dataclass(frozen=True)
+class LaunchRun:
+    """One run of a request: its analysis params (the DAG run's conf)."""
+
+    run_id: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A validated launch file."""
+
+    source: str
+    runs: tuple[LaunchRun, ...]
+    priority: str = "normal"
+    notify: tuple[str, ...] = ()
+    name: str | None = None
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """The document and the line (1-based) of each value and mapping key, by path; keys are
+    recorded under the path with a trailing ``("<key>",)`` marker."""
+    import yaml
+
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise LaunchFileError(source, [LaunchError(mark.line + 1 if mark else None, "file",
+                                                   f"not valid YAML or JSON: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise LaunchFileError(source, [LaunchError(None, "file", f"not valid YAML or JSON: {exc}")]) from None
+    lines: dict[tuple, int] = {}
+
+    def walk(n, path: tuple) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                k = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+                lines[(*path, ("<key>", k))] = key.start_mark.line + 1
+                walk(value, (*path, k))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def _line(lines: dict[tuple, int], path: tuple) -> int | None:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def _where(path: tuple) -> str:
+    if not path:
+        return "launch file"
+    out = str(path[0])
+    for p in path[1:]:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def _schema_errors(data: Any, lines: dict[tuple, int]) -> list[LaunchError]:
+    from jsonschema import Draft202012Validator
+
+    errors: list[LaunchError] = []
+    for error in Draft202012Validator(launch_schema()).iter_errors(data):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+            allowed = set(error.schema.get("properties", {}))
+            for key in error.instance:
+                if key not in allowed:
+                    errors.append(LaunchError(_line(lines, (*path, ("<key>", key))), _where((*path, key)),
+                                              f"unknown field; expected one of {', '.join(sorted(allowed))}"))
+            continue
+        if error.validator == "required":
+            errors.append(LaunchError(_line(lines, path), _where(path), error.message))
+            continue
+        # the params' own words for their rules; the launch file's own fields have theirs
+        names = [p for p in path if isinstance(p, str)]
+        name = names[-1] if names else None
+        if name == "samples" and isinstance(path[-1], int):
+            expected = _EXPECTED_SAMPLE
+        elif name == "runs" and isinstance(path[-1], int):
+            expected = "a mapping with a run_id and, optionally, samples and params"
+        elif name in _EXPECTED_LAUNCH:
+            expected = _EXPECTED_LAUNCH[name]
+        else:
+            expected = _EXPECTED.get(name) if name else None
+        if name == "run_id" and expected:
+            expected = expected.removesuffix(" or null")
+        if error.validator == "uniqueItems":
+            message = f"values must be unique, got {error.instance!r}"
+        elif expected:
+            message = f"{error.instance!r} is invalid, expected {expected}"
+        else:
+            message = error.message
+        errors.append(LaunchError(_line(lines, path), _where(path), message))
+    return errors
+
+
+def parse_launch(text: str, source: str = "<launch file>") -> Launch:
+    """Validate a launch file's text; raises :class:`LaunchFileError` with every error and its line."""
+    data, lines = _load_with_lines(text, source)
+    if not isinstance(data, Mapping):
+        raise LaunchFileError(source, [LaunchError(_line(lines, ()), "launch file",
+                                                   f"expected a mapping with a 'runs' list, got {type(data).__name__}")])
+    errors = _schema_errors(data, lines)
+    runs: list[LaunchRun] = []
+    if not errors:
+        defaults = {name: data[name] for name in DEFAULTABLE if name in data}
+        seen: dict[str, int] = {}
+        for i, entry in enumerate(data["runs"]):
+            params = {**defaults, **entry}
+            try:
+                # the rules the schema cannot say (fullmatch of patterns, a run folder's date)
+                validate_analysis_params(params)
+            except ParamsError as exc:
+                errors.append(LaunchError(_line(lines, ("runs", i)), _where(("runs", i)), str(exc)))
+                continue
+            key = json.dumps(params, sort_keys=True)
+            if key in seen:
+                errors.append(LaunchError(_line(lines, ("runs", i)), _where(("runs", i)),
+                                          f"the same run and params as runs[{seen[key]}]"))
+                continue
+            seen[key] = i
+            runs.append(LaunchRun(entry["run_id"], params))
+    if errors:
+        raise LaunchFileError(source, sorted(errors, key=lambda e: (e.line or 0, e.where)))
+    return Launch(source=source, runs=tuple(runs), priority=data.get("priority", "normal"),
+                  notify=tuple(data.get("notify", ())), name=data.get("name"), document=dict(data))
+
+
+def read_launch_file(path: str | Path) -> Launch:
+    """Read and validate a launch file (YAML or JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LaunchFileError(str(path), [LaunchError(None, "file", f"cannot be read: {exc}")]) from None
+    return parse_launch(text, str(path))
+
+
+def new_request_id(now: datetime | None = None) -> str:
+    """A request id: the UTC time and a random suffix, e.g. ``r20261202T001500-3fa9c1``."""
+    now = now or datetime.now(timezone.utc)
+    return f"r{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def dag_run_id(request_id: str, run_id: str) -> str:
+    """The DAG run id of one run of a request: named after the request and the sequencing run."""
+    return f"launch__{request_id}__{run_id}"
+
+
+_REQUEST_ID = re.compile(r"^r\d{8}T\d{6}-[0-9a-f]{6}$")
+
+
+def submit(launch: Launch, client, registry, *, request_id: str | None = None) -> dict[str, Any]:
+    """Record the request (``requested``), trigger one analysis DAG run per run, record ``running`` with
+    the DAG run ids (or ``failed`` if none could be triggered). Returns the request's record details."""
+    request_id = request_id or new_request_id()
+    if not _REQUEST_ID.match(request_id):
+        raise ValueError(f"request id {request_id!r} is invalid, expected r<YYYYmmddTHHMMSS>-<6 hex digits>")
+    runs = {r.run_id if _count(launch, r.run_id) == 1 else f"{r.run_id}#{i}": r for i, r in enumerate(launch.runs)}
+    registry.put_request(request_id, "requested", source=launch.source, name=launch.name,
+                         priority=launch.priority, notify=list(launch.notify), document=launch.document,
+                         runs={key: {"run_id": r.run_id, "params": r.params} for key, r in runs.items()})
+    submitted, errors = {}, {}
+    for i, (key, run) in enumerate(runs.items()):
+        run_name = run.run_id if key == run.run_id else f"{run.run_id}-{i}"
+        dag_run = dag_run_id(request_id, run_name)
+        try:
+            client.trigger(ANALYSIS_DAG_ID, conf=run.params, dag_run_id=dag_run)
+        except Exception as exc:  # recorded in the request; the other runs go on
+            errors[key] = str(exc)
+            continue
+        submitted[key] = dag_run
+    detail_runs = {key: {"run_id": r.run_id, "params": r.params, "dag_run_id": submitted.get(key),
+                         **({"status": "failed", "error": errors[key]} if key in errors else {})}
+                   for key, r in runs.items()}
+    status = "running" if submitted else "failed"
+    return registry.put_request(request_id, status, dag_id=ANALYSIS_DAG_ID, runs=detail_runs).__dict__
+
+
+def _count(launch: Launch, run_id: str) -> int:
+    return sum(1 for r in launch.runs if r.run_id == run_id)
+
+
+def _ui_task_url(base_url: str, dag_id: str, dag_run: str, ti: dict) -> str:
+    url = f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{dag_run}/tasks/{ti['task_id']}"
+    if ti.get("map_index", -1) not in (-1, None):
+        url += f"/mapped/{ti['map_index']}"
+    return url
+
+
+def _file_uri(path: str) -> str:
+    return path if "://" in path else Path(path).resolve().as_uri()
+
+
+def _outputs(record) -> tuple[list[str], list[str]]:
+    """The output files' URIs and the step logs' URIs of an analysis record (its manifest's files)."""
+    details = record.details
+    results = details.get("results_uri")
+    manifest = details.get("manifest")
+    outputs: list[str] = []
+    logs: list[str] = []
+    files: list[str] = []
+    if manifest and "://" not in manifest and Path(manifest).is_file():
+        files = [f["path"] for f in json.loads(Path(manifest).read_text()).get("files", [])]
+        outputs.append(_file_uri(manifest))
+    for rel in files:
+        uri = _file_uri(str(Path(results) / rel)) if results and "://" not in results else f"{results}/{rel}"
+        (logs if rel.endswith(".log") else outputs).append(uri)
+    if not files:  # no local manifest to read (e.g. S3): the record's named outputs
+        for key in ("qc_summary", "manifest", "multiqc_report"):
+            if isinstance(details.get(key), str):
+                outputs.append(_file_uri(details[key]))
+        outputs += [_file_uri(v) for v in (details.get("vcfs") or {}).values()]
+    return outputs, logs
+
+
+def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, Any]:
+    """Bring a running request's record up to date from its DAG runs and the analysis records they wrote:
+    once every DAG run is over, the request is ``analysed`` (every run analysed), ``failed`` (none) or
+    ``partially_analysed``, with each run's outputs, step logs and Airflow task log URLs."""
+    record = registry.get_request(request_id)
+    if record is None:
+        raise KeyError(f"no launch request {request_id}")
+    if record.status in REQUEST_FINAL:
+        return record.__dict__
+    dag_id = record.details.get("dag_id", ANALYSIS_DAG_ID)
+    runs = {key: dict(run) for key, run in record.details.get("runs", {}).items()}
+    for run in runs.values():
+        dag_run = run.get("dag_run_id")
+        if not dag_run or run.get("status") in REQUEST_FINAL:
+            continue
+        state = (client.dag_run(dag_id, dag_run) or {}).get("state")
+        run["dag_run_state"] = state
+        if state not in ("success", "failed"):
+            continue
+        plan = client.xcom(dag_id, dag_run, "plan") or {}
+        key = plan.get("identity_key") if isinstance(plan, Mapping) else None
+        params = validate_analysis_params(run["params"])
+        if key is None and params.reference:  # plan skipped (already analysed) or failed before its XCom
+            key = "/".join((params.pipeline_version, params.reference, params.aligner, params.caller))
+        analysis = registry.get(run["run_id"], key) if key else None
+        tis = client.task_instances(dag_id, dag_run)
+        run["airflow_logs"] = [_ui_task_url(base_url, dag_id, dag_run, ti) for ti in tis]
+        run["failed_tasks"] = sorted({ti["task_id"] for ti in tis if ti.get("state") in ("failed", "upstream_failed")})
+        if analysis is not None and analysis.status in ("analysed", "partially_analysed", "failed"):
+            run["analysis"] = key
+            run["status"] = analysis.status if state == "success" or analysis.status == "failed" else "failed"
+            run["outputs"], run["logs"] = _outputs(analysis)
+            if analysis.details.get("failed_samples"):
+                run["failed_samples"] = analysis.details["failed_samples"]
+        else:
+            run["status"] = "failed"
+    statuses = [run.get("status") for run in runs.values()]
+    if all(s in REQUEST_FINAL for s in statuses):
+        if all(s == "analysed" for s in statuses):
+            status = "analysed"
+        elif all(s == "failed" for s in statuses):
+            status = "failed"
+        else:
+            status = "partially_analysed"
+    else:
+        status = "running"
+    return registry.put_request(request_id, status, runs=runs).__dict__

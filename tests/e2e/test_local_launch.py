@@ -1,0 +1,91 @@
+"""End to end on the local profile: a launch file submitted with `seqflow launch` to the real local Airflow
+analyses a one-sample lambda run already in raw storage, and its request record ends *analysed* with the
+analysis's output files, step logs and Airflow task log URLs; `seqflow status` shows it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
+
+RUN_DATE = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("seqflow-home")
+    mp.setenv("SEQFLOW_HOME", str(home))
+    mp.setenv("SEQFLOW_INGEST_SCHEDULE", "none")
+    yield home
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def run_folder(home):
+    """A one-sample lambda run at low coverage, already in raw storage (what the ingest leaves there)."""
+    from seqflow.config import local_paths
+    from seqflow.demo.runfolder import generate_run
+    from seqflow.transfer import transfer_runs
+
+    paths = local_paths()
+    run = generate_run(paths.landing, paths.truth, paths.references, reference="lambda", run_date=RUN_DATE,
+                       samples=1, coverage=10, seed=13)
+    transfer_runs(paths.landing, paths.raw, [f"/{run.name}"])
+    return run
+
+
+@pytest.fixture(scope="module")
+def launched(home, run_folder, tmp_path_factory):
+    from seqflow.cli import main
+    from seqflow.local.services import running_airflow
+    from seqflow.local.watch import ANALYSIS_DAG_ID
+    from seqflow.registry import local_registry
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    launch_file = tmp_path_factory.mktemp("launch") / "lambda.yaml"
+    launch_file.write_text(f"name: e2e launch\nreference: lambda\npriority: high\nnotify: [ops@example.org]\n"
+                           f"runs:\n  - run_id: {run_folder.name}\n    samples: [LAM-S01]\n")
+    with running_airflow(dag_ids=(ANALYSIS_DAG_ID,)) as airflow:
+        port = urlparse(airflow.url).port
+        code = main(["launch", str(launch_file), "--port", str(port), "--wait", "--timeout", "900"])
+        [request] = local_registry().list_requests()
+        status_code = main(["status", "--port", str(port)])
+        yield {"code": code, "request": request, "status_code": status_code, "url": airflow.url}
+
+
+def test_a_launch_file_reaches_analysed_with_its_outputs_and_logs(launched, run_folder):
+    request = launched["request"]
+    assert launched["code"] == 0, json.dumps(request.__dict__, indent=2)
+    assert request.status == "analysed"
+    assert [h["status"] for h in request.details["history"]] == ["requested", "running", "analysed"]
+    assert request.details["priority"] == "high" and request.details["notify"] == ["ops@example.org"]
+    [run] = request.details["runs"].values()
+    assert run["dag_run_id"] == f"launch__{request.request_id}__{run_folder.name}"
+    assert run["analysis"] == "1.0.0/lambda/bwa/bcftools"
+    outputs = [Path(urlparse(u).path) for u in run["outputs"]]
+    assert all(p.is_file() for p in outputs)
+    names = {p.name for p in outputs}
+    assert {"manifest.json", "qc_summary.json", "LAM-S01.vcf.gz"} <= names
+    logs = [Path(urlparse(u).path) for u in run["logs"]]
+    assert logs and all(p.is_file() and p.name.startswith("LAM-S01.") and p.suffix == ".log" for p in logs)
+    assert any(u.endswith("/tasks/finalise_run") for u in run["airflow_logs"])
+    assert all(u.startswith(f"{launched['url']}/dags/seqflow_analysis/runs/{run['dag_run_id']}/tasks/")
+               for u in run["airflow_logs"])
+
+
+def test_status_shows_the_request(launched, capsys):
+    from seqflow.cli import main
+
+    assert launched["status_code"] == 0
+    assert main(["status", "--no-refresh"]) == 0
+    out = capsys.readouterr().out
+    request = launched["request"]
+    assert f"{request.request_id}  analysed" in out
+    assert f"DAG run launch__{request.request_id}__" in out
