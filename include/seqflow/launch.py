@@ -147,9 +147,9 @@ class Launch:
     document: dict[str, Any] = field(default_factory=dict)
 
 
-def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """The document and the line (1-based) of each value and mapping key, by path; keys are
-    recorded under the path with a trailing ``("<key>",)`` marker."""
+def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int], list[LaunchError]]:
+    """The document, the line (1-based) of each value and mapping key by path (keys under the path
+    with a trailing ``("<key>", name)``), and an error per repeated key (YAML keeps the last silently)."""
     import yaml
 
     try:
@@ -166,12 +166,17 @@ def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     except yaml.YAMLError as exc:
         raise LaunchFileError(source, [LaunchError(None, "file", f"not valid YAML or JSON: {exc}")]) from None
     lines: dict[tuple, int] = {}
+    repeated: list[LaunchError] = []
 
     def walk(n, path: tuple) -> None:
         lines[path] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
                 k = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+                if (*path, ("<key>", k)) in lines:
+                    repeated.append(LaunchError(key.start_mark.line + 1, _where((*path, k)),
+                                                f"given again (first on line {lines[(*path, ('<key>', k))]})"))
+                    continue
                 lines[(*path, ("<key>", k))] = key.start_mark.line + 1
                 walk(value, (*path, k))
         elif isinstance(n, yaml.SequenceNode):
@@ -180,7 +185,7 @@ def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
 
     if node is not None:
         walk(node, ())
-    return data, lines
+    return data, lines, repeated
 
 
 def _line(lines: dict[tuple, int], path: tuple) -> int | None:
@@ -239,11 +244,11 @@ def _schema_errors(data: Any, lines: dict[tuple, int]) -> list[LaunchError]:
 
 def parse_launch(text: str, source: str = "<launch file>") -> Launch:
     """Validate a launch file's text; raises :class:`LaunchFileError` with every error and its line."""
-    data, lines = _load_with_lines(text, source)
+    data, lines, repeated = _load_with_lines(text, source)
     if not isinstance(data, Mapping):
         raise LaunchFileError(source, [LaunchError(_line(lines, ()), "launch file",
                                                    f"expected a mapping with a 'runs' list, got {type(data).__name__}")])
-    errors = _schema_errors(data, lines)
+    errors = repeated + _schema_errors(data, lines)
     runs: list[LaunchRun] = []
     if not errors:
         defaults = {name: data[name] for name in DEFAULTABLE if name in data}

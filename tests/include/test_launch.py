@@ -94,6 +94,14 @@ def test_unknown_fields_missing_runs_and_syntax_errors_name_their_lines():
     assert error.line == 3 and "not valid YAML or JSON" in error.message
 
 
+def test_a_key_given_twice_is_an_error_not_a_silent_override():
+    text = f"reference: lambda\nruns:\n  - run_id: {RUN}\nreference: GRCh38\n"
+    with pytest.raises(LaunchFileError) as caught:
+        parse_launch(text, "twice.yaml")
+    [error] = caught.value.errors
+    assert (error.line, error.where, error.message) == (4, "reference", "given again (first on line 1)")
+
+
 def test_rules_beyond_the_schema_come_from_validate_analysis_params():
     # the pattern's "$" lets a trailing newline through; params.py's fullmatch does not
     text = 'runs:\n  - run_id: "261121_A01234_0001_AHLAMBDADX\\n"\n'
@@ -191,3 +199,23 @@ def test_the_launch_command_prints_every_error_and_exits_2(tmp_path, capsys):
     assert f"{bad}:1: priority" in out and f"{bad}:4: runs[0].engine" in out and f"{bad}:5: runs[0].force" in out
     assert main(["launch", "--schema"]) == 0
     assert json.loads(capsys.readouterr().out) == launch_schema()
+
+
+def test_status_shows_requests_as_recorded_when_no_airflow_answers(tmp_path, monkeypatch, capsys):
+    from seqflow.cli import main
+    from seqflow.local.services import free_port
+    from seqflow.registry import local_registry
+
+    monkeypatch.setenv("SEQFLOW_HOME", str(tmp_path))
+    launch = parse_launch(f"name: nightly\nruns:\n  - run_id: {RUN}\n", "one.yaml")
+    request_id = "r20261202T001500-00000a"
+    submit(launch, FakeAirflow(), local_registry(), request_id=request_id)
+    port = free_port("127.0.0.1")
+    assert main(["status", "--port", str(port)]) == 0
+    out = capsys.readouterr().out
+    assert f"no local Airflow on port {port}: running requests shown as last recorded" in out
+    assert f"{request_id}  running" in out and "nightly" in out
+    assert f"{RUN}: submitted, DAG run launch__{request_id}__{RUN}" in out
+    assert main(["status", "--json", "--no-refresh"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["runs"] == [] and [r["request_id"] for r in shown["requests"]] == [request_id]
