@@ -35,7 +35,9 @@ runs:
 
 
 def test_the_published_schema_is_the_one_built_from_the_params():
-    assert json.loads(SCHEMA_FILE.read_text()) == launch_schema()
+    assert json.loads(SCHEMA_FILE.read_text()) == launch_schema(), (
+        "the published launch schema is stale: regenerate it with "
+        "`.venv/bin/seqflow launch --schema > include/seqflow/schemas/launch.schema.json`")
     run = launch_schema()["properties"]["runs"]["items"]["properties"]
     # one owner per rule: the launch schema's param rules are params.py's
     assert run["samples"]["items"] == ANALYSIS_PARAM_SCHEMAS["samples"]["items"]
