@@ -148,11 +148,25 @@ def _client(service):
     return boto3.client(service, region_name=REGION)
 
 
+def flowcell_samples(n_samples: int):
+    """The demo's samples; past its one plate (96 index pairs), more pairs of the same i7 and i5
+    indexes, each pair once (bench/aws_flowcell runs 384 in one lane)."""
+    from seqflow.demo.runfolder import MAX_SAMPLES, DemoSample, demo_samples
+
+    if n_samples <= MAX_SAMPLES:
+        return demo_samples("S", n_samples)
+    plate = demo_samples("S", MAX_SAMPLES)
+    i7, i5 = [s.index for s in plate], [s.index2 for s in plate]
+    return plate + [DemoSample(n, f"S-S{n:02d}", i7[(n - 1) % MAX_SAMPLES],
+                               i5[((n - 1) % MAX_SAMPLES + (n - 1) // MAX_SAMPLES) % MAX_SAMPLES])
+                    for n in range(MAX_SAMPLES + 1, n_samples + 1)]
+
+
 def _demo_run_objects(run_name: str, n_samples: int = 2) -> dict[str, bytes]:
     """A small demo run folder: RunInfo, a v2 sample sheet, FASTQs of the samples, a zero-byte flag."""
-    from seqflow.demo.runfolder import FASTQ_SUBDIR, demo_samples, run_info_xml, sample_sheet_csv
+    from seqflow.demo.runfolder import FASTQ_SUBDIR, run_info_xml, sample_sheet_csv
 
-    samples = demo_samples("S", n_samples)
+    samples = flowcell_samples(n_samples)
     objects = {
         "RunInfo.xml": run_info_xml(run_name, 42, run_name.split("_")[-1], run_name.split("_")[1], RUN_DATE).encode(),
         "SampleSheet.csv": sample_sheet_csv(run_name, samples, "seqflow e2e").encode(),
@@ -349,9 +363,7 @@ def deploy(env, recorder: CallRecorder, work: Path, n_samples: int = 2, glue_max
     old = run_folder_name(old_date, "A01234", 7, default_flowcell(old_date, "A01234", 7))
     for key, body in (("RunInfo.xml", b"x"), ("CopyComplete.txt", b"")):
         s3.put_object(Bucket=buckets["landing"], Key=f"{old}/{key}", Body=body)
-    from seqflow.demo.runfolder import demo_samples
-
-    samples = [s.sample_id for s in demo_samples("S", n_samples)]
+    samples = [s.sample_id for s in flowcell_samples(n_samples)]
     return {"config": config, "buckets": buckets, "run": run_name, "writing_run": writing, "old_run": old,
             "queue_url": queue_url,
             "samples": samples, "reference": reference, "images": images}
