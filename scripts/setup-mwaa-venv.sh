@@ -39,9 +39,16 @@ if [ "${1:-}" = "lock" ]; then
   exit 0
 fi
 
+link_include() {  # include/ of this checkout on the venv's sys.path (again if the checkout moved)
+  local site
+  site="$("$DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  [ "$(cat "$site/seqflow-include.pth" 2>/dev/null)" = "$PWD/include" ] || echo "$PWD/include" > "$site/seqflow-include.pth"
+}
+
 stamp="$DIR/.seqflow-lock.sha256"
 want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  link_include
   exit 0
 fi
 echo "seqflow setup: creating $DIR from $LOCK"
@@ -49,6 +56,5 @@ echo "seqflow setup: creating $DIR from $LOCK"
 echo '*' > "$DIR/.gitignore"  # keeps the venv out of git status without touching the top-level .gitignore
 "$DIR/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 "$DIR/bin/python" -m uv pip sync -q --python "$DIR/bin/python" "$LOCK"
-site="$("$DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$PWD/include" > "$site/seqflow-include.pth"
+link_include
 echo "$want" > "$stamp"

@@ -40,6 +40,10 @@ NOT_ON_MWAA = {
     "tests/include/aws/test_references.py::test_the_cli_registers_on_s3_and_prints_the_batch_commands":
         "the seqflow CLI runs from the project venv (Airflow 3.3), never on MWAA; on 3.0.6 Airflow's "
         "secrets masker prints a warning line to stdout ahead of the CLI's output, which the test reads",
+    "tests/e2e/test_aws_profile.py::test_failed_batch_job_publishes_an_sns_alert":
+        "3.0.6's dag.test (InProcessTestSupervisor) calls the failure callback without context['exception'], "
+        "so the alert's error is empty; the task runner's main(), which MWAA's workers run, sets it "
+        "(airflow/sdk/execution_time/task_runner.py); the alert's sample id is checked on 3.0.6 by hand, see mwaa/README.md",
 }
 
 
@@ -138,9 +142,12 @@ def test_the_aws_tests_pass_on_the_mwaa_pins(venv, tmp_path):
             f"--basetemp={tmp_path / 'pytest'}", *(f"--deselect={test}" for test in NOT_ON_MWAA)]
     proc = _run(args, tmp_path, 1500)
     tail = (proc.stdout[-6000:] + proc.stderr[-2000:])
-    assert proc.returncode == 0, tail  # 5 (no tests) fails too
+    assert junit.exists(), tail
     suite = ET.parse(junit).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    failed = [f"{case.get('classname')}::{case.get('name')}: {(problem.get('message') or '')[:300]}"
+              for case in suite.iter("testcase") for problem in case if problem.tag in ("failure", "error")]
+    assert proc.returncode == 0, "\n".join(failed) or tail  # 5 (no tests) fails too
     ran = int(suite.get("tests")) - int(suite.get("skipped"))
     assert int(suite.get("failures")) == int(suite.get("errors")) == 0, tail
     assert ran >= 180, f"only {ran} aws tests ran under the MWAA pins:\n{tail}"
