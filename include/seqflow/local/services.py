@@ -235,6 +235,10 @@ def init_db(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
     # one DataSync task execution at a time (the local transfer honours the same rule)
     _airflow(env, "pools", "set", "datasync", "1", "One transfer (DataSync task execution) at a time")
+    # the aws profile's converter Glue job runs at once (its MaxConcurrentRuns; deferred tasks count)
+    from seqflow.glue import CONVERTER_POOL_CLI
+
+    _airflow(env, *CONVERTER_POOL_CLI)
 
 
 def serve_logs(host: str, port: int) -> None:
