@@ -1,4 +1,4 @@
-"""``seqflow vcf-to-parquet``, ``seqflow query`` and ``seqflow lake migrate|snapshots``."""
+"""``seqflow vcf-to-parquet``, ``seqflow query`` and ``seqflow lake migrate|snapshots|expire``."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     q.add_argument("--debug", action="store_true", help="show tracebacks")
     q.set_defaults(handler=_query)
 
-    lk = subparsers.add_parser("lake", help="the lake's Iceberg tables: snapshots, migration of a Hive-layout lake")
+    lk = subparsers.add_parser("lake", help="the lake's Iceberg tables: snapshots, their expiry, migration of a Hive-layout lake")
     sub = lk.add_subparsers(dest="lake_command", required=True)
     m = sub.add_parser(
         "migrate",
@@ -62,6 +62,22 @@ def register(subparsers) -> None:
     s.add_argument("--format", choices=("table", "tsv", "json"), default="table")
     s.add_argument("--debug", action="store_true", help="show tracebacks")
     s.set_defaults(handler=_snapshots)
+    e = sub.add_parser(
+        "expire",
+        help="expire old snapshots of the lake's tables (ends time travel to them; the current one is kept)",
+        description="In each table, remove the snapshots older than --older-than days from its metadata, "
+        "except the --retain-last newest (the current snapshot is always kept): one Iceberg commit per table. "
+        "Readers of the current snapshot are unaffected; --as-of a time before the oldest kept snapshot "
+        "then reads no rows. The expired snapshots' files are not deleted (no orphan-file sweep yet).",
+    )
+    e.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="expire snapshots older than this")
+    e.add_argument("--retain-last", type=int, default=1, metavar="N", help="keep at least the N newest (default 1)")
+    e.add_argument("--table", action="append", choices=("variants", "qc_metrics"),
+                   help="only this table (repeat; default: both)")
+    e.add_argument("--dry-run", action="store_true", help="list what would be expired, commit nothing")
+    e.add_argument("--lake", help="lake root (default: the local profile's lake)")
+    e.add_argument("--debug", action="store_true", help="show tracebacks")
+    e.set_defaults(handler=_expire)
 
 
 def _lake(args):
@@ -118,6 +134,21 @@ def _snapshots(args: argparse.Namespace) -> int:
     for r in rows:
         r["committed_at"] = dt.datetime.fromtimestamp(r["timestamp_ms"] / 1000, dt.timezone.utc).isoformat()
     print(format_rows(columns, [tuple(r.get(c) for c in columns) for r in rows], args.format))
+    return 0
+
+
+def _expire(args: argparse.Namespace) -> int:
+    from seqflow.lake.expire import expire_snapshots
+    from seqflow.lake.iceberg import TABLES
+
+    if args.retain_last < 1:
+        raise ValueError(f"--retain-last must be at least 1, not {args.retain_last}")
+    done = expire_snapshots(_lake(args), older_than_days=args.older_than, retain_last=args.retain_last,
+                            tables=tuple(args.table or TABLES), dry_run=args.dry_run)
+    verb = "would expire" if args.dry_run else "expired"
+    for r in done:
+        ids = ", ".join(map(str, r.expired)) or "-"
+        print(f"{r.table}: {verb} {len(r.expired)} snapshot(s) ({ids}); {len(r.kept)} kept")
     return 0
 
 
