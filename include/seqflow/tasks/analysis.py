@@ -384,7 +384,8 @@ def qc_summary_sql(run_plan: dict[str, Any]) -> str:
     sql = f"SELECT * FROM (\n{body}\n) AS q\nWHERE {where}\nORDER BY q.sample_id"
     from seqflow.catalog.athena import check_runs_on_aws
 
-    # Athena runs it too: it may read only what the Glue database holds (the tables, not the local views)
+    # Athena runs it too: it may read only what the Glue database holds (the tables, and the views the
+    # converter job creates after its first commit: read the table here, which exists once the run converted)
     return check_runs_on_aws(sql)
 
 
