@@ -19,26 +19,17 @@ RUN_DATE = dt.date(2026, 11, 23)
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("seqflow-home")
-    mp.setenv("SEQFLOW_HOME", str(home))
-    mp.setenv("SEQFLOW_INGEST_SCHEDULE", "none")
-    yield home
-    mp.undo()
+    from local_runs import seqflow_home
+
+    yield from seqflow_home(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def run_folder(home):
     """A one-sample lambda run at low coverage, already in raw storage (what the ingest leaves there)."""
-    from seqflow.config import local_paths
-    from seqflow.demo.runfolder import generate_run
-    from seqflow.transfer import transfer_runs
+    from local_runs import lambda_run_in_raw
 
-    paths = local_paths()
-    run = generate_run(paths.landing, paths.truth, paths.references, reference="lambda", run_date=RUN_DATE,
-                       samples=1, coverage=10, seed=13)
-    transfer_runs(paths.landing, paths.raw, [f"/{run.name}"])
-    return run
+    return lambda_run_in_raw(RUN_DATE, seed=13)
 
 
 @pytest.fixture(scope="module")
