@@ -135,10 +135,11 @@ def test_every_dag_imports_under_the_aws_profile(venv, tmp_path):
 
 
 def test_the_aws_tests_pass_on_the_mwaa_pins(venv, tmp_path):
-    """tests/include/aws, the aws end-to-end test and tests/dags, in .venv-mwaa (one process, no -n:
-    this test holds one of the main suite's workers)."""
+    """tests/include/aws, the aws end-to-end test and tests/dags, in .venv-mwaa. Two workers: the
+    tests mostly wait (moto, polls, Airflow start-up), and the e2e group alone takes minutes."""
     junit = tmp_path / "junit.xml"
-    args = [str(venv), "-m", "pytest", *AWS_TESTS, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+    args = [str(venv), "-m", "pytest", *AWS_TESTS, "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
+            f"--junitxml={junit}",
             f"--basetemp={tmp_path / 'pytest'}", *(f"--deselect={test}" for test in NOT_ON_MWAA)]
     proc = _run(args, tmp_path, 1500)
     tail = (proc.stdout[-6000:] + proc.stderr[-2000:])
