@@ -198,7 +198,7 @@ def register(subparsers) -> None:
                                                "storage) on the running `seqflow up`")
     p.add_argument("--from-date", required=True, type=_date, help="first run date, YYYY-MM-DD")
     p.add_argument("--to-date", required=True, type=_date, help="last run date, YYYY-MM-DD (inclusive)")
-    p.add_argument("--conf", help='DAG run conf as JSON, e.g. \'{"reference": "lambda", "force": true}\'')
+    p.add_argument("--conf", help='DAG run conf as JSON, e.g. \'{"force": true}\'')
     p.add_argument("--dag-id", help="default: seqflow_daily_ingest")
     p.add_argument("--port", type=int, default=8080, help="the API port of `seqflow up` (default 8080)")
     p.set_defaults(handler=backfill)
