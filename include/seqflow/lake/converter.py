@@ -779,6 +779,18 @@ def convert_stream(
     return stats
 
 
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One record batch of ``batches``: ``pa.concat_batches`` (pyarrow >= 19), or through a table on an
+    older pyarrow (MWAA 3.0.6's constraints pin 18.1, and the aws tests run the converter there)."""
+    if len(batches) == 1:
+        return batches[0]
+    concat = getattr(pa, "concat_batches", None)
+    if concat is not None:
+        return concat(batches)
+    combined = pa.Table.from_batches(batches).combine_chunks().to_batches()
+    return combined[0] if combined else batches[0].slice(0, 0)
+
+
 def _grouped(reader, n: int):
     """Batches of ``n`` CSV blocks each: the reader parses small, cache-sized
     blocks (much cheaper per byte than large ones, measured), the converter and
@@ -790,10 +802,10 @@ def _grouped(reader, n: int):
     for batch in reader:
         pending.append(batch)
         if len(pending) == n:
-            yield pa.concat_batches(pending)
+            yield _concat(pending)
             pending = []
     if pending:
-        yield pa.concat_batches(pending)
+        yield _concat(pending)
 
 
 class _RawColumns:
@@ -829,7 +841,7 @@ class _RawColumns:
                 raise _RowError(self.have, "bcftools printed more records than the file's text holds") from None
             self.pending.append(b)
             self.have += b.num_rows
-        both = pa.concat_batches(self.pending) if len(self.pending) > 1 else self.pending[0]
+        both = _concat(self.pending)
         head, rest = both.slice(0, n), both.slice(n)
         self.pending = [rest] if rest.num_rows else []
         self.have -= n
