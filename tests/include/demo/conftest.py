@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from seqflow.config import REPO_ROOT
 from seqflow.demo.references import ensure_demo_reference
 
-CACHE = Path(os.environ.get("SEQFLOW_TEST_CACHE", "/work/main/.seqflow/testcache"))
+#: this checkout's cache (as tests/e2e/real_runs.py), not a path of one machine
+CACHE = Path(os.environ.get("SEQFLOW_TEST_CACHE", REPO_ROOT / ".seqflow" / "testcache"))
 
 
 @pytest.fixture(scope="session")
