@@ -106,7 +106,9 @@ def run_demo(args: argparse.Namespace) -> int:
           f" caller {summary['caller']};"
           f" wall time {time.monotonic() - t0:.0f} s (Airflow part {outcome.seconds:.0f} s)")
     print(f"results: {results}")
-    print(f"lake:    {paths.lake}  (catalog {paths.catalog})")
+    from seqflow.lake.iceberg import ICEBERG_DIR, LOCAL_CATALOG_FILE
+
+    print(f"lake:    {paths.lake}  (Iceberg tables; catalog {paths.lake / ICEBERG_DIR / LOCAL_CATALOG_FILE})")
     print("query it: .venv/bin/seqflow query qc_metrics    (or: seqflow query --list)")
     from seqflow.analysis.multiqc import REPORT_NAME
 
