@@ -3,7 +3,8 @@
 
 Starts the ingest for a run within minutes of its flag reaching raw storage,
 instead of at the next scheduled scan. Defined only when the deployment sets
-`SEQFLOW_RUN_EVENTS_QUEUE` (the SQS queue that Terraform's `modules/events`
+`SEQFLOW_RUN_EVENTS_QUEUE`, or the Airflow option `seqflow.run_events_queue` that
+Terraform sets with `run_events_enabled` (the SQS queue that `modules/run_events`
 fills with the raw bucket's S3 *Object Created* events for the flag files).
 
 * **Schedule**: the asset `seqflow_raw_run_flags`, whose watcher (the Amazon
@@ -17,7 +18,8 @@ fills with the raw bucket's S3 *Object Created* events for the flag files).
 * **At most once**: the trigger deletes the messages it receives. The ingest's
   schedule stays on as the catch-up scan for a lost event.
 
-Switch: set or unset `SEQFLOW_RUN_EVENTS_QUEUE` (docs/aws.md, "Event-driven start").
+Switch: `run_events_enabled` in Terraform, or set/unset `SEQFLOW_RUN_EVENTS_QUEUE` on a
+self-hosted Airflow (docs/aws.md, "Event-driven start").
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The aws profile's event source: an asset watched on the SQS queue of raw-storage flag notifications.
 
-Terraform (``modules/events``) sends S3 *Object Created* events for the runs'
+Terraform (``modules/run_events``) sends S3 *Object Created* events for the runs'
 flag files in the raw bucket through EventBridge to an SQS queue (with a
-dead-letter queue) and exports its URL as ``SEQFLOW_RUN_EVENTS_QUEUE``
-(``mwaa/startup.sh``). The asset's watcher is the Amazon provider's
+dead-letter queue); with ``run_events_enabled`` it sets the Airflow option
+``seqflow.run_events_queue`` to its URL (read by :func:`seqflow.config.run_events_queue`). The asset's watcher is the Amazon provider's
 :class:`~airflow.providers.amazon.aws.triggers.sqs.SqsSensorTrigger`, which the
 triggerer runs; every batch of messages it receives becomes one asset event, and
 so one run of the ``seqflow_run_events`` DAG.

@@ -34,7 +34,6 @@ def backfill(args: argparse.Namespace) -> int:
     """Backfill the ingest over a date range on the running local Airflow (``seqflow up``), through its
     REST API: the local profile's SQLite database cannot take ``airflow backfill create``'s writes beside
     the running scheduler ("database is locked"); the API server makes the same backfill in its process."""
-    from seqflow.local.client import AirflowClient
     from seqflow.local.watch import INGEST_DAG_ID
 
     try:
@@ -42,9 +41,8 @@ def backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seqflow backfill: --conf is not JSON: {exc}")
         return 2
-    client = AirflowClient(f"http://127.0.0.1:{args.port}")
-    if not client.healthy():
-        print(f"seqflow backfill: no local Airflow answers on port {args.port}: start it with `seqflow up`")
+    client = _running_airflow(args.port, "backfill")
+    if client is None:
         return 1
     created = client.create_backfill(args.dag_id or INGEST_DAG_ID, args.from_date, args.to_date, conf=conf)
     print(f"backfill {created['id']} of {created['dag_id']}: {args.from_date} … {args.to_date}"
@@ -55,7 +53,6 @@ def backfill(args: argparse.Namespace) -> int:
 def launch(args: argparse.Namespace) -> int:
     """Validate a launch file and submit its runs to the analysis DAG of the running `seqflow up`."""
     from seqflow.launch import LaunchFileError, read_launch_file, schema_text, submit
-    from seqflow.local.client import AirflowClient
     from seqflow.registry import local_registry
 
     if args.schema:
@@ -72,11 +69,10 @@ def launch(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{args.file}: valid, {len(request.runs)} run(s)")
         return 0
-    client = AirflowClient(f"http://127.0.0.1:{args.port}")
-    base_url = _ui_url(args.port)
-    if not client.healthy():
-        print(f"seqflow launch: no local Airflow answers on port {args.port}: start it with `seqflow up`")
+    client = _running_airflow(args.port, "launch")
+    if client is None:
         return 1
+    base_url = _ui_url(args.port)
     registry = local_registry()
     record = submit(request, client, registry)
     request_id = record["request_id"]
@@ -88,6 +84,17 @@ def launch(args: argparse.Namespace) -> int:
         record = _wait_for_request(request_id, client, registry, base_url, args.timeout)
         print(f"request {request_id}: {record['status']}")
     return 0 if record["status"] in ("requested", "running", "analysed") else 1
+
+
+def _running_airflow(port: int, command: str):
+    """The REST client of the `seqflow up` on ``port``, or None (having said how to start it)."""
+    from seqflow.local.client import AirflowClient
+
+    client = AirflowClient(f"http://127.0.0.1:{port}")
+    if client.healthy():
+        return client
+    print(f"seqflow {command}: no local Airflow answers on port {port}: start it with `seqflow up`")
+    return None
 
 
 def _ui_url(port: int) -> str:
@@ -117,7 +124,7 @@ def _refresh_requests(registry, port: int) -> str | None:
         return None
     base_url = _ui_url(port)
     client = AirflowClient(f"http://127.0.0.1:{port}")
-    if not client.healthy():
+    if not client.healthy():  # status still shows the records: a note, not an error
         return f"no local Airflow on port {port}: running requests shown as last recorded"
     for record in pending:
         refresh(record.request_id, client, registry, base_url=base_url)
