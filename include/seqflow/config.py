@@ -63,14 +63,14 @@ def run_events_queue() -> str | None:
     ingest's schedule alone finds runs. ``SEQFLOW_RUN_EVENTS_QUEUE``, else the Airflow option
     ``[seqflow] run_events_queue`` as MWAA exports it (``AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE``; Terraform
     sets it when ``run_events_enabled``). Read at DAG parse time, so from the environment only."""
-    value = (os.environ.get("SEQFLOW_RUN_EVENTS_QUEUE", "").strip()
-             or os.environ.get("AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE", "").strip())
-    if not value:
-        return None
-    if not _SQS_QUEUE_URL.match(value):
-        raise ValueError(f"SEQFLOW_RUN_EVENTS_QUEUE={value!r} is not an SQS queue URL "
-                         "(https://sqs.<region>.amazonaws.com/<account>/<queue>)")
-    return value
+    for name in ("SEQFLOW_RUN_EVENTS_QUEUE", "AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            if not _SQS_QUEUE_URL.match(value):
+                raise ValueError(f"{name}={value!r} is not an SQS queue URL "
+                                 "(https://sqs.<region>.amazonaws.com/<account>/<queue>)")
+            return value
+    return None
 
 
 def seqflow_home() -> Path:
