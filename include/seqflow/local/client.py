@@ -6,14 +6,18 @@ requests need no token.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 import httpx
 
+# SQLite's lock conflicts clear within seconds; 8 attempts with doubling backoff (capped at 15 s) span about a minute
+BACKFILL_ATTEMPTS = 8
+
 
 class AirflowClient:
-    def __init__(self, base_url: str, timeout: float = 30):
-        self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v2", timeout=timeout)
+    def __init__(self, base_url: str, timeout: float = 30, transport: httpx.BaseTransport | None = None):
+        self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v2", timeout=timeout, transport=transport)
 
     def _get(self, path: str, **params: Any) -> Any:
         response = self._http.get(path, params=params)
@@ -52,13 +56,32 @@ class AirflowClient:
         return response.json()
 
     def create_backfill(self, dag_id: str, from_date: str, to_date: str, *, conf: dict | None = None,
-                        max_active_runs: int = 1) -> dict:
-        """Create a backfill (``POST /backfills``): one DAG run per schedule interval of the range."""
+                        max_active_runs: int = 1, attempts: int = BACKFILL_ATTEMPTS,
+                        sleep: Callable[[float], None] = time.sleep) -> dict:
+        """Create a backfill (``POST /backfills``): one DAG run per schedule interval of the range.
+
+        On SQLite the API server answers 503 ("Database is locked … not supported on SQLite under
+        concurrent access") when its write meets the scheduler's: Airflow then removes the half-made
+        backfill so that the request can be repeated, and it is, with backoff, ``attempts`` times."""
         body = {"dag_id": dag_id, "from_date": f"{from_date}T00:00:00Z", "to_date": f"{to_date}T00:00:00Z",
                 "dag_run_conf": conf or {}, "max_active_runs": max_active_runs}
-        response = self._http.post("/backfills", json=body)
+        delay, locked = 1.0, 0
+        for attempt in range(1, attempts + 1):
+            response = self._http.post("/backfills", json=body)
+            if response.status_code != 503 or attempt == attempts:
+                break
+            locked += 1
+            sleep(delay)
+            delay = min(delay * 2, 15.0)
+        if response.status_code == 409 and locked:
+            # Airflow's clean-up of the locked attempt is best effort: what is left blocks the retry
+            raise RuntimeError(
+                f"backfill of {dag_id}: an attempt met a locked database and its half-made backfill was not "
+                f"removed ({response.text}); cancel it (Browse → Backfills, or PUT /api/v2/backfills/<id>/cancel)"
+                " and run the command again")
         if response.status_code >= 400:
-            raise RuntimeError(f"backfill of {dag_id} failed ({response.status_code}): {response.text}")
+            tried = f" after {attempts} attempts" if response.status_code == 503 else ""
+            raise RuntimeError(f"backfill of {dag_id} failed{tried} ({response.status_code}): {response.text}")
         return response.json()
 
     def dag_runs(self, dag_id: str, *, run_type: str | None = None) -> list[dict]:

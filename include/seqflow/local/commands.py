@@ -33,7 +33,8 @@ def up(args: argparse.Namespace) -> int:
 def backfill(args: argparse.Namespace) -> int:
     """Backfill the ingest over a date range on the running local Airflow (``seqflow up``), through its
     REST API: the local profile's SQLite database cannot take ``airflow backfill create``'s writes beside
-    the running scheduler ("database is locked"); the API server makes the same backfill in its process."""
+    the running scheduler ("database is locked"); the API server makes the same backfill in its process,
+    and the client repeats the request while the API server, too, finds the database locked (503)."""
     from seqflow.local.watch import INGEST_DAG_ID
 
     try:
