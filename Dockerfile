@@ -33,12 +33,13 @@ COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 
 # The image is the aws profile; the local profile runs from the repository venv.
 # Variables come from SSM Parameter Store under the prefixes Terraform writes
-# (include/seqflow/aws/config_keys.py). DL3064 fires on the word "SECRETS" in
+# (include/seqflow/aws/config_keys.py: secrets_backend_kwargs(), whose lookup
+# patterns keep the backend from asking SSM for aws_default per hook). DL3064 fires on the word "SECRETS" in
 # the option names: these are the backend's class and prefixes, not secrets.
 # hadolint ignore=DL3064
 ENV SEQFLOW_PROFILE=aws \
     AIRFLOW__SECRETS__BACKEND=airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend \
-    AIRFLOW__SECRETS__BACKEND_KWARGS='{"variables_prefix": "/airflow/variables", "connections_prefix": "/airflow/connections"}'
+    AIRFLOW__SECRETS__BACKEND_KWARGS='{"variables_prefix": "/airflow/variables", "connections_prefix": "/airflow/connections", "variables_lookup_pattern": "^seqflow_", "connections_lookup_pattern": "^seqflow_"}'
 
 # the base image's airflow user (uid 50000, gid 0), numeric so non-root is verifiable
 USER 50000:0

@@ -36,8 +36,13 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-VARIABLES_PREFIX = "/airflow/variables"
-CONNECTIONS_PREFIX = "/airflow/connections"
+sys.path.insert(0, str(REPO / "include"))
+from seqflow.aws.config_keys import (  # noqa: E402  (the deployment's backend kwargs: one owner)
+    SSM_CONNECTIONS_PREFIX as CONNECTIONS_PREFIX,
+    SSM_VARIABLES_PREFIX as VARIABLES_PREFIX,
+    secrets_backend_kwargs,
+)
+
 GLUE_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR")
 
 
@@ -210,10 +215,14 @@ def run(samples: int, glue_limit: int, workdir: Path, lookup_pattern: str | None
             env.delenv(f"AIRFLOW_VAR_{variable_name(key).upper()}", raising=False)
         env.setenv("AIRFLOW__SECRETS__BACKEND",
                    "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend")
-        backend_kwargs = {"variables_prefix": VARIABLES_PREFIX, "connections_prefix": CONNECTIONS_PREFIX,
-                          "region_name": harness.REGION, "endpoint_url": url}
-        if lookup_pattern:  # only names matching it are looked up in SSM (variables and connections)
-            backend_kwargs |= {"variables_lookup_pattern": lookup_pattern, "connections_lookup_pattern": lookup_pattern}
+        # the kwargs Terraform gives MWAA's backend (config_keys.secrets_backend_kwargs()), but for
+        # --lookup-pattern: "" looks every name up in SSM (as before the patterns), RE replaces both
+        backend_kwargs = {**secrets_backend_kwargs(), "region_name": harness.REGION, "endpoint_url": url}
+        if lookup_pattern is not None:
+            backend_kwargs.pop("variables_lookup_pattern"), backend_kwargs.pop("connections_lookup_pattern")
+            if lookup_pattern:  # only names matching it are looked up in SSM (variables and connections)
+                backend_kwargs |= {"variables_lookup_pattern": lookup_pattern,
+                                   "connections_lookup_pattern": lookup_pattern}
         env.setenv("AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps(backend_kwargs))
         harness.airflow_metadata_db(env, workdir / "airflow")
         spans = _time_tasks_and_triggers()
@@ -240,7 +249,10 @@ def run(samples: int, glue_limit: int, workdir: Path, lookup_pattern: str | None
         xcom_rows, xcom_bytes = _xcom_bytes("seqflow_analysis", analysis.run_id)
         glue_most, glue_refused = max_concurrent_glue_runs(timeline)
         return {
-            "samples": samples, "state": str(analysis.state), "ingest_wall_s": round(ingest_wall, 1),
+            "samples": samples, "state": str(analysis.state),
+            "lookup_patterns": {k: backend_kwargs.get(k) for k in ("variables_lookup_pattern",
+                                                                   "connections_lookup_pattern")},
+            "ingest_wall_s": round(ingest_wall, 1),
             "ingest_calls": {f"{s}:{o}": n for (s, o), n in sorted(call_counts(ingest["calls"]).items())},
             "ingest_ssm": ssm_reads(ingest["calls"]),
             "wall_s": round(wall, 1), "task_instances": len(tis),
@@ -267,14 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=384)
     parser.add_argument("--glue-limit", type=int, default=10, help="the Glue job's MaxConcurrentRuns")
     parser.add_argument("--lookup-pattern", help="the SSM backend's variables/connections_lookup_pattern, "
-                                                  "e.g. '^seqflow_' (default: none, as terraform/modules/airflow)")
+                                                  "e.g. '^seqflow_'; '' for none (default: the patterns of "
+                                                  "seqflow.aws.config_keys, as terraform/modules/airflow sets them)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seqflow-bench-aws-") as tmp:
         (Path(tmp) / "reference").mkdir()
         (Path(tmp) / "airflow").mkdir()
         figures = run(args.samples, args.glue_limit, Path(tmp), args.lookup_pattern)
-    figures["lookup_pattern"] = args.lookup_pattern
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

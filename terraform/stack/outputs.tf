@@ -91,6 +91,11 @@ output "alerts_dead_letter_queue_url" {
   value       = module.events.dead_letter_queue_url
 }
 
+output "airflow_secrets_backend_kwargs" {
+  description = "The SSM secrets backend's kwargs (JSON): prefixes and lookup patterns of the Variables and connections it reads."
+  value       = module.airflow.secrets_backend_kwargs
+}
+
 output "airflow_execution_role_actions" {
   description = "IAM actions the Airflow execution role allows."
   value       = module.airflow.execution_role_actions

@@ -152,6 +152,16 @@ def test_airflow_image_matches_the_lock_and_installs_the_package():
     assert users[-1].split(":")[0] not in ("0", "root")
 
 
+def test_airflow_image_reads_seqflows_variables_from_ssm_with_the_packages_kwargs():
+    """The image's secrets backend kwargs are config_keys.secrets_backend_kwargs() (as MWAA's)."""
+    sys.path.insert(0, str(REPO / "include"))
+    from seqflow.aws.config_keys import secrets_backend_kwargs
+
+    env = " ".join(arg for kind, arg in _instructions(REPO / "Dockerfile") if kind == "ENV")
+    kwargs = re.search(r"AIRFLOW__SECRETS__BACKEND_KWARGS='([^']*)'", env).group(1)
+    assert json.loads(kwargs) == secrets_backend_kwargs()
+
+
 def test_mwaa_requirements_constraints_match_the_terraform_airflow_version():
     import hcl2
     from hcl2.utils import SerializationOptions

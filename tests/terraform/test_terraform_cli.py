@@ -190,4 +190,7 @@ def test_the_expectations_come_from_the_code():
     actions = set(found["expected_iam_actions"])
     # one call of every kind the scan knows: a provider operator, a hook method, a boto3 operation
     assert {"batch:SubmitJob", "s3:ListBucket", "omics:StartRun", "ssm:GetParameters"} <= actions
+    # SubmitJob with tags (the cost and task tags) needs batch:TagResource; a retried task lists its jobs
+    assert {"batch:TagResource", "batch:ListJobs"} <= actions
+    assert found["expected_secrets_backend_kwargs"] == config_keys.secrets_backend_kwargs()
     assert all(":" in a for a in actions)

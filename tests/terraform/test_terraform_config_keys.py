@@ -55,7 +55,19 @@ def test_secrets_backend_prefixes_match_the_scheme():
     assert "local.mwaa_secrets_options" in mwaa["airflow_configuration_options"]
     options = local["mwaa_secrets_options"]
     assert options["secrets.backend"].endswith("SystemsManagerParameterStoreBackend")
-    assert "local.ssm_variables_prefix" in options["secrets.backend_kwargs"]
+    assert options["secrets.backend_kwargs"] == "${jsonencode(local.secrets_backend_kwargs)}"
+
+
+def test_secrets_backend_looks_up_only_the_codes_names():
+    """The prefixes and lookup patterns MWAA's backend gets are the package's (the plans check the
+    rendered JSON too): no SSM look-up of aws_default per hook."""
+    local = locals_of(AIRFLOW)
+    rendered = {k: v.replace("${local.ssm_variables_prefix}", local["ssm_variables_prefix"])
+                .replace("${local.ssm_connections_prefix}", local["ssm_connections_prefix"])
+                .replace("${local.variable_prefix}", local["variable_prefix"])
+                .replace("${local.connection_prefix}", local["connection_prefix"])
+                for k, v in local["secrets_backend_kwargs"].items()}
+    assert rendered == config_keys.secrets_backend_kwargs()
 
 
 def test_execution_role_may_read_the_parameters():

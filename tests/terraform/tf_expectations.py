@@ -2,13 +2,16 @@
 
 * ``expected_ssm_names``: every key the aws profile requires
   (``seqflow.aws.config_keys.AWS_CONFIG_KEYS``) -> ``ssm_parameter_name(key)``.
+* ``expected_secrets_backend_kwargs``: the SSM secrets backend's prefixes and
+  lookup patterns (``seqflow.aws.config_keys.secrets_backend_kwargs()``).
 * ``expected_completion_flags``: the completion flags (``seqflow.config``), whose
   arrival in the raw bucket the run-events rule matches.
 * ``expected_iam_actions``: the IAM actions behind every AWS call the DAGs and
   ``include/seqflow/aws`` make. The calls are found in the source (an AST scan
   for method calls that are botocore operations of the services the code uses,
   for the Amazon provider's hook methods, and for the provider operators and
-  sensors the code imports); each maps to its IAM action(s) below. A call that
+  sensors the code imports, with the tag-on-create actions of operators given
+  ``tags=``); each maps to its IAM action(s) below. A call that
   no table knows fails the scan, so a new AWS call cannot go unnoticed.
 
 ``python3 tests/terraform/tf_expectations.py`` prints both as a tfvars JSON for
@@ -82,6 +85,11 @@ PROVIDER_CLASSES = {
     "SqsSensorTrigger": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
 }
 
+#: operators whose create call carries the caller's tags when given ``tags=``: AWS authorises tags on
+#: create as the TagResource action too (SubmitJob with tags is denied without batch:TagResource), so
+#: a call of such a class (or a subclass named after it) with ``tags=`` needs these actions
+TAGGED_CREATES = {"BatchOperator": ["batch:TagResource"]}
+
 #: imported provider names that make no AWS call of their own (bases, helpers, exceptions)
 NO_CALLS = {"AwsBaseHook", "AwsBaseOperator", "AwsBaseSensor", "AwsBaseWaiterTrigger", "SessionFactory",
             "AwsConnectionWrapper", "WaiterTerminalFailure", "BASE_AWS_CONSOLE_LINK", "BaseAwsLink",
@@ -135,6 +143,11 @@ def calls_in_code() -> dict[str, set[str]]:
                         need(PROVIDER_CLASSES[alias.name], f"{rel}:{node.lineno} {alias.name}")
                     elif alias.name not in NO_CALLS:
                         unknown.append(f"{rel}:{node.lineno}: imported {alias.name} from {node.module}")
+            if isinstance(node, ast.Call) and any(k.arg == "tags" for k in node.keywords):
+                callee = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+                for cls, actions in TAGGED_CREATES.items():
+                    if callee.endswith(cls):
+                        need(actions, f"{rel}:{node.lineno} {callee}(tags=...)")
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             method, where = node.func.attr, f"{rel}:{node.lineno} .{node.func.attr}()"
@@ -174,6 +187,12 @@ def expected_ssm_names() -> dict[str, str]:
     return {key: config_keys.ssm_parameter_name(key) for key in config_keys.AWS_CONFIG_KEYS}
 
 
+def expected_secrets_backend_kwargs() -> dict[str, str]:
+    from seqflow.aws import config_keys
+
+    return config_keys.secrets_backend_kwargs()
+
+
 def expected_completion_flags() -> list[str]:
     from seqflow.config import DEFAULT_COMPLETION_FLAGS
 
@@ -183,7 +202,8 @@ def expected_completion_flags() -> list[str]:
 def expectations() -> dict:
     """The tfvars of terraform/envs/<env>/tests/plan.tftest.hcl."""
     return {"expected_ssm_names": expected_ssm_names(), "expected_iam_actions": expected_iam_actions(),
-            "expected_completion_flags": expected_completion_flags()}
+            "expected_completion_flags": expected_completion_flags(),
+            "expected_secrets_backend_kwargs": expected_secrets_backend_kwargs()}
 
 
 if __name__ == "__main__":

@@ -7,13 +7,28 @@ Store secrets backend (``variables_prefix = /airflow/variables``):
     key ``raw_bucket`` -> Variable ``seqflow_raw_bucket``
                        -> SSM parameter ``/airflow/variables/seqflow_raw_bucket``
 
-Nothing here touches AWS; tests check that Terraform writes exactly these keys.
+The secrets backend's lookup patterns (:func:`secrets_backend_kwargs`) keep it
+from asking SSM for names that are not seqflow's: without them every AWS hook's
+``aws_default`` connection is a ``GetParameter`` of
+``/airflow/connections/aws_default`` (about 1.7 per task instance).
+
+Nothing here touches AWS; tests check that Terraform writes exactly these keys
+and configures the backend with exactly these prefixes and patterns.
 """
 
 from __future__ import annotations
 
+import re
+
 VARIABLE_PREFIX = "seqflow_"
 SSM_VARIABLES_PREFIX = "/airflow/variables"
+SSM_CONNECTIONS_PREFIX = "/airflow/connections"
+#: Airflow connections the deployment keeps in SSM are named seqflow_<name>; the code's own AWS
+#: connection (``aws_default``, MWAA: the execution role) is not one of them and is never looked up there
+CONNECTION_PREFIX = "seqflow_"
+#: the secrets backend looks up in SSM only the Variables and connections these match
+VARIABLES_LOOKUP_PATTERN = "^" + re.escape(VARIABLE_PREFIX)
+CONNECTIONS_LOOKUP_PATTERN = "^" + re.escape(CONNECTION_PREFIX)
 
 #: key -> what it holds (Terraform uses the text as the SSM parameter description)
 AWS_CONFIG_KEYS: dict[str, str] = {
@@ -69,3 +84,11 @@ def ssm_parameter_name(key: str, variables_prefix: str = SSM_VARIABLES_PREFIX) -
     """SSM parameter name Terraform writes for a configuration key (under the secrets backend's
     ``variables_prefix``)."""
     return f"{variables_prefix.rstrip('/')}/{variable_name(key)}"
+
+
+def secrets_backend_kwargs() -> dict[str, str]:
+    """``[secrets] backend_kwargs`` of the SSM Parameter Store backend (MWAA: Terraform's
+    ``secrets.backend_kwargs``; the image: its Dockerfile): the prefixes and the lookup patterns."""
+    return {"variables_prefix": SSM_VARIABLES_PREFIX, "connections_prefix": SSM_CONNECTIONS_PREFIX,
+            "variables_lookup_pattern": VARIABLES_LOOKUP_PATTERN,
+            "connections_lookup_pattern": CONNECTIONS_LOOKUP_PATTERN}

@@ -38,6 +38,11 @@ output "mwaa_dag_bucket" {
   value       = module.seqflow.mwaa_dag_bucket
 }
 
+output "airflow_secrets_backend_kwargs" {
+  description = "The SSM secrets backend's kwargs (JSON): prefixes and lookup patterns of the Variables and connections it reads."
+  value       = module.seqflow.airflow_secrets_backend_kwargs
+}
+
 output "airflow_execution_role_actions" {
   description = "IAM actions the Airflow execution role allows."
   value       = module.seqflow.airflow_execution_role_actions

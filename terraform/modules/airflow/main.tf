@@ -18,6 +18,18 @@ locals {
   ssm_variables_prefix   = "/airflow/variables"
   ssm_connections_prefix = "/airflow/connections"
   variable_prefix        = "seqflow_"
+  connection_prefix      = "seqflow_"
+
+  # The SSM secrets backend's kwargs (config_keys.secrets_backend_kwargs()):
+  # it looks up in SSM only the Variables and connections named seqflow_*, so
+  # the aws_default connection every AWS hook asks for (MWAA: the execution
+  # role) is no GetParameter of /airflow/connections/aws_default per hook.
+  secrets_backend_kwargs = {
+    variables_prefix           = local.ssm_variables_prefix
+    connections_prefix         = local.ssm_connections_prefix
+    variables_lookup_pattern   = "^${local.variable_prefix}"
+    connections_lookup_pattern = "^${local.connection_prefix}"
+  }
 
   config_descriptions = {
     region                                      = "AWS region of the deployment"
@@ -730,13 +742,10 @@ resource "aws_cloudwatch_log_group" "mwaa" {
 }
 
 locals {
-  # the SSM secrets backend: Variables and Connections under the deployment's prefixes
+  # the SSM secrets backend: seqflow's Variables and Connections under the deployment's prefixes
   mwaa_secrets_options = {
-    "secrets.backend" = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
-    "secrets.backend_kwargs" = jsonencode({
-      variables_prefix   = local.ssm_variables_prefix
-      connections_prefix = local.ssm_connections_prefix
-    })
+    "secrets.backend"        = "airflow.providers.amazon.aws.secrets.systems_manager.SystemsManagerParameterStoreBackend"
+    "secrets.backend_kwargs" = jsonencode(local.secrets_backend_kwargs)
   }
 }
 

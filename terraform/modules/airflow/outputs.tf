@@ -8,6 +8,11 @@ output "ssm_parameter_names" {
   value       = { for k, p in aws_ssm_parameter.config : k => p.name }
 }
 
+output "secrets_backend_kwargs" {
+  description = "The SSM secrets backend's kwargs (prefixes and lookup patterns) as MWAA's secrets.backend_kwargs gets them."
+  value       = local.mwaa_secrets_options["secrets.backend_kwargs"]
+}
+
 output "registry_table_name" {
   description = "DynamoDB table of the run registry."
   value       = aws_dynamodb_table.registry.name

@@ -2,7 +2,8 @@
 # network) and checks the resources that matter. Run by
 # tests/terraform/test_terraform_cli.py, which passes the expectations derived
 # from the code (var.expected_ssm_keys: seqflow.aws.config_keys;
-# var.expected_iam_actions: the AWS calls of dags/ and include/seqflow/aws):
+# var.expected_iam_actions: the AWS calls of dags/ and include/seqflow/aws;
+# var.expected_secrets_backend_kwargs: config_keys.secrets_backend_kwargs()):
 #   python3 tests/terraform/tf_expectations.py > /tmp/expected.json
 #   terraform -chdir=terraform/envs/prod test -var-file=/tmp/expected.json
 # (the plan reads the Glue artifacts and the workflow bundle: build them first,
@@ -113,6 +114,10 @@ run "plan" {
   assert {
     condition     = alltrue([for k, name in var.expected_ssm_names : lookup(output.ssm_parameter_names, k, null) == name])
     error_message = "SSM parameter names differ from seqflow.aws.config_keys.ssm_parameter_name()."
+  }
+  assert {
+    condition     = jsonencode(jsondecode(output.airflow_secrets_backend_kwargs)) == jsonencode(var.expected_secrets_backend_kwargs)
+    error_message = "The SSM secrets backend's prefixes and lookup patterns differ from seqflow.aws.config_keys.secrets_backend_kwargs(): ${output.airflow_secrets_backend_kwargs}"
   }
   assert {
     condition     = length(setsubtract(var.expected_iam_actions, output.airflow_execution_role_actions)) == 0
