@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-backfill")]
 
 ARCHIVED = dt.date(2026, 3, 10)
 

@@ -20,7 +20,7 @@ import subprocess
 import pyarrow.dataset as ds
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-genomes")]
 
 RUN_DATE = dt.date(2026, 11, 17)
 HUMAN, VIRUS, BEE_VIRUS = "na12878_chr22_tiny", "hiv1_dq234790", "dwv_nc004830"

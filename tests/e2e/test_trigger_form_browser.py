@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser")]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

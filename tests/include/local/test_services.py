@@ -24,7 +24,7 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-services")]
 
 READY_LINE = "seqflow: Airflow UI at "
 
