@@ -26,10 +26,14 @@ Layout of one sample's outputs (DESIGN.md, "Data and naming")::
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,7 +45,8 @@ from seqflow.paths import check_sample_id
 _log = logging.getLogger(__name__)
 
 __all__ = [
-    "ALIGNERS", "CALLERS", "INPUT_ERROR_EXIT", "STEP_SCRIPTS", "SampleJob", "StepError", "StepInputError", "align",
+    "ALIGNERS", "CALLERS", "INPUT_ERROR_EXIT", "STEP_SCRIPTS", "USAGE_SUFFIX", "SampleJob", "StepError",
+    "StepInputError", "StepUsage", "align",
     "bam_qc", "call_variants", "containers_dir", "index_reference", "qc_reads", "run_sample_step", "run_step",
     "vcf_stats",
 ]
@@ -84,6 +89,63 @@ class StepInputError(StepError):
     a truncated or non-gzip FASTQ, no reads, R1 and R2 that do not pair up. Retrying cannot help."""
 
 
+#: the file in which the local runner records a step's resource use, beside its log:
+#: ``<sample>.<step>.usage.json`` (:class:`StepUsage`; read by :mod:`seqflow.analysis.costs`)
+USAGE_SUFFIX = ".usage.json"
+
+
+@dataclass(frozen=True)
+class StepUsage:
+    """What one run of a step script used, measured by the kernel for the script and every process
+    it waited for (``wait4``'s rusage): CPU seconds (user + system), wall seconds, peak RSS (KiB,
+    the largest of its processes), the exit status and when it started (UTC, ISO 8601)."""
+
+    step: str
+    step_id: str
+    cpu_seconds: float
+    user_seconds: float
+    system_seconds: float
+    wall_seconds: float
+    max_rss_kib: int
+    exit_code: int
+    started_at: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _run_measured(argv: list[str], cwd: Path | None, impl: Step) -> tuple[int, str, str, StepUsage]:
+    """Run ``argv`` to its end; its status, stdout, stderr and :class:`StepUsage`.
+
+    ``os.wait4`` gives the rusage of this child alone (``RUSAGE_CHILDREN`` deltas would mix in any
+    other child the task process reaps meanwhile and cannot give a step's own peak RSS). Its output
+    goes to temporary files rather than pipes, so that nothing has to read them while it runs.
+    """
+    from datetime import datetime, timezone
+
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    usage = StepUsage(step=impl.name, step_id=impl.id, cpu_seconds=round(rusage.ru_utime + rusage.ru_stime, 3),
+                      user_seconds=round(rusage.ru_utime, 3), system_seconds=round(rusage.ru_stime, 3),
+                      wall_seconds=round(wall, 3), max_rss_kib=int(rusage.ru_maxrss), exit_code=proc.returncode,
+                      started_at=started_at)
+    return proc.returncode, stdout, stderr, usage
+
+
 def _tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     try:
         return path.read_text(errors="replace").splitlines()[-lines:]
@@ -102,34 +164,43 @@ def _cause(stderr_lines: list[str]) -> str:
 
 
 def run_step(step: str | Step, args: list[str | Path], *, cwd: Path | None = None, log: Path | None = None,
-             sample_id: str | None = None, keep_log_in: Path | None = None) -> None:
-    """Run one step script (a :class:`Step` or an implementation id) with ``args``.
+             sample_id: str | None = None, keep_log_in: Path | None = None,
+             usage_file: Path | None = None) -> StepUsage:
+    """Run one step script (a :class:`Step` or an implementation id) with ``args``; what it used.
 
     ``log`` is the step's log file (the script writes it); on failure its tail is in the
     error when the script did not print it. ``keep_log_in``: a folder the log is copied to
     once the script has exited, whatever its status (the fastp step writes to scratch, its
-    log belongs with the results). Raises :class:`StepInputError` for exit status
-    :data:`INPUT_ERROR_EXIT`, :class:`StepError` for any other failure.
+    log belongs with the results). ``usage_file``: where its :class:`StepUsage` is written as
+    JSON once it has exited, whatever its status (a failed step cost something too; a retry
+    replaces it). Raises :class:`StepInputError` for exit status :data:`INPUT_ERROR_EXIT`,
+    :class:`StepError` for any other failure.
     """
     impl = step if isinstance(step, Step) else catalog().by_id(step)
     script = impl.script_path()
     argv = [str(script), *map(str, args)]
     _log.info("step %s: %s", impl.id, " ".join(argv))
-    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if proc.stdout:
-        _log.info("%s stdout:\n%s", impl.id, proc.stdout[-4000:])
-    if proc.stderr:
-        _log.info("%s stderr:\n%s", impl.id, proc.stderr[-4000:])
+    rc, stdout, stderr, usage = _run_measured(argv, cwd, impl)
+    _log.info("step %s: %.1f CPU s, %.1f wall s, peak RSS %d KiB, exit %d", impl.id, usage.cpu_seconds,
+              usage.wall_seconds, usage.max_rss_kib, rc)
+    if usage_file is not None:
+        from seqflow.fsutil import atomic_write_text
+
+        Path(usage_file).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(usage_file), json.dumps(usage.to_dict(), indent=2) + "\n")
+    if stdout:
+        _log.info("%s stdout:\n%s", impl.id, stdout[-4000:])
+    if stderr:
+        _log.info("%s stderr:\n%s", impl.id, stderr[-4000:])
     if log is not None and keep_log_in is not None and Path(log).is_file():
         kept = Path(keep_log_in) / Path(log).name
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(log, kept)
         log = kept
-    if proc.returncode == 0:
-        return
-    lines = proc.stderr.splitlines()
+    if rc == 0:
+        return usage
+    lines = stderr.splitlines()
     cause = _cause(lines)
-    rc = proc.returncode
     status = f"was killed by signal {-rc}" if rc < 0 else f"exited with {rc}"
     who, said = "", cause
     if sample_id:
@@ -284,7 +355,8 @@ def run_sample_step(job: SampleJob, name: str, inputs: Mapping[str, str | Path |
     out.mkdir(parents=True, exist_ok=True)
     values.update(sample_id=job.sample_id, threads=job.threads, **{impl.output_dir_argument: out})
     log_path = out / impl.log_output.file_name(sample_id=job.sample_id)
-    run_step(impl, impl.argv(values), log=log_path, sample_id=job.sample_id, keep_log_in=keep_log_in)
+    run_step(impl, impl.argv(values), log=log_path, sample_id=job.sample_id, keep_log_in=keep_log_in,
+             usage_file=usage_file(job, impl.name))
     absent = {n for n in impl.inputs if _absent(values.get(n))}
     produced = {n: out / o.file_name(sample_id=job.sample_id) for n, o in impl.present_outputs(absent).items()}
     missing = [f"{n} ({p})" for n, p in produced.items() if not p.is_file()]
@@ -292,6 +364,11 @@ def run_sample_step(job: SampleJob, name: str, inputs: Mapping[str, str | Path |
         raise StepError(f"step {impl.id} of sample {job.sample_id} exited 0 but did not write {', '.join(missing)}",
                         step=impl.id, exit_code=0, log=log_path)
     return {n: str(p) for n, p in produced.items()}
+
+
+def usage_file(job: SampleJob, step: str) -> Path:
+    """``<results>/<sample>/<sample>.<step>.usage.json``: the step's :class:`StepUsage` (local steps)."""
+    return job.results_dir / f"{job.sample_id}.{step}{USAGE_SUFFIX}"
 
 
 def _lane_problems(end: str, paths: list[str]) -> list[str]:

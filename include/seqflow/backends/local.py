@@ -105,6 +105,19 @@ class LocalBackend:
 
         atomic_write_text(Path(uri), text)
 
+    def step_costs(self, run_plan: dict, vcfs: list[dict]) -> list[dict]:
+        """The ``step_costs`` rows of the analysis: what the step runner measured of each step."""
+        from seqflow.analysis.costs import local_step_costs
+
+        return local_step_costs(run_plan, self)
+
+    def publish_step_costs(self, identity: AnalysisIdentity, rows: list[dict]) -> dict:
+        """The rows in the lake's ``step_costs`` table: one Iceberg commit replacing the analysis's rows."""
+        from seqflow.lake import publish_step_costs
+
+        result = publish_step_costs(self.lake(), rows, identity=identity)
+        return {"snapshot_id": result.snapshot_id}
+
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
                             ) -> dict[str, str]:
         """The lake's ``qc_metrics`` partition of the analysis, ``qc_summary.json/.md`` and ``manifest.json``."""

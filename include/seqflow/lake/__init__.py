@@ -1,7 +1,8 @@
 """The variant lake: VCF -> Parquet conversion and Apache Iceberg tables.
 
-Two Iceberg tables, ``variants`` (one row per variant per sample) and
-``qc_metrics`` (one row per sample per analysis), in the Glue Data Catalog on
+Three Iceberg tables, ``variants`` (one row per variant per sample),
+``qc_metrics`` (one row per sample per analysis), and ``step_costs`` (one row per step of each
+sample: what it used and cost), in the Glue Data Catalog on
 AWS and a SQL catalog (SQLite) locally (:mod:`seqflow.lake.iceberg`). Each row
 carries its provenance: the analysis identity
 (:class:`seqflow.identity.AnalysisIdentity`) and ``sample_id``. A run's
@@ -16,6 +17,7 @@ from seqflow.lake.api import (
     convert_vcf_to_parquet,
     publish_qc_metrics,
     publish_staged,
+    publish_step_costs,
     publish_vcf,
 )
 from seqflow.lake.header import VcfFormatError
@@ -35,5 +37,6 @@ __all__ = [
     "convert_vcf_to_parquet",
     "publish_qc_metrics",
     "publish_staged",
+    "publish_step_costs",
     "publish_vcf",
 ]

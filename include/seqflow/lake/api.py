@@ -29,7 +29,7 @@ from seqflow.identity import AnalysisIdentity
 from seqflow.lake import iceberg
 from seqflow.lake.converter import DEFAULT_BLOCK_SIZE, SampleOutput, convert_stream
 from seqflow.lake.header import VcfFormatError, read_header
-from seqflow.lake.schema import QC_METRICS_SCHEMA
+from seqflow.lake.schema import QC_METRICS_SCHEMA, STEP_COSTS_SCHEMA
 from seqflow.lake.staging import Partition, PublishResult, Staging, check_table, check_value
 
 #: Sample id of a sites-only VCF converted without one.
@@ -250,6 +250,41 @@ def publish_qc_metrics(lake: iceberg.Lake, rows: list[dict], *, identity: Analys
     snapshot = iceberg.commit_replace(tbl, values, files)
     part = Partition.of(table, identity, rows=data.num_rows, files=tuple(f.file_path for f in files))
     return PublishResult(table=table, lake_root=Path(lake.location.removeprefix("file://")), partitions=[part],
+                         snapshot_id=snapshot)
+
+
+def step_costs_table(rows: list[dict], identity: AnalysisIdentity) -> pa.Table:
+    """The ``step_costs`` rows of one analysis (one per step and sample), validated, in the table's schema."""
+    _check_identity(identity)
+    names = set(STEP_COSTS_SCHEMA.names)
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(rows):
+        unknown = set(row) - names - set(identity.to_dict())
+        if unknown:
+            raise ValueError(f"step cost row {i}: unknown field(s) {sorted(unknown)}; expected {sorted(names)}")
+        key = (check_value("sample_id", row.get("sample_id")), str(row.get("step") or ""))
+        if not key[1] or not row.get("engine"):
+            raise ValueError(f"step cost row {i}: step and engine are required, got {row!r}")
+        if key in seen:
+            raise ValueError(f"step cost row {i}: step {key[1]!r} of sample {key[0]!r} appears twice")
+        seen.add(key)
+    schema = iceberg.arrow_schema("step_costs")
+    expected = identity.to_dict()
+    return pa.Table.from_pylist([{**{k: r.get(k) for k in schema.names}, **expected} for r in rows], schema=schema)
+
+
+def publish_step_costs(lake: iceberg.Lake, rows: list[dict], *, identity: AnalysisIdentity) -> PublishResult:
+    """Publish what one analysis's steps used and cost in one commit to ``step_costs``, replacing that
+    analysis's earlier rows (overwrite by filter on the identity, as :func:`publish_qc_metrics`)."""
+    data = step_costs_table(rows, identity)
+    tbl = lake.ensure("step_costs")
+    values = iceberg.identity_values(identity)
+    writer = iceberg.DataFileWriter(tbl, values)
+    writer.write(data)
+    files = writer.close()
+    snapshot = iceberg.commit_replace(tbl, values, files)
+    part = Partition.of("step_costs", identity, rows=data.num_rows, files=tuple(f.file_path for f in files))
+    return PublishResult(table="step_costs", lake_root=Path(lake.location.removeprefix("file://")), partitions=[part],
                          snapshot_id=snapshot)
 
 

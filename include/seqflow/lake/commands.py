@@ -72,7 +72,7 @@ def register(subparsers) -> None:
     )
     e.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="expire snapshots older than this")
     e.add_argument("--retain-last", type=int, default=1, metavar="N", help="keep at least the N newest (default 1)")
-    e.add_argument("--table", action="append", choices=("variants", "qc_metrics"),
+    e.add_argument("--table", action="append", choices=("variants", "qc_metrics", "step_costs"),
                    help="only this table (repeat; default: both)")
     e.add_argument("--dry-run", action="store_true", help="list what would be expired, commit nothing")
     e.add_argument("--lake", help="lake root (default: the local profile's lake)")

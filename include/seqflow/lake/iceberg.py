@@ -1,6 +1,6 @@
 """The lake's Apache Iceberg tables: catalog, schemas, partition spec, atomic commits.
 
-Two tables, ``variants`` and ``qc_metrics``, in one namespace (the Glue
+Three tables, ``variants``, ``qc_metrics`` and ``step_costs``, in one namespace (the Glue
 database on AWS, a SQL catalog on SQLite locally). Rows carry their
 provenance as ordinary columns (the analysis identity and ``sample_id``);
 the partition spec is hidden (:data:`PARTITION_SPEC`, chosen by
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from seqflow.identity import FIELDS as IDENTITY_FIELDS
 from seqflow.identity import AnalysisIdentity
-from seqflow.lake.schema import QC_METRICS_SCHEMA, VARIANT_SCHEMA
+from seqflow.lake.schema import QC_METRICS_SCHEMA, STEP_COSTS_SCHEMA, VARIANT_SCHEMA
 from seqflow.lake.staging import check_table, check_value
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,10 @@ LOCAL_NAMESPACE = "seqflow"
 ICEBERG_DIR = "iceberg"
 #: The local SQL catalog's file, beside the tables.
 LOCAL_CATALOG_FILE = "catalog.sqlite"
-TABLES = ("variants", "qc_metrics")
+TABLES = ("variants", "qc_metrics", "step_costs")
 #: Provenance columns of each table, appended after the data columns.
-PROVENANCE = {"variants": (*IDENTITY_FIELDS, "sample_id"), "qc_metrics": tuple(IDENTITY_FIELDS)}
+PROVENANCE = {"variants": (*IDENTITY_FIELDS, "sample_id"), "qc_metrics": tuple(IDENTITY_FIELDS),
+              "step_costs": tuple(IDENTITY_FIELDS)}
 
 #: Hidden partitioning of ``variants``: (source column, transform, partition field name).
 #: Chosen by measurement on cohort queries (bench/lake_partitioning.py, docs/lake.md).
@@ -82,6 +83,8 @@ def arrow_schema(table: str) -> pa.Schema:
         data = VARIANT_SCHEMA
     elif table == "qc_metrics":
         data = pa.schema([f for f in QC_METRICS_SCHEMA if f.name not in PROVENANCE["qc_metrics"]])
+    elif table == "step_costs":
+        data = pa.schema([f for f in STEP_COSTS_SCHEMA if f.name not in PROVENANCE["step_costs"]])
     else:
         raise ValueError(f"unknown lake table {table!r}; known: {', '.join(TABLES)}")
     names = set(data.names)

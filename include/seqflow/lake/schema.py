@@ -85,5 +85,32 @@ QC_METRICS_SCHEMA = pa.schema(
     ]
 )
 
-TABLE_SCHEMAS = {"variants": VARIANT_SCHEMA, "qc_metrics": QC_METRICS_SCHEMA}
-TABLE_PARTITION_KEYS = {"variants": VARIANT_PARTITION_KEYS, "qc_metrics": QC_PARTITION_KEYS}
+#: What each step of each sample of an analysis used and cost (one row per step and sample;
+#: seqflow.analysis.costs): the local runner's measurements, or a Batch job's attempts / a
+#: HealthOmics run's tasks priced by instance type (seqflow.aws.costs). ``cost_usd`` is null where
+#: no price applies (the local profile without SEQFLOW_LOCAL_CPU_HOUR_USD; an unpriced instance type).
+STEP_COSTS_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("project", pa.string()),  # the sample sheet's Sample_Project
+        pa.field("step", pa.string(), nullable=False),
+        pa.field("engine", pa.string(), nullable=False),  # local, batch or omics
+        pa.field("status", pa.string()),  # succeeded or failed
+        pa.field("job_id", pa.string()),  # Batch job id or HealthOmics run id (null locally)
+        pa.field("attempts", pa.int32()),
+        pa.field("instance_type", pa.string()),
+        pa.field("vcpus", pa.float64()),
+        pa.field("memory_mib", pa.int64()),
+        pa.field("cpu_seconds", pa.float64()),  # measured (local) or reserved vCPU x wall (AWS)
+        pa.field("wall_seconds", pa.float64()),
+        pa.field("max_rss_kib", pa.int64()),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("price_source", pa.string()),
+        pa.field("started_at", pa.string()),  # UTC, ISO 8601
+        pa.field("month", pa.string()),  # YYYY-MM of started_at
+    ]
+)
+
+TABLE_SCHEMAS = {"variants": VARIANT_SCHEMA, "qc_metrics": QC_METRICS_SCHEMA, "step_costs": STEP_COSTS_SCHEMA}
+TABLE_PARTITION_KEYS = {"variants": VARIANT_PARTITION_KEYS, "qc_metrics": QC_PARTITION_KEYS,
+                        "step_costs": QC_PARTITION_KEYS}

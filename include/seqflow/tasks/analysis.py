@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,8 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
     if unlisted:
         log.warning("FASTQs of samples not in the sample sheet (not analysed): %s", unlisted)
     origins = {r.sample_id: r.origin for r in resolutions}
+    from seqflow.analysis.costs import sample_projects
+
     registry.put(
         identity.run_id, identity.key, "analysing", identity=identity.to_dict(), engine=request.engine,
         samples=[j["sample_id"] for j in jobs], reference_origin=origins, failed_samples=failed,
@@ -125,6 +128,8 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "single_end": single_end,
         "thresholds": {"min_reads": request.min_reads, "min_mapped_pct": request.min_mapped_pct},
         "samples": [r.sample_id for r in records],
+        # each sample's Sample_Project: the project its steps' costs are booked to (step_costs)
+        "projects": sample_projects(sheet, [r.sample_id for r in records]),
         "failed_samples": failed,
         "unlisted_fastqs": unlisted,
         "run_uri": run_uri,
@@ -364,6 +369,10 @@ def register_partitions(run_plan: dict[str, Any], vcfs: list[dict], *, backend: 
     backend = backend or get_backend()
     partitions = lake_partitions(run_plan, vcfs)
     backend.register_partitions(partitions)
+    identity = AnalysisIdentity.from_dict(run_plan)
+    # the end of the turnaround `seqflow report` measures: completion flag seen -> rows in the lake
+    backend.registry().put(identity.run_id, identity.key, "analysing",
+                           lake_committed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     log.info("%d sample(s) of %s in the lake", len(partitions), LAKE_TABLE)
     return len(partitions)
 
@@ -431,10 +440,30 @@ def _sample_rows(run_plan: dict[str, Any], vcfs: list[dict], qc_rows: list[dict]
     return rows
 
 
+def step_costs(run_plan: dict[str, Any], vcfs: list[dict], backend: Backend) -> tuple[list[dict], dict]:
+    """What the analysis's steps used and cost (:mod:`seqflow.analysis.costs`): its ``step_costs`` rows,
+    published to the lake, and their summary for the registry. Finding and pricing them never fails the
+    analysis: an error (an AWS API refusing, an unreadable price table) is logged and recorded in the
+    summary; writing found rows to the lake is not optional."""
+    from seqflow.analysis.costs import cost_summary
+
+    identity = AnalysisIdentity.from_dict(run_plan)
+    try:
+        rows = backend.step_costs(run_plan, vcfs)
+    except Exception as exc:  # the analysis itself is done; its cost is what is missing
+        log.warning("%s: no step costs: %s", identity.label(), exc, exc_info=True)
+        return [], {"error": f"{type(exc).__name__}: {exc}"}
+    where = backend.publish_step_costs(identity, rows) if rows else {}
+    summary = {**cost_summary(rows), **where}
+    log.info("%s: %d step(s), %.1f CPU s, %.1f wall s, cost %s USD", identity.label(), summary["steps"],
+             summary["cpu_seconds"], summary["wall_seconds"], summary["cost_usd"])
+    return rows, summary
+
+
 def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None
                  ) -> dict[str, Any]:
-    """Per-sample QC rows, the lake's ``qc_metrics`` (local), MultiQC report, QC summary, manifest;
-    registry: analysed.
+    """Per-sample QC rows, the lake's ``qc_metrics`` (local), MultiQC report, QC summary, manifest, the
+    steps' costs (the lake's ``step_costs``); registry: analysed, with the cost.
 
     ``qc_result`` is the QC query's rows (local) or its Athena query execution id (aws).
     """
@@ -453,12 +482,14 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     status = "partially_analysed" if failed else "analysed"
     # before the manifest, so that the manifest lists the report
     report = publish_multiqc_report(backend, identity, rows, sorted(analysed), failed)
+    _, cost = step_costs(run_plan, vcfs, backend)
     outputs = backend.publish_run_outputs(
         identity, rows, {"status": status, "failed_samples": failed, "unlisted_fastqs": run_plan.get("unlisted_fastqs", [])})
     outputs = {**outputs, **report}
     backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
                            vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed,
-                           unlisted_fastqs=run_plan.get("unlisted_fastqs", []))
+                           unlisted_fastqs=run_plan.get("unlisted_fastqs", []), cost=cost,
+                           finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if failed:
         backend.alert({"event": "analysis partially failed", "analysis": identity.label(),
                        "failed_samples": failed})

@@ -101,8 +101,10 @@ def test_a_sample_through_every_step_lands_where_the_identity_and_catalogue_say(
             assert Path(path).parent == results and Path(path).is_file(), name
     # the trimmed reads were intermediates: dropped with the sample's scratch after its last step
     assert not job.scratch_dir.exists()
+    # and beside each step's log, what it used (seqflow.analysis.steps.StepUsage)
+    usage = [f"S1.{s.name}{steps.USAGE_SUFFIX}" for s in catalog().sample_steps(aligner, "bcftools")]
     assert sorted(p.name for p in results.iterdir()) == sorted(
-        Path(p).name for n, p in outputs.items() if n not in intermediate)
+        [Path(p).name for n, p in outputs.items() if n not in intermediate] + usage)
     for s in catalog().sample_steps(aligner, "bcftools"):
         assert (results / f"S1.{s.name}.log").read_text().startswith("== "), s.id
 
@@ -174,9 +176,10 @@ def test_reads_that_cannot_be_trusted_are_an_input_error_naming_the_sample_the_f
     assert first.startswith("step fastp (fastp/fastp_qc.sh) of sample S1 exited with 3: input error: "), first
     assert str(culprit) in first and re.search(bad_reads.CASES[case][1], first), first
     assert err.cause.startswith("sample S1: input error: ") and err.cause.removeprefix("sample S1: ") in first
-    # the log is kept beside the results, and nothing else is published
+    # the log is kept beside the results with what the step used, and nothing else is published
     assert err.log == job.results_dir / "S1.fastp.log"
-    assert sorted(p.name for p in job.results_dir.iterdir()) == ["S1.fastp.log"]
+    assert sorted(p.name for p in job.results_dir.iterdir()) == ["S1.fastp.log", "S1.fastp.usage.json"]
+    assert json.loads((job.results_dir / "S1.fastp.usage.json").read_text())["exit_code"] == 3
     assert err.log.read_text().splitlines()[-1].endswith(err.cause)
 
 
@@ -264,7 +267,8 @@ def test_a_single_end_sample_through_every_step_calls_the_planted_snps(data, tmp
     declared = {n for s in catalog().sample_steps(aligner, "bcftools") for n in s.outputs}
     assert set(outputs) == declared - {"trimmed_r2"}
     published = {Path(p).name for n, p in outputs.items() if n != "trimmed_r1"}
-    assert {p.name for p in job.results_dir.iterdir()} == published
+    usage = {f"S1.{s.name}{steps.USAGE_SUFFIX}" for s in catalog().sample_steps(aligner, "bcftools")}
+    assert {p.name for p in job.results_dir.iterdir()} == published | usage
     report_ = json.loads(Path(fastp["fastp_json"]).read_text())
     assert report_["summary"]["sequencing"].startswith("single end")
     assert report_["read1_before_filtering"]["total_reads"] == 2000  # both lanes of R1, joined

@@ -41,7 +41,7 @@ def test_the_qc_query_reads_only_what_the_glue_database_holds():
 
 def test_a_query_naming_an_object_the_glue_database_lacks_is_refused_for_athena():
     # the tables and the views, which the converter job creates on Athena (seqflow.glue.views)
-    assert athena.AWS_OBJECTS == {"variants", "qc_metrics", "variants_latest", "qc_metrics_latest"}
+    assert athena.AWS_OBJECTS == {"variants", "qc_metrics", "step_costs", "variants_latest", "qc_metrics_latest"}
     assert athena.check_runs_on_aws(load("titv")) == load("titv")
     with pytest.raises(ValueError, match="samples"):
         athena.check_runs_on_aws("SELECT * FROM variants JOIN samples USING (sample_id)")

@@ -9,7 +9,7 @@ import pytest
 
 from seqflow.catalog import QueryRefused, list_queries, run_query
 from seqflow.catalog.sql import to_athena
-from seqflow.lake import AnalysisIdentity, Lake, publish_qc_metrics, publish_vcf
+from seqflow.lake import AnalysisIdentity, Lake, publish_qc_metrics, publish_step_costs, publish_vcf
 
 DATA = Path(__file__).resolve().parents[1] / "lake" / "data"
 RUN = "240101_A00123_0001_AHXXXXXXXX"
@@ -33,6 +33,12 @@ def lake(tmp_path):
         {"sample_id": "S2", "read_pairs": 800, "pct_mapped": 97.0, "pct_duplicates": 4.0, "mean_depth": 25.0,
          "variants_called": 7},
     ], identity=NEW)
+    publish_step_costs(lk, [
+        {"sample_id": "S1", "project": "P1", "step": "fastp", "engine": "local", "cpu_seconds": 3.5,
+         "wall_seconds": 2.0, "started_at": "2026-11-19T10:00:00+00:00", "month": "2026-11"},
+        {"sample_id": "S1", "project": "P1", "step": "align", "engine": "local", "status": "failed",
+         "cpu_seconds": 1.5, "wall_seconds": 1.0, "started_at": "2026-11-19T10:01:00+00:00", "month": "2026-11"},
+    ], identity=NEW)
     return root
 
 
@@ -42,9 +48,10 @@ def q(lake, name, params=None):
 
 
 def test_every_shipped_query_runs(lake):
-    params = {"genotypes_in_region": {"contig": "chr1", "region_start": 250, "region_end": 420}}
-    assert list_queries() == ["allele_frequency", "genotypes_in_region", "qc_metrics", "sample_variant_qc",
-                              "titv", "variant_counts_by_type"]
+    params = {"genotypes_in_region": {"contig": "chr1", "region_start": 250, "region_end": 420},
+              "cost_per_sample": {"from_date": "2026-11-01", "to_date": "2026-11-30"}}
+    assert list_queries() == ["allele_frequency", "cost_by_project_month", "cost_per_sample", "genotypes_in_region",
+                              "qc_metrics", "sample_variant_qc", "titv", "variant_counts_by_type"]
     for name in list_queries():
         assert q(lake, name, params.get(name)), name
 
@@ -282,3 +289,11 @@ def test_time_travel_reads_the_tables_as_they_were(lake):
     assert q(lake, count) == [{"n": 7}]
     cols, rows = run_query(lake, count, as_of_ms=before)
     assert rows == [(0,)]
+
+
+def test_cost_by_project_and_month_sums_the_step_rows(lake):
+    [row] = q(lake, "cost_by_project_month")
+    assert (row["project"], row["month"], row["runs"], row["samples"], row["steps"]) == ("P1", "2026-11", 1, 1, 2)
+    assert row["cpu_hours"] == round(5.0 / 3600, 4) and row["cost_usd"] is None and row["priced_steps"] == 0
+    [sample] = q(lake, "cost_per_sample", {"from_date": "2026-11-19", "to_date": "2026-11-19"})
+    assert (sample["cpu_seconds"], sample["wall_seconds"], sample["failed_steps"]) == (5.0, 3.0, 1)
