@@ -365,7 +365,8 @@ def _outputs(record) -> tuple[list[str], list[str]]:
 def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, Any]:
     """Bring a running request's record up to date from its DAG runs and the analysis records they wrote:
     once every DAG run is over, the request is ``analysed`` (every run analysed), ``failed`` (none) or
-    ``partially_analysed``, with each run's outputs, step logs and Airflow task log URLs."""
+    ``partially_analysed``, with each run's outputs, step logs, Airflow task log URLs and cost (CPU and
+    wall seconds, USD where priced, per sample: the analysis record's ``cost``)."""
     record = registry.get_request(request_id)
     if record is None:
         raise KeyError(f"no launch request {request_id}")
@@ -394,6 +395,8 @@ def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, An
             run["analysis"] = key
             run["status"] = analysis.status if state == "success" or analysis.status == "failed" else "failed"
             run["outputs"], run["logs"] = _outputs(analysis)
+            if analysis.details.get("cost"):  # what finalise_run recorded (seqflow.analysis.costs.cost_summary)
+                run["cost"] = analysis.details["cost"]
             if analysis.details.get("failed_samples"):
                 run["failed_samples"] = analysis.details["failed_samples"]
         else:

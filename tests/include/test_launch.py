@@ -158,7 +158,10 @@ def test_submit_and_refresh_walk_the_request_through_its_statuses(tmp_path):
     (results / "S1" / "S1.align.log").write_text("x")
     manifest = results / "manifest.json"
     manifest.write_text(json.dumps({"files": [{"path": "S1/S1.vcf.gz"}, {"path": "S1/S1.align.log"}]}))
-    registry.put(RUN, "1.0.0/lambda/bwa/bcftools", "analysed", results_uri=str(results), manifest=str(manifest))
+    cost = {"cpu_seconds": 12.5, "wall_seconds": 9.0, "cost_usd": None, "steps": 5, "engines": ["local"],
+            "samples": {"S1": {"project": "Phage", "cpu_seconds": 12.5, "wall_seconds": 9.0, "cost_usd": None}}}
+    registry.put(RUN, "1.0.0/lambda/bwa/bcftools", "analysed", results_uri=str(results), manifest=str(manifest),
+                 cost=cost)
     airflow.states[dag_run_id(request_id, RUN)] = "success"
     record = refresh(request_id, airflow, registry, base_url="http://127.0.0.1:8080")
     assert record["status"] == "running"
@@ -166,6 +169,7 @@ def test_submit_and_refresh_walk_the_request_through_its_statuses(tmp_path):
     assert first["status"] == "analysed"
     assert first["outputs"] == [manifest.as_uri(), (results / "S1" / "S1.vcf.gz").as_uri()]
     assert first["logs"] == [(results / "S1" / "S1.align.log").as_uri()]
+    assert first["cost"] == cost  # the analysis record's, as finalise_run wrote it
     assert first["airflow_logs"] == [
         f"http://127.0.0.1:8080/dags/seqflow_analysis/runs/launch__{request_id}__{RUN}/tasks/plan",
         f"http://127.0.0.1:8080/dags/seqflow_analysis/runs/launch__{request_id}__{RUN}/tasks/sample.align/mapped/0"]
@@ -221,3 +225,22 @@ def test_status_shows_requests_as_recorded_when_no_airflow_answers(tmp_path, mon
     assert main(["status", "--json", "--no-refresh"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["runs"] == [] and [r["request_id"] for r in shown["requests"]] == [request_id]
+
+
+def test_status_prints_each_analysis_and_requests_cost(tmp_path, monkeypatch, capsys):
+    from seqflow.cli import main
+    from seqflow.registry import local_registry
+
+    monkeypatch.setenv("SEQFLOW_HOME", str(tmp_path))
+    registry = local_registry()
+    cost = {"cpu_seconds": 12.5, "wall_seconds": 9.0, "cost_usd": 0.0042, "steps": 5, "engines": ["batch"],
+            "samples": {"S1": {"project": "Phage", "cpu_seconds": 12.5, "wall_seconds": 9.0, "cost_usd": 0.0042}}}
+    registry.put(RUN, "1.0.0/lambda/bwa/bcftools", "analysed", cost=cost)
+    registry.put_request("r20261202T001500-abcdef", "analysed",
+                         runs={RUN: {"run_id": RUN, "status": "analysed", "cost": cost}})
+    registry.put(RUN2, "1.0.0/lambda/bwa/bcftools", "analysed", cost={"error": "ClientError: AccessDenied"})
+    assert main(["status", "--no-refresh"]) == 0
+    out = capsys.readouterr().out
+    line = "cost: 12.5 CPU s, 9.0 wall s over 5 step(s), $0.0042; S1 12.5 CPU s $0.0042"
+    assert out.count(line) == 2  # the analysis record and the request's run
+    assert "cost: not known (ClientError: AccessDenied)" in out

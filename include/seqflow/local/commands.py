@@ -132,6 +132,22 @@ def _refresh_requests(registry, port: int) -> str | None:
     return None
 
 
+def format_cost(cost: dict) -> str:
+    """One line of an analysis's cost (``seqflow.analysis.costs.cost_summary``): CPU and wall time,
+    USD where priced, the samples."""
+    if cost.get("error"):
+        return f"not known ({cost['error']})"
+    usd = cost.get("cost_usd")
+    text = (f"{cost.get('cpu_seconds', 0):.1f} CPU s, {cost.get('wall_seconds', 0):.1f} wall s over "
+            f"{cost.get('steps', 0)} step(s), " + (f"${usd:.4f}" if usd is not None else "no price (local)"))
+    samples = cost.get("samples") or {}
+    if samples:
+        text += "; " + ", ".join(f"{sid} {s.get('cpu_seconds', 0):.1f} CPU s"
+                                 + (f" ${s['cost_usd']:.4f}" if s.get("cost_usd") is not None else "")
+                                 for sid, s in sorted(samples.items()))
+    return text
+
+
 def _print_requests(requests) -> None:
     print()
     width = max(len(r.request_id) for r in requests)
@@ -146,6 +162,8 @@ def _print_requests(requests) -> None:
                 print(f"{'':<{width}}      error: {run['error']}")
             if run.get("outputs"):
                 print(f"{'':<{width}}      {len(run['outputs'])} output file(s), e.g. {run['outputs'][0]}")
+            if run.get("cost"):
+                print(f"{'':<{width}}      cost: {format_cost(run['cost'])}")
             if run.get("logs") or run.get("airflow_logs"):
                 print(f"{'':<{width}}      {len(run.get('logs', []))} step log(s), "
                       f"{len(run.get('airflow_logs', []))} Airflow task log(s)"
@@ -177,6 +195,8 @@ def status(args: argparse.Namespace) -> int:
     print(f"{'run':<{width}}  {'analysis':<{akey}}  {'status':<18} updated")
     for r in records:
         print(f"{r.run_id:<{width}}  {r.analysis:<{akey}}  {r.status:<18} {r.updated_at}")
+        if isinstance(r.details.get("cost"), dict):
+            print(f"{'':<{width}}    cost: {format_cost(r.details['cost'])}")
         for sample in r.details.get("samples", []) if isinstance(r.details.get("samples"), list) else []:
             if isinstance(sample, dict):
                 f1 = sample.get("f1")
