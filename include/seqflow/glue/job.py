@@ -3,9 +3,10 @@
 One job run per analysis run (:mod:`seqflow.glue.manifest`). The job runs the
 lake code of the local profile, unchanged: each VCF is converted by
 :func:`seqflow.lake.convert_vcf_to_parquet` into a staging folder on the
-worker's disk, its rows are written as data files of the ``variants`` table
-under the table's S3 location (:func:`seqflow.lake.iceberg.write_sample_files`,
-which no reader sees yet) and its staged files are removed; when every sample
+worker's disk, already in the form of the ``variants`` table's data files
+(provenance columns and field ids), which are copied as they are under the
+table's S3 location (:func:`seqflow.lake.iceberg.sample_data_files`; no
+reader sees them yet), and its staged files are removed; when every sample
 is written, one :func:`seqflow.lake.iceberg.commit_replace` makes one Iceberg
 snapshot that replaces exactly these samples of this analysis (overwrite by
 filter on the analysis identity and ``sample_id IN (…)``), swapped in by the
@@ -150,11 +151,12 @@ def _convert_one(s3, tbl, manifest: Manifest, entry: SampleEntry, work: Path, bc
         s3.download_file(bucket, key, str(vcf))
         stage = work / "staging"
         converted = convert_vcf_to_parquet(vcf, stage, identity=manifest.identity, sample_id=entry.sample_id,
-                                           table=manifest.table, bcftools=bcftools)
+                                           table=manifest.table, bcftools=bcftools, lake_table=tbl)
         vcf.unlink()  # disk: a flow cell's VCFs do not all fit on one worker
         files = staged(stage, manifest.identity, [entry.sample_id], manifest.table)[entry.sample_id]
         values = {**iceberg.identity_values(manifest.identity), "sample_id": entry.sample_id}
-        data_files, rows = iceberg.write_sample_files(tbl, _batches(files), values)
+        # written in the table's form: copied to S3 as they are (rewritten only if the table changed)
+        data_files, rows = iceberg.sample_data_files(tbl, files, values, _batches)
         shutil.rmtree(Partition.of(manifest.table, manifest.identity, entry.sample_id).path(stage), ignore_errors=True)
         return entry, data_files, rows, converted.records
     finally:

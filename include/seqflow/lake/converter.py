@@ -96,6 +96,9 @@ class SampleOutput:
     vcf_sample: str | None  # column in the VCF; None for a sites-only file
     path: Path  # Parquet file to write
     rows: int = 0
+    #: The row's provenance columns (identity and sample_id): given, the file is written as a
+    #: data file of the lake's table (convert_stream's ``table_schema``), not in VARIANT_SCHEMA.
+    provenance: dict[str, str] | None = None
 
 
 @dataclass
@@ -759,11 +762,16 @@ def convert_stream(
     block_size: int = DEFAULT_BLOCK_SIZE,
     compression: str = "zstd",
     on_block: Callable[[int], None] | None = None,
+    table_schema: pa.Schema | None = None,
 ) -> ConversionStats:
     """Convert ``vcf`` into one Parquet file per entry of ``outputs``.
 
-    The files hold the variant columns only: the analysis identity and the
-    sample are partition values in the files' path, not per-row data.
+    The files hold the variant columns only (the analysis identity and the
+    sample are partition values in the files' path, not per-row data), except
+    for outputs with ``provenance``: those are written in ``table_schema``
+    (:func:`seqflow.lake.iceberg.converter_schema`: the lake table's columns
+    and field ids, provenance included), so that the commit takes them as
+    they are instead of rewriting them.
     Runs one pass per :data:`MAX_SAMPLES_PER_PASS` samples. Raises
     :class:`VcfFormatError` (naming file and line) on malformed input; the
     caller discards what was written.
@@ -772,7 +780,8 @@ def convert_stream(
     warnings = _Warnings(header.warnings)
     passes = [outputs[i : i + MAX_SAMPLES_PER_PASS] for i in range(0, len(outputs), MAX_SAMPLES_PER_PASS)]
     for group in passes or [[]]:
-        records = _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings)
+        records = _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings,
+                                table_schema)
     stats = ConversionStats(records=records, outputs=outputs, warnings=warnings.messages())
     for message in stats.warnings:
         log.warning("%s: %s", vcf, message)
@@ -882,7 +891,8 @@ def _query_header(header: VcfHeader) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings=None) -> int:
+def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_block, warnings=None,
+                  table_schema=None) -> int:
     warnings = warnings if warnings is not None else _Warnings()
     vcf_samples = [o.vcf_sample for o in group if o.vcf_sample is not None]
     fmt, per_sample = _query_format(header, vcf_samples)
@@ -917,11 +927,34 @@ def _convert_pass(vcf, header, group, bcftools, block_size, compression, on_bloc
                 upstream.append([bcftools, "reheader", "-h", str(hdr), str(vcf)])
             cmd.append("-")
         return _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sample, others, kind,
-                         block_size, compression, on_block, warnings)
+                         block_size, compression, on_block, warnings, table_schema)
+
+
+def _table_writer(path: Path, table_schema: pa.Schema, compression: str) -> pq.ParquetWriter:
+    from seqflow.lake.iceberg import WRITER_OPTIONS as TABLE_OPTIONS
+
+    options = {**TABLE_OPTIONS, "compression": compression}
+    return pq.ParquetWriter(path, table_schema, store_schema=False, **options)
+
+
+def _in_table_form(table: pa.Table, provenance: dict[str, str], table_schema: pa.Schema) -> pa.Table:
+    """One sample's block in the lake table's form: constant provenance columns appended, the
+    columns relabelled with the table's field ids (gt widened to the table's int)."""
+    n = table.num_rows
+    cols = []
+    for f in table_schema:
+        if f.name in provenance:
+            cols.append(pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
+                                                       pa.array([provenance[f.name]], pa.string())))
+        else:
+            col = table.column(f.name)
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            cols.append(col if col.type.equals(f.type) else col.cast(f.type))
+    return pa.Table.from_arrays(cols, schema=table_schema)
 
 
 def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sample, others, kind,
-              block_size, compression, on_block, warnings) -> int:
+              block_size, compression, on_block, warnings, table_schema=None) -> int:
     names = list(SITE_COLUMNS) + [f"i_{i}" for i in header.info] + [f"s{i}_{f}" for i in range(len(printed)) for f in per_sample]
     types = {n: pa.string() for n in names}
     types.update(pos=pa.int64(), end=pa.int64(), qual=pa.float64())
@@ -944,7 +977,13 @@ def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sampl
     def fatal() -> list[str]:
         return [line for w in watches for line in w.fatal]
 
-    writers = [pq.ParquetWriter(o.path, WRITE_SCHEMA, compression=compression, store_schema=False, **WRITER_OPTIONS) for o in group]
+    if any(o.provenance for o in group) and table_schema is None:
+        raise ValueError("outputs with provenance need the table's schema (table_schema)")
+    writers = [
+        _table_writer(o.path, table_schema, compression) if o.provenance else
+        pq.ParquetWriter(o.path, WRITE_SCHEMA, compression=compression, store_schema=False, **WRITER_OPTIONS)
+        for o in group
+    ]
     pool = ThreadPoolExecutor(max_workers=WRITE_THREADS)
     pending: list[Future] = []
     records = 0
@@ -969,6 +1008,8 @@ def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sampl
             try:
                 block = _Block(batch, header, raw.take(batch.num_rows) if raw is not None else None, warnings)
                 tables = [block.table(block.sample_columns(batch, p, header, others)) for p in prefixes]
+                tables = [_in_table_form(t, o.provenance, table_schema) if o.provenance else t
+                          for t, o in zip(tables, group)]
             except _RowError as exc:
                 if fatal():
                     break

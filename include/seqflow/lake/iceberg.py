@@ -281,6 +281,35 @@ def _partition_record(spec, schema, values: dict[str, object]):
     return Record(*out)
 
 
+def data_file(tbl, path: str, meta: pq.FileMetaData, partition):
+    """The pyiceberg ``DataFile`` entry of a finished Parquet file of ``tbl`` (statistics from its footer)."""
+    from pyiceberg.io.pyarrow import (
+        compute_statistics_plan,
+        data_file_statistics_from_parquet_metadata,
+        parquet_path_to_id_mapping,
+    )
+    from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+
+    schema = tbl.schema()
+    stats = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=meta,
+        stats_columns=compute_statistics_plan(schema, tbl.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(schema),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=partition,
+        file_size_in_bytes=len(tbl.io.new_input(path)),
+        sort_order_id=None,
+        spec_id=tbl.metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **stats.to_serialized_dict(),
+    )
+
+
 class DataFileWriter:
     """Writes rows of one partition of a table into data files under the table's ``data/`` folder.
 
@@ -327,35 +356,11 @@ class DataFileWriter:
             self._finish()
 
     def _finish(self) -> None:
-        from pyiceberg.io.pyarrow import (
-            compute_statistics_plan,
-            data_file_statistics_from_parquet_metadata,
-            parquet_path_to_id_mapping,
-        )
-        from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
-
         if self._writer is None:
             return
         self._writer.close()
         self._stream.close()
-        meta = self._writer.writer.metadata
-        stats = data_file_statistics_from_parquet_metadata(
-            parquet_metadata=meta,
-            stats_columns=compute_statistics_plan(self.schema, self.tbl.properties),
-            parquet_column_mapping=parquet_path_to_id_mapping(self.schema),
-        )
-        self.files.append(DataFile.from_args(
-            content=DataFileContent.DATA,
-            file_path=self._path,
-            file_format=FileFormat.PARQUET,
-            partition=self.partition,
-            file_size_in_bytes=len(self.tbl.io.new_input(self._path)),
-            sort_order_id=None,
-            spec_id=self.tbl.metadata.default_spec_id,
-            equality_ids=None,
-            key_metadata=None,
-            **stats.to_serialized_dict(),
-        ))
+        self.files.append(data_file(self.tbl, self._path, self._writer.writer.metadata, self.partition))
         self._writer = self._stream = None
 
     def close(self) -> list:
@@ -394,6 +399,107 @@ def write_sample_files(tbl, batches: Iterator[pa.RecordBatch], values: dict[str,
                 writers[None].write(data)
     files = [f for w in writers.values() for f in w.close()]
     return files, rows
+
+
+# -- data files written by the converter itself --------------------------------------------------
+
+
+def _merge_type(file_field: pa.Field, write_field: pa.Field | None) -> pa.Field:
+    """``file_field`` (the table's type, with its Iceberg field ids) with the converter's
+    dictionary encoding where the converter has it (``write_field``), so that the writer stores
+    the converter's dictionaries as they are instead of decoding and re-hashing them."""
+    ft = file_field.type
+    if write_field is None:  # a provenance column: one value per file
+        return file_field.with_type(pa.dictionary(pa.int32(), pa.string()))
+    wt = write_field.type
+    if pa.types.is_dictionary(wt) and pa.types.is_string(ft):
+        return file_field.with_type(wt)
+    if pa.types.is_map(ft) and pa.types.is_map(wt):
+        return file_field.with_type(pa.map_(_merge_type(ft.key_field, wt.key_field),
+                                            _merge_type(ft.item_field, wt.item_field)))
+    if pa.types.is_list(ft) and (pa.types.is_list(wt) or pa.types.is_large_list(wt)):
+        return file_field.with_type(pa.list_(_merge_type(ft.value_field, wt.value_field)))
+    return file_field
+
+
+def converter_schema(tbl, write_schema: pa.Schema) -> pa.Schema:
+    """The schema in which the converter writes a sample's rows straight into a data file of
+    ``tbl``: the table's columns, field ids and types (provenance columns included), keeping the
+    converter's dictionary-encoded columns (``write_schema``) as such. A file in this schema is
+    a data file of the table as :class:`DataFileWriter` writes them, and is taken into a commit
+    without being rewritten (:func:`sample_data_files`)."""
+    by_name = {f.name: f for f in write_schema}
+    return pa.schema([_merge_type(f, by_name.get(f.name)) for f in file_schema(tbl.schema())])
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    """``t`` without dictionary encoding, anywhere in it."""
+    if pa.types.is_dictionary(t):
+        return _plain(t.value_type)
+    if pa.types.is_map(t):
+        return pa.map_(t.key_field.with_type(_plain(t.key_type)), t.item_field.with_type(_plain(t.item_type)))
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_plain(t.value_type)))
+    return t
+
+
+def _is_table_file(tbl, meta: pq.FileMetaData, values: dict[str, str]) -> bool:
+    """Whether a Parquet file is a data file of ``tbl`` holding only rows of ``values``: the table's
+    current schema (names, types, field ids) and every row group's provenance min = max = value."""
+    want = file_schema(tbl.schema())
+    have = meta.schema.to_arrow_schema()
+    if len(have) != len(want):
+        return False
+    for h, w in zip(have, want):
+        if h.name != w.name or not _plain(h.type).equals(_plain(w.type), check_metadata=True) or (
+                (h.metadata or {}).get(b"PARQUET:field_id") != (w.metadata or {}).get(b"PARQUET:field_id")):
+            return False
+    index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    for name, value in values.items():
+        if name not in index:
+            return False
+        for g in range(meta.num_row_groups):
+            st = meta.row_group(g).column(index[name]).statistics
+            if st is None or not st.has_min_max or st.min != value or st.max != value:
+                return False
+    return True
+
+
+def _place(tbl, src: Path) -> str:
+    """A copy of ``src`` under the table's ``data/`` folder (a hard link when the table is on the
+    same local file system): the staged file stays until its sample is committed."""
+    import os
+    import shutil
+
+    dest = f"{tbl.location().rstrip('/')}/data/{uuid.uuid4()}.parquet"
+    if dest.startswith("file://"):
+        local = Path(dest.removeprefix("file://"))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, local)
+        except OSError:
+            shutil.copyfile(src, local)
+        return dest
+    with open(src, "rb") as fin, tbl.io.new_output(dest).create(overwrite=False) as out:
+        shutil.copyfileobj(fin, out, 8 << 20)
+    return dest
+
+
+def sample_data_files(tbl, files: list[Path], values: dict[str, str], batches) -> tuple[list, int]:
+    """The data files of one sample's staged ``files`` (``values``: its provenance).
+
+    Files the converter wrote in the table's own form (:func:`converter_schema`) are taken as
+    they are (linked or copied under the table's ``data/``, statistics from their footers) when
+    the partition spec depends on provenance columns only; any other file is rewritten by
+    :func:`write_sample_files` (``batches(files)`` gives its rows). Returns (DataFiles, rows).
+    """
+    spec_sources = {tbl.schema().find_field(f.source_id).name for f in tbl.spec().fields}
+    metas = [pq.read_metadata(f) for f in files]
+    if spec_sources <= set(values) and all(_is_table_file(tbl, m, values) for m in metas):
+        partition = _partition_record(tbl.spec(), tbl.schema(), values)
+        out = [data_file(tbl, _place(tbl, f), m, partition) for f, m in zip(files, metas) if m.num_rows]
+        return out, sum(m.num_rows for m in metas)
+    return write_sample_files(tbl, batches(files), values)
 
 
 # -- committing --------------------------------------------------------------------------------

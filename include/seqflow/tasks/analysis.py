@@ -344,12 +344,14 @@ def convert_in_process(args: dict[str, str]) -> dict[str, Any]:
     """The local converter: the same arguments as the Glue job, run in this process. It stages the
     sample's rows for ``register_partitions``, which commits the run's samples in one Iceberg commit
     (nothing reaches readers before it)."""
-    from seqflow.lake import convert_vcf_to_parquet
+    from seqflow.lake import Lake, convert_vcf_to_parquet
     from seqflow.lake.api import local_staging_root
 
     identity = AnalysisIdentity.from_dict({k.removeprefix("--"): v for k, v in args.items()})
+    # staged in the table's own form, so that register_partitions commits the files without rewriting them
+    tbl = Lake.local(args["--lake_uri"]).ensure(args["--table"])
     result = convert_vcf_to_parquet(args["--vcf_uri"], local_staging_root(args["--lake_uri"]), identity=identity,
-                                    sample_id=args["--sample_id"], table=args["--table"])
+                                    sample_id=args["--sample_id"], table=args["--table"], lake_table=tbl)
     log.info("%s: %d row(s) staged for %s", args["--sample_id"], result.rows, result.table)
     return {"sample_id": args["--sample_id"], "rows": result.rows}
 
