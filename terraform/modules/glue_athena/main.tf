@@ -3,8 +3,8 @@
 # slim package of include/seqflow/glue/package.py), and the Athena workgroup
 # (engine v3) with the project's named queries.
 #
-# The Iceberg tables (variants, qc_metrics) are not declared here: the job
-# creates them at first use with seqflow.lake.iceberg's schema, partition spec
+# The Iceberg tables (variants, qc_metrics, step_costs) are not declared here:
+# their writers create them at first use with seqflow.lake.iceberg's schema, partition spec
 # (bucket[16](sample_id)) and properties, the same code as the local lake. The
 # provider's aws_glue_catalog_table (5.100, open_table_format_input) takes no
 # partition spec, field ids or table properties, and every commit moves the
@@ -22,7 +22,7 @@ locals {
 
   # the lake's Iceberg tables (seqflow.lake.iceberg.TABLES; a test keeps them equal),
   # created by the converter job at first use under <lake_root>iceberg/<table>/
-  tables = ["variants", "qc_metrics"]
+  tables = ["variants", "qc_metrics", "step_costs"]
   # the lake's views (include/seqflow/sql/views; a test keeps them equal): Athena
   # views the converter job creates or replaces after each run's commits
   # (seqflow.glue.views); Glue holds them as tables, so their ARNs are table ARNs
