@@ -1,6 +1,7 @@
 """``seqflow up`` (the local Airflow, kept running), ``seqflow status`` (the run registry and launch
-requests), ``seqflow launch`` (a launch file's runs submitted to the running local Airflow) and
-``seqflow backfill`` (a backfill of the ingest on the running local Airflow)."""
+requests), ``seqflow launch`` (a launch file's runs submitted to the running local Airflow),
+``seqflow backfill`` (a backfill of the ingest on the running local Airflow) and ``seqflow report``
+(turnaround, failures and cost over a date range: :mod:`seqflow.local.report`)."""
 
 from __future__ import annotations
 
@@ -208,6 +209,21 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Turnaround, failures by step and cost per sample over a date range (registry and lake)."""
+    import datetime as dt
+
+    from seqflow.local.report import format_report, local_report
+
+    start, end = dt.date.fromisoformat(args.from_date), dt.date.fromisoformat(args.to_date)
+    if end < start:
+        print(f"seqflow report: --to-date {args.to_date} is before --from-date {args.from_date}")
+        return 2
+    content = local_report(start, end)
+    print(json.dumps(content, indent=2) if args.json else format_report(content))
+    return 0
+
+
 def _date(text: str) -> str:
     import datetime as dt
 
@@ -240,6 +256,13 @@ def register(subparsers) -> None:
     p.add_argument("--wait", action="store_true", help="wait until the request is analysed, partially analysed or failed")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds --wait waits at most")
     p.set_defaults(handler=launch)
+
+    p = subparsers.add_parser("report", help="turnaround (flag to lake), failures by step and cost per sample "
+                                             "over a date range, from the registry and the lake")
+    p.add_argument("--from-date", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--to-date", required=True, type=_date, help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(handler=report)
 
     p = subparsers.add_parser("status", help="show runs in the registry (ingest and analysis records) and "
                                              "launch requests")

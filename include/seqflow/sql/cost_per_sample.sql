@@ -5,7 +5,7 @@ SELECT c.run_id, c.pipeline_version, c.reference, c.aligner, c.caller, c.sample_
        coalesce(c.project, '(none)') AS project,
        array_join(array_sort(array_agg(DISTINCT c.engine)), ',') AS engines,
        count(*) AS steps,
-       count_if(c.status = 'failed') AS failed_steps,
+       sum(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END) AS failed_steps,
        round(sum(c.cpu_seconds), 3) AS cpu_seconds,
        round(sum(c.wall_seconds), 3) AS wall_seconds,
        round(sum(c.cost_usd), 6) AS cost_usd
