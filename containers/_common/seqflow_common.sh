@@ -58,6 +58,8 @@ seqflow_tool_version() {
     minimap2) raw="$(minimap2 --version)" ;;
     # "fastp 0.23.2", on stderr
     fastp) raw="$(fastp --version 2>&1 | sed -n 's/^fastp //p')" ;;
+    # "version:  v1.3.6"
+    freebayes) raw="$(freebayes --version | sed -n 's/^version: *v\{0,1\}//p')" ;;
     *) echo "seqflow_tool_version: no version parser for tool '$1'" >&2; return 2 ;;
   esac
   raw="${raw%%[[:space:]]*}"

@@ -147,11 +147,12 @@ variable "image_tags" {
   type        = map(string)
   description = "Image tag (<tool version>-<image revision>, containers/_common/build.sh) by tool."
   default = {
-    fastp    = "0.23.2-1"
-    bwa      = "0.7.17-1"
-    minimap2 = "2.24-1"
-    samtools = "1.16.1-1"
-    bcftools = "1.16-1"
+    fastp     = "0.23.2-1"
+    bwa       = "0.7.17-1"
+    minimap2  = "2.24-1"
+    samtools  = "1.16.1-1"
+    bcftools  = "1.16-1"
+    freebayes = "1.3.6-1"
   }
 }
 

@@ -14,11 +14,12 @@ share_server_hostname = "isilon.seq.internal"
 share_subdirectory    = "/ifs/sequencers/runs"
 
 image_tags = {
-  fastp    = "0.23.2-1"
-  bwa      = "0.7.17-1"
-  minimap2 = "2.24-1"
-  samtools = "1.16.1-1"
-  bcftools = "1.16-1"
+  fastp     = "0.23.2-1"
+  bwa       = "0.7.17-1"
+  minimap2  = "2.24-1"
+  samtools  = "1.16.1-1"
+  bcftools  = "1.16-1"
+  freebayes = "1.3.6-1"
 }
 
 batch_spot_max_vcpus          = 1024

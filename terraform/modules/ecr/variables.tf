@@ -12,7 +12,7 @@ variable "repository_prefix" {
 variable "tools" {
   type        = list(string)
   description = "Tool images, one repository each; the names of the folders under containers/ that have a Dockerfile."
-  default     = ["fastp", "bwa", "minimap2", "samtools", "bcftools"]
+  default     = ["fastp", "bwa", "minimap2", "samtools", "bcftools", "freebayes"]
 }
 
 variable "kms_key_arn" {

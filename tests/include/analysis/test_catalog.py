@@ -48,7 +48,7 @@ def _error(docs) -> str:
 
 def test_aligners_callers_and_step_names_come_from_the_yaml():
     assert cat.ALIGNERS == ("bwa", "minimap2")
-    assert cat.CALLERS == ("bcftools",)
+    assert cat.CALLERS == ("bcftools", "freebayes")
     assert set(cat.catalog().names()) == {"index_reference", "fastp", "align", "call_variants", "bam_qc", "vcf_stats"}
     assert cat.SAMPLE_STEPS == ("fastp", "align", "call_variants", "bam_qc", "vcf_stats")
 
@@ -118,6 +118,7 @@ def test_resources_are_todays_terraform_numbers():
         "align_bwa": (16, 32768, 43200),
         "align_minimap2": (16, 32768, 43200),
         "call_variants_bcftools": (4, 8192, 21600),
+        "call_variants_freebayes": (4, 8192, 21600),
         "bam_qc": (2, 4096, 7200),
         "vcf_stats": (2, 4096, 7200),
     }

@@ -3,7 +3,7 @@ version 1.0
 # seqflow per-sample germline pipeline on HealthOmics (and miniwdl): the same step scripts
 # the Batch jobs and the local profile run, from the same images, with the same arguments.
 # Every task is one step implementation of the step catalogue (containers/<tool>/steps.yaml):
-#   fastp -> align_bwa | align_minimap2 -> call_variants_bcftools -> bam_qc, vcf_stats
+#   fastp -> align_bwa | align_minimap2 -> call_variants_bcftools | call_variants_freebayes -> bam_qc, vcf_stats
 # Its inputs, outputs and script arguments are the catalogue's; tests hold the two together
 # (tests/include/aws/omics/test_germline_workflow.py). The images carry the scripts in
 # /usr/local/bin; each script also writes <sample>.<step>.versions.json (tool versions).
@@ -45,6 +45,7 @@ workflow germline {
         String? minimap2_image
         String samtools_image
         String bcftools_image
+        String? freebayes_image
 
         Int fastp_cpu = 4
         Int fastp_memory_gb = 8
@@ -54,6 +55,8 @@ workflow germline {
         Int align_minimap2_memory_gb = 32
         Int call_variants_bcftools_cpu = 4
         Int call_variants_bcftools_memory_gb = 8
+        Int call_variants_freebayes_cpu = 4
+        Int call_variants_freebayes_memory_gb = 8
         Int bam_qc_cpu = 2
         Int bam_qc_memory_gb = 4
         Int vcf_stats_cpu = 2
@@ -63,13 +66,14 @@ workflow germline {
     parameter_meta {
         sample_id: "Sample_ID from the sample sheet: letters, digits, '_' and '-', starting with a letter or digit"
         aligner: "bwa or minimap2: selects the alignment task (and the index inputs it needs)"
-        caller: "bcftools: selects the variant-calling task"
+        caller: "bcftools or freebayes: selects the variant-calling task"
         reference_fai: "samtools faidx index of the reference (.fai)"
         reference_ploidy: "bcftools ploidy file of the reference (CHROM FROM TO SEX PLOIDY), <name>.ploidy in the reference catalogue"
         reference_amb: "bwa index (.amb); required when aligner is bwa"
         reference_mmi: "minimap2 index (.mmi); required when aligner is minimap2"
         bwa_image: "ECR URI of the bwa image; required when aligner is bwa"
         minimap2_image: "ECR URI of the minimap2 image; required when aligner is minimap2"
+        freebayes_image: "ECR URI of the freebayes image; required when caller is freebayes"
     }
 
     call fastp {
@@ -135,8 +139,23 @@ workflow germline {
         }
     }
 
-    File called_vcf = select_first([call_variants_bcftools.vcf])
-    File called_tbi = select_first([call_variants_bcftools.tbi])
+    if (caller == "freebayes") {
+        call call_variants_freebayes {
+            input:
+                sample_id = sample_id,
+                reference = reference_fasta,
+                reference_fai = reference_fai,
+                bam = aligned_bam,
+                bam_bai = aligned_bai,
+                ploidy_file = reference_ploidy,
+                docker_image = select_first([freebayes_image]),
+                cpu = call_variants_freebayes_cpu,
+                memory_gb = call_variants_freebayes_memory_gb
+        }
+    }
+
+    File called_vcf = select_first([call_variants_bcftools.vcf, call_variants_freebayes.vcf])
+    File called_tbi = select_first([call_variants_bcftools.tbi, call_variants_freebayes.tbi])
 
     call bam_qc {
         input:
@@ -172,8 +191,10 @@ workflow germline {
         File align_log = select_first([align_bwa.align_log, align_minimap2.align_log])
         File vcf = called_vcf
         File tbi = called_tbi
-        File call_variants_versions = select_first([call_variants_bcftools.call_variants_versions])
-        File call_variants_log = select_first([call_variants_bcftools.call_variants_log])
+        File call_variants_versions = select_first([call_variants_bcftools.call_variants_versions,
+                                                    call_variants_freebayes.call_variants_versions])
+        File call_variants_log = select_first([call_variants_bcftools.call_variants_log,
+                                               call_variants_freebayes.call_variants_log])
         File flagstat = bam_qc.flagstat
         File coverage = bam_qc.coverage
         File samtools_stats = bam_qc.samtools_stats
@@ -319,6 +340,49 @@ task align_minimap2 {
 }
 
 task call_variants_bcftools {
+    input {
+        String sample_id
+        File reference
+        File reference_fai
+        File bam
+        File bam_bai
+        File ploidy_file
+        String docker_image
+        Int cpu
+        Int memory_gb
+    }
+    File sample_id_file = write_lines([sample_id])
+
+    command <<<
+        set -euo pipefail
+        sample=$(head -n 1 "~{sample_id_file}")
+        if ! [[ "$sample" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$ ]]; then
+            echo "sample_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\$" >&2
+            exit 2
+        fi
+        mkdir -p ref aln
+        ln -s "~{reference}" ref/genome.fa
+        ln -s "~{reference_fai}" ref/genome.fa.fai
+        ln -s "~{bam}" aln/sample.bam
+        ln -s "~{bam_bai}" aln/sample.bam.bai
+        call_variants.sh "$sample" ref/genome.fa aln/sample.bam . "~{ploidy_file}" ~{cpu} -
+    >>>
+
+    output {
+        File vcf = "~{sample_id}.vcf.gz"
+        File tbi = "~{sample_id}.vcf.gz.tbi"
+        File call_variants_versions = "~{sample_id}.call_variants.versions.json"
+        File call_variants_log = "~{sample_id}.call_variants.log"
+    }
+
+    runtime {
+        docker: docker_image
+        cpu: cpu
+        memory: "~{memory_gb} GiB"
+    }
+}
+
+task call_variants_freebayes {
     input {
         String sample_id
         File reference
