@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   python3 python3-venv python3-dev build-essential
-  bwa samtools bcftools tabix minimap2 fastp mosdepth pigz
+  bwa samtools bcftools tabix minimap2 fastp freebayes mosdepth pigz
   sqlite3 ca-certificates
   chromium chromium-driver
 )
