@@ -226,6 +226,37 @@ class AwsBackend:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
         self.s3.load_string(text, key=key, bucket_name=bucket, replace=True)
 
+    def step_costs(self, run_plan: dict, vcfs: list[dict]) -> list[dict]:
+        """The ``step_costs`` rows of the analysis: its Batch jobs or HealthOmics runs, priced
+        (seqflow.aws.costs)."""
+        from seqflow.aws.costs import aws_step_costs
+
+        return aws_step_costs(run_plan, vcfs, self.settings)
+
+    def publish_step_costs(self, identity: AnalysisIdentity, rows: list[dict], *, lake=None) -> dict:
+        """``step_costs.json`` beside the results, and the rows in the lake's ``step_costs`` Iceberg table
+        (one commit replacing the analysis's rows, through pyiceberg's Glue catalog) where the worker has
+        pyiceberg (the self-hosted image; MWAA's workers do not, and the JSON is then the record)."""
+        import json
+
+        uri = f"{self.results_uri(identity)}step_costs.json"
+        self.write_text(uri, json.dumps(rows, indent=2, default=str) + "\n")
+        out: dict = {"rows_uri": uri}
+        if lake is None:
+            try:
+                import pyiceberg.catalog.glue  # noqa: F401
+            except ImportError:
+                out["lake"] = "not committed: this worker has no pyiceberg[glue] (MWAA); the rows are in rows_uri"
+                return out
+            from seqflow.lake.iceberg import Lake
+
+            lake = Lake.glue(self.lake_uri(), self.settings.require("glue_database"),
+                             region=self.s3.get_conn().meta.region_name)
+        from seqflow.lake import publish_step_costs
+
+        out["snapshot_id"] = publish_step_costs(lake, rows, identity=identity).snapshot_id
+        return out
+
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None
                             ) -> dict[str, str]:
         """``qc_summary.json`` beside the results. (The lake's ``qc_metrics`` rows of the analysis were
