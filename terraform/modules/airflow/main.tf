@@ -276,6 +276,14 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
+    # step costs (seqflow.aws.costs): the instance type of the container
+    # instance each Batch attempt ran on, in the compute environments' clusters
+    sid       = "EcsInstanceTypes"
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:cluster/*"]
+  }
+
+  statement {
     sid       = "BatchLogs"
     actions   = ["logs:GetLogEvents", "logs:FilterLogEvents"]
     resources = ["${var.batch.log_group_arn}:*"]
