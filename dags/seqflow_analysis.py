@@ -20,13 +20,19 @@ validates every param again).
 3. [local] **prepare_reference**: the reference's aligner index, built once and cached.
 3. [aws] **prepare_reference**: the reference's aligner index, built by a Batch job at registration.
 4. **sample** (one mapped group per sample, labelled by sample): `fastp` QC →
-   `align` (bwa mem or minimap2 | samtools fixmate/sort/markdup) →
-   `call_variants` (bcftools mpileup/call/norm, with the reference's ploidy
-   file) → `bam_qc` (samtools) → `vcf_stats` (bcftools stats): the step
+   `align` (bwa mem or minimap2 | samtools fixmate/sort/markdup) → `bam_qc`
+   (samtools), and beside it the calling: **scatter_calls** cuts the reference
+   into intervals of about `call_interval_mb` (borders at contig ends or in
+   assembly gaps where one is near) → **call_shards** (one mapped task per
+   sample and interval, labelled by both: bcftools mpileup/call/norm with the
+   reference's ploidy file; a shard that completed with the same inputs is
+   reused unless `force` is set) → `call_variants` (the sample's shards
+   gathered with bcftools concat) → `vcf_stats` (bcftools stats): the step
    scripts under `containers/<tool>/`,
    [local] run as processes on this machine (engine `local`).
-   [aws] run as AWS Batch jobs (engine `batch`); `engine=omics` runs them as one
-   AWS HealthOmics run per sample instead (`omics_run`).
+   [aws] run as AWS Batch jobs (engine `batch`; calling is not scattered on AWS yet:
+   `call_variants` calls the whole genome, `call_shards` is skipped); `engine=omics`
+   runs them as one AWS HealthOmics run per sample instead (`omics_run`).
 5. [local] **convert_to_parquet** (per VCF, in process, into the Iceberg lake) → **register_partitions** → **qc_summary** (DuckDB) → **finalise_run**.
 5. [aws] **convert_to_parquet** (one Glue job run per analysis) → **register_partitions** → **qc_summary** (Athena) → **finalise_run**.
 
@@ -169,7 +175,7 @@ with DAG(
     jobs = sample_jobs(run_plan, ref)
     branch = choose_engine(run_plan)
     jobs >> branch
-    per_sample, *other_engines = EDGES.per_sample(jobs, branch)
+    per_sample, *other_engines = EDGES.per_sample(run_plan, jobs, branch)
     done = samples_done()
     per_sample >> done
     vcfs = collect_vcfs(run_plan, jobs)

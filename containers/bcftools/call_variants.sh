@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Calls, normalises and indexes one sample's variants with bcftools (step call_variants, caller bcftools).
-# usage: call_variants.sh SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS]
+# usage: call_variants.sh SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]
 # needs: REFERENCE.fa.fai beside the FASTA and SAMPLE.bam.bai beside the BAM
 # writes: OUT_DIR/SAMPLE_ID.vcf.gz, .vcf.gz.tbi, .call_variants.versions.json, and the log .call_variants.log
 # PLOIDY_FILE is the reference's bcftools ploidy file (the reference catalogue writes
 # <name>.ploidy beside the FASTA): lines CHROM FROM TO SEX PLOIDY, e.g. "chrM 1 16569 * 1",
 # and a default line "* * * * 2". SEX "*" applies a line to every sample.
+# REGIONS: "-" (the default) calls the whole genome; else one calling shard, the comma-separated
+# regions CONTIG:START-END (1-based, inclusive) it owns (seqflow.references.intervals). The shard
+# piles up its regions plus SEQFLOW_CALL_PAD bases (default 1000) on each side and keeps the records
+# whose POS (after normalisation) lies in its own regions: a read, an indel or a left-shift across a
+# border is seen as in the whole-genome run, and every record is written by exactly one shard, so
+# the shards' VCFs, concatenated in order, hold the whole-genome records.
 # The contract (arguments, inputs, outputs, resources) is bcftools/steps.yaml.
 set -euo pipefail
 common="$(dirname "$0")/seqflow_common.sh"
 [ -f "$common" ] || common="$(dirname "$0")/../_common/seqflow_common.sh"
 # shellcheck source=containers/_common/seqflow_common.sh
 . "$common"
-[ "$#" -ge 5 ] && [ "$#" -le 6 ] || {
-  echo "usage: $0 SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS]" >&2; exit 2; }
-sample="$1" ref="$2" bam="$3" out="$4" ploidy="$5" threads="${6:-2}"
+[ "$#" -ge 5 ] && [ "$#" -le 7 ] || {
+  echo "usage: $0 SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]" >&2; exit 2; }
+sample="$1" ref="$2" bam="$3" out="$4" ploidy="$5" threads="${6:-2}" regions="${7:--}"
 seqflow_check_sample_id "$sample"
 seqflow_check_threads "$threads"
+pad="${SEQFLOW_CALL_PAD:-1000}"
+[[ "$pad" =~ ^[0-9]+$ ]] || { echo "SEQFLOW_CALL_PAD must be a whole number of bases, got '$pad'" >&2; exit 2; }
+region_re='^[A-Za-z0-9._-]+:[0-9]+-[0-9]+$'
+if [ "$regions" != - ]; then
+  IFS=, read -r -a region_list <<< "$regions"
+  for r in "${region_list[@]}"; do
+    [[ "$r" =~ $region_re ]] || { echo "REGIONS: '$r' is not CONTIG:START-END (or give - for the whole genome)" >&2; exit 2; }
+  done
+fi
 # the former interface took the number 1 or 2 here: say so rather than "file not found"
 [ -f "$ploidy" ] || { echo "PLOIDY_FILE '$ploidy' is not a file (a bcftools ploidy file: CHROM FROM TO SEX PLOIDY)" >&2; exit 2; }
 mkdir -p "$out"
@@ -24,17 +39,44 @@ seqflow_begin "$out/$sample.call_variants.log" "sample $sample"
 tmp="$out/.tmp-call-$sample"
 rm -rf "$tmp" && mkdir -p "$tmp"
 
+pileup_where=() owned_only=(cat)
+if [ "$regions" != - ]; then
+  # contig lengths (the .fai) clip the padding; bcftools reads both files as CHROM BEG END, 1-based inclusive
+  if ! printf '%s\n' "${region_list[@]}" | awk -v pad="$pad" -v owned="$tmp/owned.tsv" -v padded="$tmp/padded.tsv" '
+      FNR == NR { length_of[$1] = $2; next }
+      { n = split($0, a, ":"); split(a[n], span, "-"); contig = substr($0, 1, length($0) - length(a[n]) - 1)
+        if (!(contig in length_of)) { print "REGIONS: contig " contig " is not in the FASTA index" > "/dev/stderr"; exit 2 }
+        lo = span[1] - pad; hi = span[2] + pad
+        printf "%s\t%d\t%d\n", contig, span[1], span[2] > owned
+        printf "%s\t%d\t%d\n", contig, (lo < 1 ? 1 : lo), (hi > length_of[contig] ? length_of[contig] : hi) > padded }
+    ' "$ref.fai" -; then
+    exit 2
+  fi
+  # margins of two regions of one contig may overlap: merged, or mpileup would visit their bases twice
+  sort -k1,1 -k2,2n "$tmp/padded.tsv" | awk -F '\t' -v OFS='\t' '
+      $1 == c && $2 <= e + 1 { if ($3 > e) e = $3; next }
+      c != "" { print c, s, e }
+      { c = $1; s = $2; e = $3 }
+      END { if (c != "") print c, s, e }' > "$tmp/padded.merged.tsv"
+  pileup_where=(-R "$tmp/padded.merged.tsv")
+  owned_only=(bcftools view -T "$tmp/owned.tsv" --targets-overlap 0 -Ou)
+fi
+
 # duplicates are marked upstream; mpileup skips them by default (flag 1024). Single-end reads are
 # not "anomalous pairs": mpileup counts them. Each stage's stderr apart, so that a failure names
 # the stage that caused it.
 set +e
-bcftools mpileup --threads "$threads" -f "$ref" --max-depth 1000 -a FORMAT/AD,FORMAT/DP,INFO/AD -Ou "$bam" 2> "$tmp/1.stderr" \
+bcftools mpileup --threads "$threads" -f "$ref" "${pileup_where[@]}" --max-depth 1000 -a FORMAT/AD,FORMAT/DP,INFO/AD \
+    -Ou "$bam" 2> "$tmp/1.stderr" \
   | bcftools call --threads "$threads" -m -v --ploidy-file "$ploidy" -Ou 2> "$tmp/2.stderr" \
-  | bcftools norm --threads "$threads" -f "$ref" -m -any -Oz -o "$tmp/$sample.vcf.gz" 2> "$tmp/3.stderr"
+  | bcftools norm --threads "$threads" -f "$ref" -m -any -Ou 2> "$tmp/3.stderr" \
+  | "${owned_only[@]}" 2> "$tmp/4.stderr" \
+  | bcftools view -Oz -o "$tmp/$sample.vcf.gz" 2> "$tmp/5.stderr"
 status=("${PIPESTATUS[@]}")
 set -e
 seqflow_pipeline_end "$tmp" "bcftools mpileup=${status[0]}" "bcftools call=${status[1]}" \
-  "bcftools norm=${status[2]}" || seqflow_pipeline_failed
+  "bcftools norm=${status[2]}" "bcftools view (owned regions)=${status[3]}" "bcftools view=${status[4]}" \
+  || seqflow_pipeline_failed
 seqflow_run tabix tabix -p vcf "$tmp/$sample.vcf.gz"
 seqflow_write_versions "$tmp/$sample.call_variants.versions.json" bcftools tabix
 

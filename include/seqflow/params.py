@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from seqflow.analysis.steps import ALIGNERS as STEP_ALIGNERS, CALLERS as STEP_CALLERS
 from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
+from seqflow.references.intervals import DEFAULT_INTERVAL_MB
 from seqflow.paths import (
     PIPELINE_VERSION_MAX_LENGTH,
     PIPELINE_VERSION_PATTERN,
@@ -131,6 +132,16 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "minimum": 0,
         "maximum": 100,
     },
+    "call_interval_mb": {
+        "title": "Calling interval (Mb)",
+        "description": "Variant calling is scattered over intervals of about this many megabases of the reference "
+                       "(borders in assembly gaps where one is near) and gathered with bcftools concat; 0 calls the "
+                       "whole genome in one task. Not part of the analysis identity: the shards' records equal the "
+                       "whole-genome call's (docs/local-profile.md says where depth makes bcftools differ).",
+        "type": "integer",
+        "default": DEFAULT_INTERVAL_MB,
+        "minimum": 0,
+    },
 }
 
 #: What a rejected value of each param should have looked like (for error messages).
@@ -147,6 +158,7 @@ _EXPECTED = {
     "force": "true or false",
     "min_reads": "a whole number of reads, 0 or more",
     "min_mapped_pct": "a percentage from 0 to 100",
+    "call_interval_mb": "a whole number of megabases, 0 or more",
 }
 
 _EXPECTED_SAMPLE = (
@@ -158,7 +170,8 @@ _EXPECTED_SAMPLE = (
 #: Params typed as free text: their form help ends with the rule a value must follow, in the words
 #: of the error messages, because Airflow's trigger form shows no custom error message at a field
 #: (only "This field is required"); the form's help text is what it shows beside each field.
-_FREE_TEXT = ("run_id", "samples", "pipeline_version", "reference", "min_reads", "min_mapped_pct")
+_FREE_TEXT = ("run_id", "samples", "pipeline_version", "reference", "min_reads", "min_mapped_pct",
+              "call_interval_mb")
 
 
 def form_description(name: str, description: str | None = None) -> str:
@@ -241,6 +254,7 @@ class AnalysisRequest:
     force: bool
     min_reads: int = DEFAULT_MIN_READS
     min_mapped_pct: float = DEFAULT_MIN_MAPPED_PCT
+    call_interval_mb: int = DEFAULT_INTERVAL_MB
 
     def selected_samples(self, sheet: SampleSheet) -> list[SampleRecord]:
         """The samples to analyse, one record per Sample_ID (its first row), in sheet order.
@@ -339,4 +353,5 @@ def validate_analysis_params(
         force=bool(values["force"]),
         min_reads=values["min_reads"],
         min_mapped_pct=float(values["min_mapped_pct"]),
+        call_interval_mb=values["call_interval_mb"],
     )

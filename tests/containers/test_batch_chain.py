@@ -85,7 +85,8 @@ def _batch_job(aligner: str, **kw) -> dict:
 def _run_job(s3, tmp_path, monkeypatch, definitions, step, request) -> int:
     """One Batch job as Batch runs it: the job definition's command with the request's parameters, staged."""
     definition = definitions[request["job_definition"]]
-    parameters = {"threads": "2", **request["parameters"]}  # the job definition's default, fewer vCPUs
+    # the job definition's defaults (threads with fewer vCPUs; regions "-": the whole genome)
+    parameters = {"threads": "2", "regions": "-", **request["parameters"]}
     argv = [parameters[a[len("Ref::"):]] if a.startswith("Ref::") else a for a in definition["command"]]
     env = {e["name"]: e["value"] for e in request["container_overrides"]["environment"]}
     with monkeypatch.context() as m:

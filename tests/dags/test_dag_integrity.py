@@ -64,10 +64,14 @@ def test_analysis_params_form_rejects_bad_input(dagbag):
 def test_wiring(dagbag):
     analysis = dagbag.dags["seqflow_analysis"]
     assert analysis.schedule is None and dagbag.dags["seqflow_daily_ingest"].schedule == "@daily"
-    order = ["sample.requests", "sample.fastp", "sample.align", "sample.call_variants", "sample.bam_qc",
-             "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args", "convert_to_parquet"]
+    order = ["sample.requests", "sample.fastp", "sample.align", "scatter_calls", "call_shards",
+             "sample.call_variants", "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args",
+             "convert_to_parquet"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in analysis.get_task(upstream).downstream_task_ids
+    # the BAM's QC runs beside the calling, after the alignment
+    assert analysis.get_task("sample.align").downstream_task_ids >= {"sample.bam_qc", "scatter_calls"}
+    assert "samples_done" in analysis.get_task("sample.bam_qc").downstream_task_ids
     ingest = dagbag.dags["seqflow_daily_ingest"]
     assert ingest.get_task("transfer_runs").pool == "datasync"
     assert ingest.max_active_runs == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
+from seqflow.references.intervals import DEFAULT_INTERVAL_MB
 from seqflow.params import (
     ANALYSIS_PARAM_SCHEMAS,
     AnalysisRequest,
@@ -38,6 +39,7 @@ def test_defaults():
         force=False,
         min_reads=DEFAULT_MIN_READS,
         min_mapped_pct=DEFAULT_MIN_MAPPED_PCT,
+        call_interval_mb=DEFAULT_INTERVAL_MB,
     )
     # no default genome: the reference comes from the trigger, the sheet's mapping or the deployment
     assert {name: schema["default"] for name, schema in ANALYSIS_PARAM_SCHEMAS.items()} == {
@@ -51,6 +53,7 @@ def test_defaults():
         "force": False,
         "min_reads": DEFAULT_MIN_READS,
         "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
+        "call_interval_mb": DEFAULT_INTERVAL_MB,
     }
 
 
@@ -227,6 +230,7 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
         "force": False,
         "min_reads": DEFAULT_MIN_READS,
         "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
+        "call_interval_mb": DEFAULT_INTERVAL_MB,
     }
     # a fresh dict each call: Params hold their value, DAGs must not share them
     assert analysis_params()["force"] is not params["force"]
@@ -288,7 +292,8 @@ def test_the_form_marks_only_the_run_required_and_explains_each_rule():
         return bool(kind) and not (isinstance(kind, list) and "null" in kind)
 
     assert {name for name, p in params.items() if required(p)} == {
-        "run_id", "aligner", "pipeline_version", "caller", "engine", "min_reads", "min_mapped_pct"}
+        "run_id", "aligner", "pipeline_version", "caller", "engine", "min_reads", "min_mapped_pct",
+        "call_interval_mb"}
     assert not required(params["samples"]) and not required(params["force"])
     assert all(p.description for p in params.values())
     assert params["run_id"].description.endswith(f"Must be {_EXPECTED['run_id'].removesuffix(' or null')}.")

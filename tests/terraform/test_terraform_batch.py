@@ -108,7 +108,7 @@ def test_every_job_definition_has_a_timeout_resources_and_its_threads():
 
     definition = resources(BATCH)[("aws_batch_job_definition", "this")]
     assert definition["timeout"][0]["attempt_duration_seconds"] == "${each.value.timeout_seconds}"
-    assert definition["parameters"] == {"threads": "${tostring(each.value.vcpus)}"}
+    assert definition["parameters"] == {"threads": "${tostring(each.value.vcpus)}", "regions": "-"}
     for key in ("image", "command", "vcpus", "memory_mib"):
         assert f"each.value.{key}" in definition["container_properties"], key
     assert definition["retry_strategy"][0]["attempts"] == "${each.value.attempts}"

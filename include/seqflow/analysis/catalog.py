@@ -50,8 +50,11 @@ BUNDLE = Path(__file__).resolve().parents[1] / "workflows" / "steps_catalogue.js
 SCOPES = ("sample", "reference")
 #: what an argument is: a value (sample_id, threads), an input file, or the output folder
 KINDS = ("value", "input", "output_dir")
-#: value arguments the runners know how to fill
-VALUES = ("sample_id", "threads")
+#: value arguments the runners know how to fill (``regions``: the calling shard, :data:`WHOLE_GENOME` when
+#: not given)
+VALUES = ("sample_id", "threads", "regions")
+#: the ``regions`` value that means the whole genome (seqflow.references.intervals.WHOLE_GENOME)
+WHOLE_GENOME = "-"
 #: what may choose between implementations of a step
 SELECTORS = ("aligner", "caller")
 VERSIONS_SUFFIX = ".versions.json"
@@ -236,6 +239,8 @@ class Step:
             if value is None or value == "":
                 if arg.name == "threads":
                     value = self.resources.vcpus
+                elif arg.name == "regions":
+                    value = WHOLE_GENOME
                 elif arg.kind == "input" and self.inputs[arg.name].optional:
                     value = NO_FILE
                 else:

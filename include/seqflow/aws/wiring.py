@@ -84,13 +84,36 @@ def restore_archived(run_plan):
     return restore_archived(run_plan)
 
 
-def per_sample(jobs, branch):
-    """``engine=batch``: one mapped group per sample, a deferrable BatchOperator per step;
-    ``engine=omics``: one HealthOmics run per sample. Returns both ends for the VCF collection."""
-    from seqflow.aws.batch import BATCH_STEPS, batch_operator
+def per_sample(run_plan, jobs, branch):
+    """``engine=batch``: one mapped group per sample, a deferrable BatchOperator per step, and the
+    graph of the local profile's scattered calling (``scatter_calls`` → ``call_shards`` →
+    ``sample.call_variants``); ``engine=omics``: one HealthOmics run per sample. Returns both ends
+    for the VCF collection.
+
+    Calling is not scattered on AWS yet: ``scatter_calls`` plans no shard, so ``call_shards`` (a
+    mapped Batch task over the shards' SubmitJob arguments) has nothing to run and is skipped, and
+    ``sample.call_variants`` calls the whole genome in one Batch job, as before. (Gathering shards on
+    Batch needs a concat job that stages every shard's VCF: not built.)"""
+    from seqflow.aws.batch import BATCH_STEPS, SeqflowBatchOperator, batch_operator
     from seqflow.aws.omics import OmicsStartRunOperator
 
     poll = poll_seconds(60)
+
+    @task(trigger_rule="all_done")
+    def scatter_calls(run_plan: dict, jobs: list[dict]) -> list[dict]:
+        """SubmitJob arguments of the calling shards: none on AWS yet (whole-genome calling in
+        ``sample.call_variants``)."""
+        return []
+
+    scattered = scatter_calls(run_plan, jobs)
+    called = SeqflowBatchOperator.partial(
+        task_id="call_shards",
+        aws_conn_id=AWS_CONN_ID,
+        deferrable=True,
+        poll_interval=poll_seconds(30),
+        max_retries=max(1, 2 * 24 * 3600 // poll_seconds(30)),
+        awslogs_enabled=True,
+    ).expand_kwargs(scattered)
 
     @task_group(group_id="sample")
     def sample(job: dict):
@@ -104,11 +127,13 @@ def per_sample(jobs, branch):
             return flat_requests(sample_requests(job, load_settings()))
 
         submitted = requests(job)
-        previous = submitted
-        for step in BATCH_STEPS:
-            operator = batch_operator(step, submitted)
-            previous >> operator
-            previous = operator
+        # the shards' graph of the local profile: a skipped call_shards (no shard) does not skip the call
+        operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed"}
+                                                               if step == "call_variants" else {}))
+                     for step in BATCH_STEPS}
+        submitted >> operators["fastp"] >> operators["align"] >> operators["bam_qc"]
+        operators["align"] >> scattered
+        [operators["align"], called] >> operators["call_variants"] >> operators["vcf_stats"]
 
     @task
     def omics_requests(jobs: list[dict]) -> list[dict]:

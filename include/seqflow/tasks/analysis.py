@@ -23,6 +23,7 @@ from seqflow.backends import Backend, get_backend
 from seqflow.config import local_paths
 from seqflow.identity import AnalysisIdentity
 from seqflow.params import ParamsError, validate_analysis_params
+from seqflow.references.intervals import DEFAULT_INTERVAL_MB
 from seqflow.references.resolve import resolve_references, single_reference
 from seqflow.runfolder import FastqError, pair_fastqs
 
@@ -127,6 +128,7 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "force": request.force,
         "single_end": single_end,
         "thresholds": {"min_reads": request.min_reads, "min_mapped_pct": request.min_mapped_pct},
+        "call_interval_mb": request.call_interval_mb,
         "samples": [r.sample_id for r in records],
         # each sample's Sample_Project: the project its steps' costs are booked to (step_costs)
         "projects": sample_projects(sheet, [r.sample_id for r in records]),
@@ -229,10 +231,45 @@ def align(state: dict[str, Any]) -> dict[str, Any]:
     return _run_step("align", sample, lambda: {**out, **steps.align(sample, out["trimmed_r1"], out.get("trimmed_r2"))})
 
 
-def call_variants(state: dict[str, Any]) -> dict[str, Any]:
+def scatter_calls(run_plan: dict[str, Any], jobs: list[dict]) -> list[dict[str, Any]]:
+    """One calling job per shard of every sample whose alignment finished (``seqflow.analysis.scatter``):
+    the reference cut into intervals of the run's ``call_interval_mb``; ``force`` calls every shard again."""
+    from seqflow.analysis import scatter
+
+    states = []
+    for job in jobs:
+        sample = SampleJob.from_dict(job)
+        bam = sample.results_dir / f"{sample.sample_id}.bam"
+        if not failure_marker(sample).exists() and bam.is_file():
+            states.append(_state(sample, {"bam": str(bam)}))
+    return scatter.scatter(states, interval_mb=run_plan.get("call_interval_mb", DEFAULT_INTERVAL_MB),
+                           force=bool(run_plan.get("force")))
+
+
+def call_shard(shard_job: dict[str, Any]) -> dict[str, Any]:
+    """Call one shard, or reuse it when it completed with the same inputs (``seqflow.analysis.scatter``)."""
+    from seqflow.analysis import scatter
+
+    return scatter.call_shard(shard_job)
+
+
+def call_variants(state: dict[str, Any], shard_jobs: list[dict] | None = None,
+                  called: list[dict] | None = None) -> dict[str, Any]:
+    """The sample's VCF gathered from its calling shards (``shard_jobs``: scatter_calls' list, of every
+    sample; ``called``: the shard tasks' results, which say which shards were reused)."""
+    from seqflow.analysis import scatter
+
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
-    return _run_step("call_variants", sample, lambda: {**out, **steps.call_variants(sample, out["bam"])})
+    mine = [scatter.shard_from_dict(s["shard"]) for s in shard_jobs or [] if s["job"]["sample_id"] == sample.sample_id]
+
+    def gather() -> dict[str, str]:
+        if not mine:
+            raise steps.StepError(f"sample {sample.sample_id}: no calling shard was planned for it (scatter_calls)",
+                                  step="call_variants")
+        return {**out, **scatter.gather(state, mine, called=[c for c in called or [] if c])}
+
+    return _run_step("call_variants", sample, gather)
 
 
 def bam_qc(state: dict[str, Any]) -> dict[str, Any]:
@@ -462,6 +499,21 @@ def step_costs(run_plan: dict[str, Any], vcfs: list[dict], backend: Backend) -> 
     return rows, summary
 
 
+def shard_summaries(run_plan: dict[str, Any], vcfs: list[dict], backend: Backend) -> dict[str, dict]:
+    """Per analysed sample, its calling shards: how many, which were called and which reused
+    (``<sample>.shards.json``, written by the gather; samples of an engine that writes none are left out)."""
+    import json
+
+    identity = AnalysisIdentity.from_dict(run_plan)
+    found = {}
+    for item in vcfs:
+        path = _join(backend.results_uri(identity, item["sample_id"]), f"{item['sample_id']}.shards.json")
+        if run_plan["engine"] != "omics" and backend.exists(path):
+            data = json.loads(backend.read_text(path))
+            found[item["sample_id"]] = {k: data[k] for k in ("count", "called", "reused", "labels")}
+    return found
+
+
 def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None
                  ) -> dict[str, Any]:
     """Per-sample QC rows, the lake's ``qc_metrics`` (local), MultiQC report, QC summary, manifest, the
@@ -490,6 +542,7 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     outputs = {**outputs, **report}
     backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
                            vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed,
+                           shards=shard_summaries(run_plan, vcfs, backend),
                            unlisted_fastqs=run_plan.get("unlisted_fastqs", []), cost=cost,
                            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if failed:

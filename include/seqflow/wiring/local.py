@@ -86,9 +86,32 @@ def restore_archived(run_plan):
     return restore_archived(run_plan)
 
 
-def per_sample(jobs, branch):
-    """The per-sample steps as local processes, one mapped group per sample. Returns the tasks
-    the VCF collection waits for."""
+def per_sample(run_plan, jobs, branch):
+    """The per-sample steps as local processes, one mapped group per sample, with variant calling
+    scattered: ``sample.align`` → ``scatter_calls`` (every aligned sample's shards) → ``call_shards``
+    (one mapped task per shard, labelled by sample and interval) → ``sample.call_variants`` (the
+    sample's shards gathered) → ``sample.vcf_stats``; ``sample.bam_qc`` runs beside the calling.
+    Returns the tasks the VCF collection waits for."""
+
+    # every aligned sample's shards: waits for every sample's alignment, failed ones included
+    @task(trigger_rule="all_done")
+    def scatter_calls(run_plan: dict, jobs: list[dict]) -> list[dict]:
+        """One calling job per shard (interval of the reference) of every aligned sample."""
+        from seqflow.tasks.analysis import scatter_calls as scatter
+
+        return scatter(run_plan, jobs)
+
+    @task(map_index_template="{{ shard_label }}")
+    def call_shards(shard: dict) -> dict:
+        """bcftools mpileup/call/norm of one sample on one interval (reused when it completed with the
+        same inputs)."""
+        from seqflow.tasks.analysis import call_shard
+
+        get_current_context()["shard_label"] = shard["label"]
+        return call_shard(shard)
+
+    scattered = scatter_calls(run_plan, jobs)
+    called = call_shards.expand(shard=scattered)
 
     @task_group(group_id="sample")
     def sample(job: dict):
@@ -112,12 +135,17 @@ def per_sample(jobs, branch):
             _label(state["job"]["sample_id"])
             return run(state)
 
-        @_sample_task
-        def call_variants(state: dict) -> dict:
-            from seqflow.tasks.analysis import call_variants as run
+        # each sample gathers its own shards: one sample's failed shard does not stop the others'
+        @task(map_index_template="{{ sample_id }}", trigger_rule="all_done")
+        def call_variants(state: dict, shard_jobs: list[dict], results: list[dict]) -> dict:
+            from seqflow.compat import AirflowFailException
+            from seqflow.tasks.analysis import SampleInputError, call_variants as gather
 
             _label(state["job"]["sample_id"])
-            return run(state)
+            try:
+                return gather(state, list(shard_jobs or []), list(results or []))
+            except SampleInputError as exc:
+                raise AirflowFailException(str(exc)) from exc
 
         @_sample_task
         def bam_qc(state: dict) -> dict:
@@ -133,7 +161,10 @@ def per_sample(jobs, branch):
             _label(state["job"]["sample_id"])
             return run(state)
 
-        vcf_stats(bam_qc(call_variants(align(fastp(requests(job))))))
+        aligned = align(fastp(requests(job)))
+        aligned >> scattered
+        bam_qc(aligned)
+        vcf_stats(call_variants(aligned, scattered, called))
 
     group = sample.expand(job=jobs)  # the group (its function returns nothing), not its last XCom
     branch >> group

@@ -400,7 +400,9 @@ resource "aws_batch_job_definition" "this" {
   # SubmitJob; propagating them to the ECS task makes them cost-allocatable
   propagate_tags = true
 
-  parameters = { threads = tostring(each.value.vcpus) }
+  # defaults of the value arguments SubmitJob may leave out: threads the vCPUs, regions "-" (the whole
+  # genome: call_variants' calling shard, seqflow.references.intervals; other steps take no Ref::regions)
+  parameters = { threads = tostring(each.value.vcpus), regions = "-" }
 
   container_properties = jsonencode({
     image      = var.images[each.value.image]

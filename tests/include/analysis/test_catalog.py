@@ -83,11 +83,14 @@ def test_script_paths_are_the_images_scripts():
 def test_arguments_are_built_in_the_scripts_order_from_named_values():
     values = {"sample_id": "S1", "reference": "/r/g.fa", "bam": "/a/S1.bam", "out_dir": "/o",
               "ploidy_file": "/r/g.ploidy", "threads": 3}
+    # regions (the calling shard) defaults to "-", the whole genome
     assert cat.build_args("call_variants", values, caller="bcftools") == \
-        ["S1", "/r/g.fa", "/a/S1.bam", "/o", "/r/g.ploidy", "3"]
+        ["S1", "/r/g.fa", "/a/S1.bam", "/o", "/r/g.ploidy", "3", "-"]
+    assert cat.build_args("call_variants", {**values, "regions": "q:1-500,r:1-20"}, caller="bcftools")[-1] == \
+        "q:1-500,r:1-20"
     # threads defaults to the step's vCPUs
     del values["threads"]
-    assert cat.build_args("call_variants", values, caller="bcftools")[-1] == "4"
+    assert cat.build_args("call_variants", values, caller="bcftools")[-2] == "4"
     with pytest.raises(CatalogError, match="no value for argument 'ploidy_file'"):
         cat.build_args("call_variants", {**values, "ploidy_file": ""}, caller="bcftools")
     with pytest.raises(UnsafePathError, match="invalid sample id"):

@@ -196,6 +196,8 @@ def test_task_command_runs_the_images_script_with_the_catalogues_arguments(tasks
             assert value == "$sample"
         elif arg.name == "threads":
             assert value == "~{cpu}"
+        elif arg.name == "regions":
+            assert value == "-"  # the workflow calls the whole genome in one task (no scattered calling)
         elif arg.kind == "output_dir":
             assert value == "."
         else:
