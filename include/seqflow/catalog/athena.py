@@ -1,8 +1,8 @@
 """Athena (engine v3) over the lake's Iceberg tables in the Glue Data Catalog: what a query reads.
 
-On AWS the lake's tables are Apache Iceberg tables that the converter's Glue
-job creates at first use and commits to (:mod:`seqflow.glue.job`): there are
-no partitions to register. The views of ``sql/views/`` (``variants_latest``,
+On AWS the lake's tables are Apache Iceberg tables that Terraform declares and
+the converter's Glue job commits to (:mod:`seqflow.glue.job`): there are no
+partitions to register. The views of ``sql/views/`` (``variants_latest``,
 ``qc_metrics_latest``) are Athena views, created by the same job after each
 run's commits (:mod:`seqflow.glue.views`) from the files the local DuckDB
 catalog runs, so the view text has one owner. What is left for Airflow is the SQL, written once

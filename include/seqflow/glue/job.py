@@ -17,9 +17,9 @@ the analysis's rows) and the result is written beside the manifest.
 
 A job run killed at any point leaves readers on the old snapshot or the new
 one; a failed run commits nothing of ``variants`` and leaves unreferenced
-data files. The tables are created at first use by :meth:`Lake.ensure`, with
-the same schema, partition spec and properties as the local lake (see
-``docs/lake.md``, *AWS*, for why Terraform does not declare them). After the
+data files. Terraform declares the tables; the first :meth:`Lake.ensure` gives
+an empty declared table the local lake's partition spec and properties (and
+creates a missing one), see ``docs/lake.md``, *AWS*. After the
 commits the job runs the ``CREATE OR REPLACE VIEW`` of the lake's views on
 Athena (:mod:`seqflow.glue.views`), so the named queries over
 ``variants_latest`` / ``qc_metrics_latest`` run there; a failure there fails

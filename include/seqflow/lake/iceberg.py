@@ -100,6 +100,24 @@ def iceberg_schema(table: str):
     return assign_fresh_schema_ids(_pyarrow_to_schema_without_ids(arrow_schema(table)))
 
 
+def glue_columns(table: str) -> list[dict[str, str]]:
+    """The table's columns as the Glue Data Catalog types them (pyiceberg's own mapping, the one its
+    commits write): what Terraform declares the table with (``terraform/modules/glue_athena/lake_tables.json``,
+    :func:`glue_tables_json`)."""
+    from pyiceberg.catalog.glue import _IcebergSchemaToGlueType
+    from pyiceberg.schema import visit
+
+    return [{"name": f.name, "type": visit(f.field_type, _IcebergSchemaToGlueType())}
+            for f in iceberg_schema(table).fields]
+
+
+def glue_tables_json() -> str:
+    """``lake_tables.json`` of ``terraform/modules/glue_athena``: each table's Glue columns."""
+    import json
+
+    return json.dumps({t: glue_columns(t) for t in TABLES}, indent=2) + "\n"
+
+
 def _transform(text: str):
     from pyiceberg.transforms import parse_transform
 
@@ -200,13 +218,13 @@ class Lake:
 
         ident = self.identifier(table)
         if self.catalog.table_exists(ident):
-            return self.catalog.load_table(ident)
+            return self._align(self.catalog.load_table(ident), table)
         try:
             self.catalog.create_namespace(self.namespace)
         except NamespaceAlreadyExistsError:
             pass
         schema = iceberg_schema(table)
-        spec = partition_spec(schema, self.partition if table == "variants" else QC_PARTITION_SPEC)
+        spec = partition_spec(schema, self._spec(table))
         try:
             return self.catalog.create_table(
                 ident, schema=schema, partition_spec=spec, location=self.table_location(table),
@@ -214,6 +232,43 @@ class Lake:
             )
         except TableAlreadyExistsError:  # another writer created it first
             return self.catalog.load_table(ident)
+
+    def _spec(self, table: str) -> tuple[tuple[str, str, str], ...]:
+        return self.partition if table == "variants" else QC_PARTITION_SPEC
+
+    def _align(self, tbl, table: str):
+        """A table declared before its first commit by someone else (Terraform's
+        ``aws_glue_catalog_table`` with ``metadata_operation = "CREATE"``: Glue writes the Iceberg
+        metadata from the columns, unpartitioned, with its own field ids and properties) gets
+        this lake's partition spec and table properties in one commit, while it has no snapshot.
+        A table that has data is left as it is (its files were written to its spec)."""
+        if tbl.current_snapshot() is not None:
+            return tbl
+        schema = tbl.schema()
+        names = {f.name for f in schema.fields}
+        missing = [n for n in arrow_schema(table).names if n not in names]
+        if missing:
+            raise RuntimeError(f"{'.'.join(tbl.name())} lacks the column(s) {missing} of the lake's {table}: "
+                               "declare it with seqflow.lake.iceberg.glue_columns (terraform/modules/glue_athena)")
+        have_spec = [(schema.find_field(f.source_id).name, str(f.transform), f.name) for f in tbl.spec().fields]
+        want_spec = [(src, str(_transform(tr)), name) for src, tr, name in self._spec(table)]
+        props = {k: v for k, v in table_properties(table).items()
+                 if k != "format-version" and tbl.properties.get(k) != v}
+        if have_spec == want_spec and not props:
+            return tbl
+        log.info("%s: declared outside seqflow; setting its partition spec %s and %d properties",
+                 ".".join(tbl.name()), want_spec, len(props))
+        with tbl.transaction() as tx:
+            if have_spec != want_spec:
+                with tx.update_spec() as update:
+                    for _, _, name in have_spec:
+                        update.remove_field(name)
+                    for src, tr, name in self._spec(table):
+                        update.add_field(src, _transform(tr), name)
+            if props:
+                tx.set_properties(props)
+        tbl.refresh()
+        return tbl
 
     def table(self, table: str):
         """The table (it must exist)."""

@@ -3,13 +3,16 @@
 # slim package of include/seqflow/glue/package.py), and the Athena workgroup
 # (engine v3) with the project's named queries.
 #
-# The Iceberg tables (variants, qc_metrics, step_costs) are not declared here:
-# their writers create them at first use with seqflow.lake.iceberg's schema, partition spec
-# (bucket[16](sample_id)) and properties, the same code as the local lake. The
-# provider's aws_glue_catalog_table (5.100, open_table_format_input) takes no
-# partition spec, field ids or table properties, and every commit moves the
-# table's metadata_location: an apply would see drift on every plan and
-# setting it back would roll the lake back to an old snapshot (docs/lake.md).
+# The Iceberg tables (variants, qc_metrics, step_costs) are declared here
+# (aws_glue_catalog_table.iceberg: Glue creates each one's Iceberg metadata from
+# the columns of lake_tables.json, generated from seqflow.lake.iceberg), so that
+# every table a query names exists from the first apply. Provider 5.100's
+# open_table_format_input takes no partition spec, field ids or table
+# properties: the first writer's Lake.ensure sets seqflow's spec
+# (bucket[16](sample_id)) and properties while the table is empty. After that
+# every commit moves the table's metadata_location and pyiceberg rewrites its
+# columns, so Terraform ignores what the writers change (an apply that set it
+# back would roll the lake back to an old snapshot; docs/lake.md).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -21,8 +24,10 @@ locals {
   partition  = data.aws_partition.current.partition
 
   # the lake's Iceberg tables (seqflow.lake.iceberg.TABLES; a test keeps them equal),
-  # created by the converter job at first use under <lake_root>iceberg/<table>/
-  tables = ["variants", "qc_metrics", "step_costs"]
+  # declared below under <lake_root>iceberg/<table>/ with the columns of lake_tables.json
+  # (seqflow.lake.iceberg.glue_tables_json(); a test keeps it equal)
+  tables        = ["variants", "qc_metrics", "step_costs"]
+  table_columns = jsondecode(file("${path.module}/lake_tables.json"))
   # the lake's views (include/seqflow/sql/views; a test keeps them equal): Athena
   # views the converter job creates or replaces after each run's commits
   # (seqflow.glue.views); Glue holds them as tables, so their ARNs are table ARNs
@@ -65,7 +70,42 @@ resource "aws_glue_data_catalog_encryption_settings" "this" {
 
 resource "aws_glue_catalog_database" "this" {
   name        = var.database_name
-  description = "seqflow variant lake (Apache Iceberg tables on S3, created by the converter job)"
+  description = "seqflow variant lake (Apache Iceberg tables on S3)"
+}
+
+# Glue writes the table's first Iceberg metadata file (format v2, unpartitioned)
+# under the location; seqflow's first writer sets the spec and properties
+# (seqflow.lake.iceberg.Lake.ensure), and its commits own the table from then on.
+resource "aws_glue_catalog_table" "iceberg" {
+  for_each = toset(local.tables)
+
+  name          = each.key
+  database_name = aws_glue_catalog_database.this.name
+  table_type    = "EXTERNAL_TABLE"
+
+  open_table_format_input {
+    iceberg_input {
+      metadata_operation = "CREATE"
+      version            = "2"
+    }
+  }
+
+  storage_descriptor {
+    location = "${local.lake_root}iceberg/${each.key}"
+
+    dynamic "columns" {
+      for_each = local.table_columns[each.key]
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+
+  lifecycle {
+    # each commit sets metadata_location (parameters) and the columns; a plan must not undo them
+    ignore_changes = [parameters, storage_descriptor, open_table_format_input, table_type, owner, retention]
+  }
 }
 
 # ---------------------------------------------------------------- converter job

@@ -64,3 +64,33 @@ def test_a_staged_file_is_rewritten_when_it_is_not_the_tables_form_or_names_anot
     assert _rows(by_contig).equals(_rows(lake))
     contigs = set(_rows(lake).column("contig").to_pylist())
     assert len(_paths(by_contig)) == len(contigs) and len(_paths(lake)) == 1
+
+
+def test_a_table_declared_before_seqflow_gets_its_spec_and_properties_and_takes_the_converters_files(data_dir, tmp_path):
+    """As Terraform declares the tables (Glue's CREATE: Iceberg metadata from the columns, all optional,
+    its own field ids and order, unpartitioned, no seqflow properties): the first Lake.ensure aligns it."""
+    from pyiceberg.schema import Schema, assign_fresh_schema_ids
+    from pyiceberg.types import NestedField
+
+    lake = Lake.local(tmp_path / "lake")
+    fields = list(iceberg.iceberg_schema("variants").fields)[::-1]
+    declared = assign_fresh_schema_ids(Schema(*[NestedField(i + 1, f.name, f.field_type, required=False)
+                                                for i, f in enumerate(fields)]))
+    lake.catalog.create_namespace(lake.namespace)
+    lake.catalog.create_table(lake.identifier("variants"), schema=declared, location=lake.table_location("variants"))
+    assert lake.table("variants").spec().fields == ()
+    publish_vcf(data_dir / "edge.vcf", lake, identity=IDENTITY, sample_id=None)
+    tbl = lake.table("variants")
+    assert [f.name for f in tbl.spec().fields] == [name for _, _, name in iceberg.PARTITION_SPEC]
+    assert all(tbl.properties.get(k) == v for k, v in iceberg.table_properties("variants").items() if k != "format-version")
+    assert tbl.schema().find_field("contig").field_id != iceberg.iceberg_schema("variants").find_field("contig").field_id
+    rows = tbl.scan(row_filter="sample_id == 'S1'").to_arrow()
+    reference = Lake.local(tmp_path / "ref")
+    publish_vcf(data_dir / "edge.vcf", reference, identity=IDENTITY, sample_id=None)
+    expected = reference.table("variants").scan(row_filter="sample_id == 'S1'").to_arrow()
+    assert rows.num_rows == expected.num_rows > 0
+    assert rows.select(expected.schema.names).to_pylist() == expected.to_pylist()
+    # the converter wrote the declared table's form, so the commit took its files unchanged
+    path = _paths(lake)[0]
+    assert pq.read_schema(path).field("contig").metadata[b"PARQUET:field_id"] == str(
+        tbl.schema().find_field("contig").field_id).encode()
