@@ -98,10 +98,12 @@ module "omics" {
   run_group_max_cpus             = var.omics_max_cpus
   run_group_max_duration_minutes = var.omics_max_duration_minutes
   run_group_max_runs             = var.omics_max_runs
+  run_cache                      = var.omics_run_cache
   artifacts_bucket_name          = local.bucket.artifacts.name
   kms_key_arn                    = module.storage.kms_key_arn
   input_bucket_arns              = [local.bucket.raw.arn, local.bucket.results.arn]
   output_bucket_arn              = local.bucket.results.arn
+  output_bucket_name             = local.bucket.results.name
   output_prefix                  = local.omics_outputs
   ecr_repository_arns            = values(module.ecr.repository_arns)
   logs_kms_key_arn               = module.storage.logs_kms_key_arn
@@ -205,6 +207,10 @@ module "airflow" {
     run_group_arn = module.omics.run_group_arn
     role_arn      = module.omics.role_arn
     output_uri    = module.omics.output_uri
+    # known at plan (a variable), so the optional SSM parameter's for_each is too
+    run_cache_enabled = var.omics_run_cache
+    run_cache_id      = module.omics.run_cache_id
+    run_cache_arn     = module.omics.run_cache_arn
   }
   glue = {
     job_name      = module.glue_athena.job_name

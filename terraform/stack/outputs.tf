@@ -41,6 +41,11 @@ output "batch_job_definition_names" {
   value       = module.batch.job_definition_names
 }
 
+output "omics_run_cache" {
+  description = "HealthOmics run cache: resource type, S3 location, default behaviour, id (null without var.omics_run_cache)."
+  value       = module.omics.run_cache
+}
+
 output "omics_workflow_id" {
   description = "HealthOmics workflow id."
   value       = module.omics.workflow_id

@@ -215,6 +215,12 @@ variable "omics_max_duration_minutes" {
   default     = 1440
 }
 
+variable "omics_run_cache" {
+  type        = bool
+  description = "Create a HealthOmics run cache and write its id to the SSM parameter seqflow_omics_run_cache_id (runs then cache task outputs on failure); false: runs without a cache."
+  default     = true
+}
+
 variable "omics_max_runs" {
   type        = number
   description = "Maximum concurrent HealthOmics runs."

@@ -30,6 +30,17 @@ def test_every_key_the_aws_profile_reads_is_written_and_nothing_else():
     assert set(local["config_values"]) == set(config_keys.AWS_CONFIG_KEYS)
 
 
+def test_optional_keys_are_written_when_their_feature_is_on_under_the_same_names():
+    local = locals_of(AIRFLOW)
+    assert local["optional_config_descriptions"] == config_keys.OPTIONAL_CONFIG_KEYS
+    assert set(local["optional_config_enabled"]) == set(local["optional_config_values"]) == set(
+        config_keys.OPTIONAL_CONFIG_KEYS)
+    optional = resources(AIRFLOW)[("aws_ssm_parameter", "optional_config")]
+    assert optional["name"] == _ssm_parameter()["name"]
+    assert optional["value"] == "${local.optional_config_values[each.key]}"
+    assert "local.optional_config_enabled[k]" in optional["for_each"]
+
+
 def test_parameter_names_are_the_packages_names():
     names = _rendered_names()
     assert names == {key: config_keys.ssm_parameter_name(key) for key in config_keys.AWS_CONFIG_KEYS}

@@ -77,8 +77,10 @@ def test_omics_workflow_and_run_group_in_a_cloudformation_stack_role_and_log_gro
     omics = MODULES / "omics"
     found = resources(omics)
     stack = found[("aws_cloudformation_stack", "this")]
-    assert stack["template_body"] == "${jsonencode(local.cloudformation_template)}"
-    template = locals_of(omics)["cloudformation_template"]["Resources"]
+    assert stack["template_body"] == "${jsonencode(local.stack_template)}"
+    local = locals_of(omics)
+    assert "local.cloudformation_template.Resources, local.run_cache_resources" in local["stack_template"]
+    template = local["cloudformation_template"]["Resources"]
     workflow = template["Workflow"]
     assert workflow["Type"] == "AWS::Omics::Workflow"
     assert workflow["DeletionPolicy"] == "Retain" and workflow["UpdateReplacePolicy"] == "Retain"
@@ -86,6 +88,14 @@ def test_omics_workflow_and_run_group_in_a_cloudformation_stack_role_and_log_gro
     group = template["RunGroup"]
     assert group["Type"] == "AWS::Omics::RunGroup"
     assert {"MaxCpus", "MaxDuration", "MaxRuns"} <= set(group["Properties"])
+    # the run cache (on by default), where the DAGs' StartRun's cacheBehavior is its default
+    from seqflow.aws.analysis import OMICS_CACHE_BEHAVIOR
+
+    assert "var.run_cache" in local["run_cache_resources"] and "var.run_cache" in local["run_cache_outputs"]
+    variables = blocks(omics, "variable")
+    assert variables["run_cache"]["default"] is True
+    assert variables["run_cache_behavior"]["default"] == OMICS_CACHE_BEHAVIOR
+    assert "RunCache" in _text("omics") and "AWS::Omics::RunCache" in _text("omics")
     # the bundle is keyed by its content and refused when stale
     bundle = found[("aws_s3_object", "workflow")]
     assert bundle["key"] == "omics/${var.workflow_name}/${local.bundle_md5}.zip"

@@ -2,6 +2,10 @@
 
 * ``expected_ssm_names``: every key the aws profile requires
   (``seqflow.aws.config_keys.AWS_CONFIG_KEYS``) -> ``ssm_parameter_name(key)``.
+* ``expected_optional_ssm_names``: the keys read when they are set
+  (``OPTIONAL_CONFIG_KEYS``, such as the HealthOmics run cache), which both
+  environments write.
+* ``expected_omics_cache_behavior``: ``seqflow.aws.analysis.OMICS_CACHE_BEHAVIOR``.
 * ``expected_secrets_backend_kwargs``: the SSM secrets backend's prefixes and
   lookup patterns (``seqflow.aws.config_keys.secrets_backend_kwargs()``).
 * ``expected_completion_flags``: the completion flags (``seqflow.config``), whose
@@ -187,6 +191,20 @@ def expected_ssm_names() -> dict[str, str]:
     return {key: config_keys.ssm_parameter_name(key) for key in config_keys.AWS_CONFIG_KEYS}
 
 
+def expected_optional_ssm_names() -> dict[str, str]:
+    """The keys read when set (``OPTIONAL_CONFIG_KEYS``): both environments turn their features on."""
+    from seqflow.aws import config_keys
+
+    return {key: config_keys.ssm_parameter_name(key) for key in config_keys.OPTIONAL_CONFIG_KEYS}
+
+
+def expected_omics_cache_behavior() -> str:
+    """The cache behaviour the DAGs start HealthOmics runs with (the run cache's default)."""
+    from seqflow.aws.analysis import OMICS_CACHE_BEHAVIOR
+
+    return OMICS_CACHE_BEHAVIOR
+
+
 def expected_secrets_backend_kwargs() -> dict[str, str]:
     from seqflow.aws import config_keys
 
@@ -202,7 +220,9 @@ def expected_completion_flags() -> list[str]:
 def expectations() -> dict:
     """The tfvars of terraform/envs/<env>/tests/plan.tftest.hcl."""
     return {"expected_ssm_names": expected_ssm_names(), "expected_iam_actions": expected_iam_actions(),
+            "expected_optional_ssm_names": expected_optional_ssm_names(),
             "expected_completion_flags": expected_completion_flags(),
+            "expected_omics_cache_behavior": expected_omics_cache_behavior(),
             "expected_secrets_backend_kwargs": expected_secrets_backend_kwargs()}
 
 

@@ -64,7 +64,8 @@ AWS_CONFIG_KEYS: dict[str, str] = {
 }
 
 #: keys read when they are set and harmless when they are not (no parameter: the feature is off).
-#: Terraform does not write them yet; each says what it enables.
+#: Terraform writes each when its feature is on (omics_run_cache_id: the stack's omics_run_cache,
+#: on by default); each says what it enables.
 OPTIONAL_CONFIG_KEYS: dict[str, str] = {
     "omics_run_cache_id": "HealthOmics run cache id (call caching of the germline workflow's tasks); empty: no cache",
 }

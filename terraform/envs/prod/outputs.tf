@@ -43,6 +43,11 @@ output "airflow_secrets_backend_kwargs" {
   value       = module.seqflow.airflow_secrets_backend_kwargs
 }
 
+output "omics_run_cache" {
+  description = "HealthOmics run cache: resource type, S3 location, default behaviour, id (null without it)."
+  value       = module.seqflow.omics_run_cache
+}
+
 output "airflow_execution_role_actions" {
   description = "IAM actions the Airflow execution role allows."
   value       = module.seqflow.airflow_execution_role_actions

@@ -93,6 +93,18 @@ locals {
     restore_tier                                = var.restore_tier
   }
 
+  # OPTIONAL_CONFIG_KEYS: written when their feature is on (a test keeps the
+  # descriptions equal to the package's); without a parameter the DAGs run without it
+  optional_config_descriptions = {
+    omics_run_cache_id = "HealthOmics run cache id (call caching of the germline workflow's tasks); empty: no cache"
+  }
+  optional_config_enabled = {
+    omics_run_cache_id = var.omics.run_cache_enabled
+  }
+  optional_config_values = {
+    omics_run_cache_id = var.omics.run_cache_id
+  }
+
   mwaa_name      = "${var.name_prefix}-airflow"
   mwaa_log_types = ["DAGProcessing", "Scheduler", "Task", "WebServer", "Worker"]
 }
@@ -115,6 +127,17 @@ resource "aws_ssm_parameter" "config" {
       error_message = "Every configuration key needs both a description and a value."
     }
   }
+}
+
+resource "aws_ssm_parameter" "optional_config" {
+  # checkov:skip=CKV2_AWS_34:Resource ids, not secrets; plain String keeps them readable by operators.
+  for_each = { for k, d in local.optional_config_descriptions : k => d if local.optional_config_enabled[k] }
+
+  name        = "${local.ssm_variables_prefix}/${local.variable_prefix}${each.key}"
+  description = each.value
+  type        = "String"
+  tier        = "Standard"
+  value       = local.optional_config_values[each.key]
 }
 
 # ---------------------------------------------------------------- run registry
@@ -291,13 +314,14 @@ data "aws_iam_policy_document" "pipeline" {
 
   # -- HealthOmics engine: one run per sample, idempotent by requestId
   statement {
+    # StartRun with a cacheId is authorised on the run cache as well
     sid     = "OmicsStartRun"
     actions = ["omics:StartRun", "omics:TagResource"]
-    resources = [
+    resources = concat([
       var.omics.workflow_arn,
       var.omics.run_group_arn,
       "arn:${local.partition}:omics:${local.region}:${local.account_id}:run/*",
-    ]
+    ], var.omics.run_cache_enabled ? [var.omics.run_cache_arn] : [])
   }
 
   statement {

@@ -4,8 +4,8 @@ output "execution_role_arn" {
 }
 
 output "ssm_parameter_names" {
-  description = "SSM parameter name by configuration key (include/seqflow/aws/config_keys.py)."
-  value       = { for k, p in aws_ssm_parameter.config : k => p.name }
+  description = "SSM parameter name by configuration key (include/seqflow/aws/config_keys.py: AWS_CONFIG_KEYS, and the OPTIONAL_CONFIG_KEYS whose feature is on)."
+  value       = merge({ for k, p in aws_ssm_parameter.config : k => p.name }, { for k, p in aws_ssm_parameter.optional_config : k => p.name })
 }
 
 output "secrets_backend_kwargs" {

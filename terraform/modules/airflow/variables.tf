@@ -61,8 +61,12 @@ variable "omics" {
     run_group_arn = string
     role_arn      = string
     output_uri    = string
+    # the run cache (null id and ARN without it); the flag must be known at plan
+    run_cache_enabled = optional(bool, false)
+    run_cache_id      = optional(string)
+    run_cache_arn     = optional(string)
   })
-  description = "HealthOmics workflow, run group, service role and output URI (omics module)."
+  description = "HealthOmics workflow, run group, service role, output URI and run cache (omics module)."
 }
 
 variable "glue" {

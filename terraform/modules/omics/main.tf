@@ -1,12 +1,14 @@
 # The per-sample germline pipeline on AWS HealthOmics: the WDL workflow from
 # include/seqflow/workflows/germline (as a zip bundle uploaded to S3), a run
-# group that caps CPUs, duration and concurrency, the service role runs
-# assume, and the log group HealthOmics writes to.
+# group that caps CPUs, duration and concurrency, the run cache (call caching,
+# optional), the service role runs assume, and the log group HealthOmics
+# writes to.
 #
-# The aws provider (5.x and 6.x) has no HealthOmics workflow or run group
-# resource, so both are declared in a CloudFormation stack
-# (AWS::Omics::Workflow, AWS::Omics::RunGroup) managed by the aws provider;
-# the stack's tags (the provider's default_tags) propagate to both.
+# The aws provider (5.x and 6.x) has no HealthOmics workflow, run group or
+# run cache resource, so they are declared in a CloudFormation stack
+# (AWS::Omics::Workflow, AWS::Omics::RunGroup, AWS::Omics::RunCache) managed
+# by the aws provider; the stack's tags (the provider's default_tags)
+# propagate to them.
 #
 # Terraform cannot build a zip without the archive provider: the bundle is
 # built by terraform/scripts/build_workflow_bundle.py (deterministic, with a
@@ -37,9 +39,27 @@ locals {
     }
   }
 
+  # the run cache: task outputs of completed tasks under s3://<output bucket>/<run_cache_prefix>
+  run_cache_resources = var.run_cache ? {
+    RunCache = {
+      Type = "AWS::Omics::RunCache"
+      Properties = {
+        Name            = "${var.name_prefix}-${var.workflow_name}"
+        Description     = "seqflow ${var.name_prefix}: call cache of the ${var.workflow_name} workflow's tasks"
+        CacheS3Location = "s3://${var.output_bucket_name}/${var.run_cache_prefix}"
+        CacheBehavior   = var.run_cache_behavior
+        Tags            = local.tags
+      }
+    }
+  } : {}
+  run_cache_outputs = var.run_cache ? {
+    RunCacheId  = { Value = { "Fn::GetAtt" = ["RunCache", "Id"] } }
+    RunCacheArn = { Value = { "Fn::GetAtt" = ["RunCache", "Arn"] } }
+  } : {}
+
   cloudformation_template = {
     AWSTemplateFormatVersion = "2010-09-09"
-    Description              = "seqflow ${var.name_prefix}: HealthOmics workflow ${var.workflow_name} and its run group (managed by Terraform)"
+    Description              = "seqflow ${var.name_prefix}: HealthOmics workflow ${var.workflow_name}, its run group and run cache (managed by Terraform)"
     Resources = {
       Workflow = {
         Type = "AWS::Omics::Workflow"
@@ -79,6 +99,12 @@ locals {
       RunGroupArn = { Value = { "Fn::GetAtt" = ["RunGroup", "Arn"] } }
     }
   }
+
+  # the template the stack gets: the workflow and run group, and the run cache when it is on
+  stack_template = merge(local.cloudformation_template, {
+    Resources = merge(local.cloudformation_template.Resources, local.run_cache_resources)
+    Outputs   = merge(local.cloudformation_template.Outputs, local.run_cache_outputs)
+  })
 }
 
 # keyed by content: a changed definition is a new object and a new workflow,
@@ -103,7 +129,7 @@ resource "aws_s3_object" "workflow" {
 resource "aws_cloudformation_stack" "this" {
   # checkov:skip=CKV_AWS_124:Only Terraform changes this stack, and terraform apply waits for and reports every stack event; SNS mail of stack events adds nothing.
   name          = "${var.name_prefix}-omics-${var.workflow_name}"
-  template_body = jsonencode(local.cloudformation_template)
+  template_body = jsonencode(local.stack_template)
   on_failure    = "ROLLBACK"
 
   timeouts {
@@ -159,6 +185,16 @@ data "aws_iam_policy_document" "this" {
       "s3:AbortMultipartUpload",
     ]
     resources = ["${var.output_bucket_arn}/${var.output_prefix}*"]
+  }
+
+  # call caching: the run reads cached task outputs and writes new ones with this role
+  dynamic "statement" {
+    for_each = var.run_cache ? [1] : []
+    content {
+      sid       = "RunCache"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = ["${var.output_bucket_arn}/${var.run_cache_prefix}*"]
+    }
   }
 
   statement {

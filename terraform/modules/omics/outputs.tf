@@ -18,6 +18,26 @@ output "run_group_arn" {
   value       = aws_cloudformation_stack.this.outputs["RunGroupArn"]
 }
 
+output "run_cache_id" {
+  description = "HealthOmics run cache id (null without the run cache)."
+  value       = var.run_cache ? aws_cloudformation_stack.this.outputs["RunCacheId"] : null
+}
+
+output "run_cache_arn" {
+  description = "HealthOmics run cache ARN (null without the run cache)."
+  value       = var.run_cache ? aws_cloudformation_stack.this.outputs["RunCacheArn"] : null
+}
+
+output "run_cache" {
+  description = "The run cache as the stack declares it: resource type, S3 location, default behaviour, id (null without the run cache)."
+  value = var.run_cache ? {
+    type        = local.run_cache_resources.RunCache.Type
+    s3_location = local.run_cache_resources.RunCache.Properties.CacheS3Location
+    behavior    = local.run_cache_resources.RunCache.Properties.CacheBehavior
+    id          = aws_cloudformation_stack.this.outputs["RunCacheId"]
+  } : null
+}
+
 output "role_arn" {
   description = "IAM role HealthOmics runs assume."
   value       = aws_iam_role.this.arn

@@ -70,6 +70,29 @@ variable "run_group_max_runs" {
   default     = 50
 }
 
+variable "run_cache" {
+  type        = bool
+  description = "Create a HealthOmics run cache (call caching) in the output bucket; the DAGs use it through the SSM parameter seqflow_omics_run_cache_id."
+  default     = true
+}
+
+variable "run_cache_prefix" {
+  type        = string
+  description = "Key prefix of the run cache in the output bucket, ending in a slash."
+  default     = "omics-cache/"
+}
+
+variable "run_cache_behavior" {
+  type        = string
+  description = "Default behaviour of the run cache: the one the DAGs start runs with (seqflow.aws.analysis.OMICS_CACHE_BEHAVIOR)."
+  default     = "CACHE_ON_FAILURE"
+
+  validation {
+    condition     = contains(["CACHE_ON_FAILURE", "CACHE_ALWAYS"], var.run_cache_behavior)
+    error_message = "run_cache_behavior must be CACHE_ON_FAILURE or CACHE_ALWAYS."
+  }
+}
+
 variable "artifacts_bucket_name" {
   type        = string
   description = "Bucket that holds the zipped workflow definition."
@@ -88,6 +111,11 @@ variable "input_bucket_arns" {
 variable "output_bucket_arn" {
   type        = string
   description = "Bucket runs write outputs to."
+}
+
+variable "output_bucket_name" {
+  type        = string
+  description = "Name of the output bucket (the run cache's S3 location is in it)."
 }
 
 variable "output_prefix" {

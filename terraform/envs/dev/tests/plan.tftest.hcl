@@ -3,7 +3,8 @@
 # tests/terraform/test_terraform_cli.py, which passes the expectations derived
 # from the code (var.expected_ssm_keys: seqflow.aws.config_keys;
 # var.expected_iam_actions: the AWS calls of dags/ and include/seqflow/aws;
-# var.expected_secrets_backend_kwargs: config_keys.secrets_backend_kwargs()):
+# var.expected_secrets_backend_kwargs: config_keys.secrets_backend_kwargs();
+# var.expected_omics_cache_behavior: seqflow.aws.analysis.OMICS_CACHE_BEHAVIOR):
 #   python3 tests/terraform/tf_expectations.py > /tmp/expected.json
 #   terraform -chdir=terraform/envs/dev test -var-file=/tmp/expected.json
 # (the plan reads the Glue artifacts and the workflow bundle: build them first,
@@ -102,13 +103,22 @@ run "plan" {
   }
 
   # ------------------------------------------------------------ what Airflow reads and calls
+  # every key the code reads, the optional ones too (the run cache is on in this environment)
   assert {
-    condition     = toset(keys(output.ssm_parameter_names)) == toset(keys(var.expected_ssm_names))
-    error_message = "SSM keys written and read differ: written only ${jsonencode(setsubtract(keys(output.ssm_parameter_names), keys(var.expected_ssm_names)))}, read only ${jsonencode(setsubtract(keys(var.expected_ssm_names), keys(output.ssm_parameter_names)))}"
+    condition     = toset(keys(output.ssm_parameter_names)) == setunion(keys(var.expected_ssm_names), keys(var.expected_optional_ssm_names))
+    error_message = "SSM keys written and read differ: written only ${jsonencode(setsubtract(keys(output.ssm_parameter_names), setunion(keys(var.expected_ssm_names), keys(var.expected_optional_ssm_names))))}, read only ${jsonencode(setsubtract(setunion(keys(var.expected_ssm_names), keys(var.expected_optional_ssm_names)), keys(output.ssm_parameter_names)))}"
   }
   assert {
-    condition     = alltrue([for k, name in var.expected_ssm_names : lookup(output.ssm_parameter_names, k, null) == name])
+    condition     = alltrue([for k, name in merge(var.expected_ssm_names, var.expected_optional_ssm_names) : lookup(output.ssm_parameter_names, k, null) == name])
     error_message = "SSM parameter names differ from seqflow.aws.config_keys.ssm_parameter_name()."
+  }
+  assert {
+    condition     = output.omics_run_cache != null && output.omics_run_cache.type == "AWS::Omics::RunCache"
+    error_message = "The HealthOmics run cache whose id seqflow_omics_run_cache_id holds must be created (AWS::Omics::RunCache in the omics stack): ${jsonencode(output.omics_run_cache)}"
+  }
+  assert {
+    condition     = output.omics_run_cache.behavior == var.expected_omics_cache_behavior
+    error_message = "The run cache's default behaviour must be the one the DAGs start runs with (seqflow.aws.analysis.OMICS_CACHE_BEHAVIOR)."
   }
   assert {
     condition     = jsonencode(jsondecode(output.airflow_secrets_backend_kwargs)) == jsonencode(var.expected_secrets_backend_kwargs)
