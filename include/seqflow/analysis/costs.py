@@ -5,9 +5,10 @@ One row per step of each sample of an analysis (schema :data:`seqflow.lake.schem
 with the sample's project (the sample sheet's ``Sample_Project``), the engine, the CPU and wall
 seconds and, where a price applies, ``cost_usd``:
 
-* **local** (:func:`local_step_costs`): what the step runner measured of each step script
-  (``<sample>.<step>.usage.json``, :class:`seqflow.analysis.steps.StepUsage`: user + system CPU
-  seconds of the script and its tools, wall seconds, peak RSS). A local machine has no price list;
+* **local** (:func:`local_step_costs`): what the step runner measured of each run of each step script
+  (``<sample>.<step>.usage.jsonl``, one :class:`seqflow.analysis.steps.StepUsage` line per run: user +
+  system CPU seconds of the script and its tools, wall seconds, peak RSS); a step's retries and the
+  shards of a scattered step are summed into its row. A local machine has no price list;
   ``cost_usd`` is the CPU hours times ``SEQFLOW_LOCAL_CPU_HOUR_USD`` when that is set, else null.
 * **aws** (:mod:`seqflow.aws.costs`): each Batch job's attempts or each HealthOmics run's tasks,
   priced by instance type from a dated price table.
@@ -55,32 +56,36 @@ def local_cpu_hour_price() -> float | None:
     return price
 
 
-def local_row(usage: dict[str, Any], sample_id: str, project: str | None, *, price: float | None) -> dict[str, Any]:
-    """The ``step_costs`` row of one local step run (a :class:`~seqflow.analysis.steps.StepUsage` dict)."""
-    cpu = float(usage["cpu_seconds"])
+def local_row(runs: list[dict[str, Any]], sample_id: str, project: str | None, *, price: float | None
+              ) -> dict[str, Any]:
+    """The ``step_costs`` row of one local step from the runs of its script (its usage log's
+    :class:`~seqflow.analysis.steps.StepUsage` lines: retries, shards): CPU and wall seconds summed,
+    the largest peak RSS, the first start; *succeeded* when its last run exited 0."""
+    cpu = round(sum(float(u["cpu_seconds"]) for u in runs), 3)
+    started = min(u["started_at"] for u in runs)
     return {
         "sample_id": sample_id,
         "project": project,
-        "step": usage["step"],
+        "step": runs[0]["step"],
         "engine": "local",
-        "status": "succeeded" if usage.get("exit_code") == 0 else "failed",
+        "status": "succeeded" if runs[-1].get("exit_code") == 0 else "failed",
         "job_id": None,
-        "attempts": 1,
+        "attempts": len(runs),
         "instance_type": None,
         "vcpus": None,
         "memory_mib": None,
         "cpu_seconds": cpu,
-        "wall_seconds": float(usage["wall_seconds"]),
-        "max_rss_kib": usage.get("max_rss_kib"),
+        "wall_seconds": round(sum(float(u["wall_seconds"]) for u in runs), 3),
+        "max_rss_kib": max(int(u.get("max_rss_kib") or 0) for u in runs),
         "cost_usd": None if price is None else round(cpu / 3600 * price, 6),
         "price_source": None if price is None else f"{LOCAL_CPU_HOUR_ENV}={price}",
-        "started_at": usage.get("started_at"),
-        "month": month_of(usage.get("started_at")),
+        "started_at": started,
+        "month": month_of(started),
     }
 
 
 def local_step_costs(run_plan: dict[str, Any], backend) -> list[dict[str, Any]]:
-    """The ``step_costs`` rows of a local analysis: every usage file its samples' steps left in the
+    """The ``step_costs`` rows of a local analysis: every usage log its samples' steps left in the
     results folders (the failed samples' too: a failed step used the machine as well)."""
     from seqflow.analysis.catalog import catalog
     from seqflow.analysis.steps import USAGE_SUFFIX
@@ -97,8 +102,9 @@ def local_step_costs(run_plan: dict[str, Any], backend) -> list[dict[str, Any]]:
         for step in catalog().sample_step_names:
             uri = f"{results.rstrip('/')}/{sample_id}.{step}{USAGE_SUFFIX}"
             if backend.exists(uri):
-                rows.append(local_row(json.loads(backend.read_text(uri)), sample_id, projects.get(sample_id),
-                                      price=price))
+                runs = [json.loads(line) for line in backend.read_text(uri).splitlines() if line.strip()]
+                if runs:
+                    rows.append(local_row(runs, sample_id, projects.get(sample_id), price=price))
     return rows
 
 

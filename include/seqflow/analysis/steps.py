@@ -90,8 +90,9 @@ class StepInputError(StepError):
 
 
 #: the file in which the local runner records a step's resource use, beside its log:
-#: ``<sample>.<step>.usage.json`` (:class:`StepUsage`; read by :mod:`seqflow.analysis.costs`)
-USAGE_SUFFIX = ".usage.json"
+#: ``<sample>.<step>.usage.jsonl``, one :class:`StepUsage` line per run of the step's script (a retry, each
+#: calling shard of a scattered step: every run is paid for; read by :mod:`seqflow.analysis.costs`)
+USAGE_SUFFIX = ".usage.jsonl"
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,27 @@ def _run_measured(argv: list[str], cwd: Path | None, impl: Step) -> tuple[int, s
     return proc.returncode, stdout, stderr, usage
 
 
+def append_usage(path: Path, usage: StepUsage) -> None:
+    """Append one line to a usage log: one ``write`` on an ``O_APPEND`` descriptor, so the lines of step
+    processes that finish at once (the shards of one sample) never interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(usage.to_dict(), sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_usage(path: Path) -> list[dict]:
+    """The runs a usage log records, oldest first (none when it does not exist)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     try:
         return path.read_text(errors="replace").splitlines()[-lines:]
@@ -171,9 +193,8 @@ def run_step(step: str | Step, args: list[str | Path], *, cwd: Path | None = Non
     ``log`` is the step's log file (the script writes it); on failure its tail is in the
     error when the script did not print it. ``keep_log_in``: a folder the log is copied to
     once the script has exited, whatever its status (the fastp step writes to scratch, its
-    log belongs with the results). ``usage_file``: where its :class:`StepUsage` is written as
-    JSON once it has exited, whatever its status (a failed step cost something too; a retry
-    replaces it). Raises :class:`StepInputError` for exit status :data:`INPUT_ERROR_EXIT`,
+    log belongs with the results). ``usage_file``: a JSON Lines file its :class:`StepUsage` is
+    appended to once it has exited, whatever its status (a failed step cost something too). Raises :class:`StepInputError` for exit status :data:`INPUT_ERROR_EXIT`,
     :class:`StepError` for any other failure.
     """
     impl = step if isinstance(step, Step) else catalog().by_id(step)
@@ -184,10 +205,7 @@ def run_step(step: str | Step, args: list[str | Path], *, cwd: Path | None = Non
     _log.info("step %s: %.1f CPU s, %.1f wall s, peak RSS %d KiB, exit %d", impl.id, usage.cpu_seconds,
               usage.wall_seconds, usage.max_rss_kib, rc)
     if usage_file is not None:
-        from seqflow.fsutil import atomic_write_text
-
-        Path(usage_file).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(usage_file), json.dumps(usage.to_dict(), indent=2) + "\n")
+        append_usage(Path(usage_file), usage)
     if stdout:
         _log.info("%s stdout:\n%s", impl.id, stdout[-4000:])
     if stderr:
@@ -367,8 +385,15 @@ def run_sample_step(job: SampleJob, name: str, inputs: Mapping[str, str | Path |
 
 
 def usage_file(job: SampleJob, step: str) -> Path:
-    """``<results>/<sample>/<sample>.<step>.usage.json``: the step's :class:`StepUsage` (local steps)."""
+    """``<results>/<sample>/<sample>.<step>.usage.jsonl``: the step's :class:`StepUsage` lines (local steps)."""
     return job.results_dir / f"{job.sample_id}.{step}{USAGE_SUFFIX}"
+
+
+def reset_usage(job: SampleJob) -> None:
+    """Start the sample's usage logs afresh: its first step does, so that an analysis run again records
+    its own runs (the retries and shards of this one are appended after)."""
+    for path in job.results_dir.glob(f"{job.sample_id}.*{USAGE_SUFFIX}"):
+        path.unlink(missing_ok=True)
 
 
 def _lane_problems(end: str, paths: list[str]) -> list[str]:
@@ -393,6 +418,7 @@ def qc_reads(job: SampleJob) -> dict[str, str]:
     when lanes were joined, the error names the lane files that are at fault.
     """
     impl = catalog().step("fastp")
+    reset_usage(job)
     work = job.scratch_dir / "fastp"
     work.mkdir(parents=True, exist_ok=True)
     sid = job.sample_id

@@ -58,7 +58,8 @@ def measured(tmp_path_factory):
 
 
 def _usage(job: SampleJob, step: str) -> dict:
-    return json.loads(steps.usage_file(job, step).read_text())
+    [usage] = steps.read_usage(steps.usage_file(job, step))  # one run of each step's script
+    return usage
 
 
 def test_each_step_run_records_the_cpu_wall_and_peak_memory_of_its_script_and_tools(measured):
@@ -75,11 +76,39 @@ def test_each_step_run_records_the_cpu_wall_and_peak_memory_of_its_script_and_to
     assert _usage(job, "align")["step_id"] == "align_bwa"
     # the usage sits beside the step's log among the sample's results, fastp's too (it runs in scratch)
     assert steps.usage_file(job, "fastp").parent == job.results_dir
+    assert steps.usage_file(job, "fastp").name == "C1.fastp.usage.jsonl"
 
 
 def test_a_failed_step_records_what_it_used_with_its_exit_status(measured):
     usage = _usage(measured["job"], "bam_qc")
     assert usage["exit_code"] != 0 and usage["wall_seconds"] > 0
+
+
+def test_every_run_of_a_step_is_appended_and_the_row_sums_them(measured, tmp_path, monkeypatch):
+    """A retry (or the shards of a scattered step) appends a line; the step's row sums its runs."""
+    monkeypatch.delenv(costs.LOCAL_CPU_HOUR_ENV, raising=False)
+    job = measured["job"]
+    log = tmp_path / "C1.bam_qc.usage.jsonl"
+    shutil.copy(steps.usage_file(job, "bam_qc"), log)
+    [failed] = steps.read_usage(log)
+    ok = {**failed, "exit_code": 0, "cpu_seconds": 1.25, "wall_seconds": 2.5, "max_rss_kib": 1,
+          "started_at": "2099-01-01T00:00:00+00:00"}
+    steps.append_usage(log, steps.StepUsage(**ok))
+    runs = steps.read_usage(log)
+    assert [r["exit_code"] for r in runs] == [failed["exit_code"], 0]
+    row = costs.local_row(runs, "C1", "Phage", price=None)
+    assert (row["attempts"], row["status"]) == (2, "succeeded")  # the retry succeeded
+    assert row["cpu_seconds"] == round(failed["cpu_seconds"] + 1.25, 3)
+    assert row["max_rss_kib"] == failed["max_rss_kib"] and row["started_at"] == failed["started_at"]
+
+
+def test_the_first_step_starts_the_samples_usage_afresh(measured, tmp_path):
+    job = measured["job"]
+    fresh = SampleJob(**{**job.to_dict(), "results_root": str(tmp_path / "r"), "scratch_root": str(tmp_path / "s")})
+    stale = steps.usage_file(fresh, "align")
+    steps.append_usage(stale, steps.StepUsage(**_usage(job, "align")))  # from an earlier analysis of it
+    steps.qc_reads(fresh)
+    assert not stale.exists() and len(steps.read_usage(steps.usage_file(fresh, "fastp"))) == 1
 
 
 def _plan(job: SampleJob) -> dict:

@@ -178,8 +178,8 @@ def test_reads_that_cannot_be_trusted_are_an_input_error_naming_the_sample_the_f
     assert err.cause.startswith("sample S1: input error: ") and err.cause.removeprefix("sample S1: ") in first
     # the log is kept beside the results with what the step used, and nothing else is published
     assert err.log == job.results_dir / "S1.fastp.log"
-    assert sorted(p.name for p in job.results_dir.iterdir()) == ["S1.fastp.log", "S1.fastp.usage.json"]
-    assert json.loads((job.results_dir / "S1.fastp.usage.json").read_text())["exit_code"] == 3
+    assert sorted(p.name for p in job.results_dir.iterdir()) == ["S1.fastp.log", "S1.fastp.usage.jsonl"]
+    assert [u["exit_code"] for u in steps.read_usage(job.results_dir / "S1.fastp.usage.jsonl")] == [3]
     assert err.log.read_text().splitlines()[-1].endswith(err.cause)
 
 
