@@ -1,6 +1,7 @@
 """End to end on the local profile: a launch file submitted with `seqflow launch` to the real local Airflow
 analyses a one-sample lambda run already in raw storage, and its request record ends *analysed* with the
-analysis's output files, step logs and Airflow task log URLs; `seqflow status` shows it."""
+analysis's output files, step logs, Airflow task log URLs and cost (the steps' measured CPU seconds, also in
+the lake's step_costs table); `seqflow status` and `seqflow report` show it."""
 
 from __future__ import annotations
 
@@ -80,3 +81,33 @@ def test_status_shows_the_request(launched, capsys):
     request = launched["request"]
     assert f"{request.request_id}  analysed" in out
     assert f"DAG run launch__{request.request_id}__" in out
+
+
+def test_the_request_lists_the_cost_the_steps_measured_and_the_lake_holds_it(launched):
+    from seqflow.catalog import run_query
+    from seqflow.config import local_paths
+
+    [run] = launched["request"].details["runs"].values()
+    cost = run["cost"]
+    assert cost["engines"] == ["local"] and cost["table"] == "step_costs" and cost["snapshot_id"]
+    sample = cost["samples"]["LAM-S01"]
+    # fastp, bwa, bcftools and samtools really ran: CPU seconds measured, wall time beside them
+    assert sample["cpu_seconds"] > 0 and sample["wall_seconds"] > 0 and cost["steps"] >= 5
+    assert cost["cpu_seconds"] == sample["cpu_seconds"]
+    day = launched["request"].created_at[:10]
+    columns, rows = run_query(local_paths().lake, "cost_per_sample", {"from_date": day, "to_date": day})
+    [row] = [dict(zip(columns, r)) for r in rows]
+    assert row["sample_id"] == "LAM-S01" and row["steps"] == cost["steps"] and row["failed_steps"] == 0
+    assert row["cpu_seconds"] == pytest.approx(sample["cpu_seconds"], abs=0.01)
+
+
+def test_status_and_report_show_the_cost(launched, capsys):
+    from seqflow.cli import main
+
+    assert main(["status", "--no-refresh"]) == 0
+    assert "cost: " in capsys.readouterr().out
+    day = launched["request"].created_at[:10]
+    assert main(["report", "--from-date", day, "--to-date", day]) == 0
+    out = capsys.readouterr().out
+    assert "1 analysis(es) finished (1 analysed)" in out and "no sample failed" in out
+    assert "LAM-S01" in out[out.index("Cost per sample"):]
