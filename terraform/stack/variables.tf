@@ -193,7 +193,7 @@ variable "batch_job_definitions" {
     timeout_seconds = optional(number)
     attempts        = optional(number)
   }))
-  description = "Per step implementation id (fastp, align_bwa, align_minimap2, call_variants_bcftools, bam_qc, vcf_stats), resources that replace the step catalogue's (containers/*/steps.yaml)."
+  description = "Per step implementation id (fastp, align_bwa, align_minimap2, call_variants_bcftools, call_variants_freebayes, bam_qc, vcf_stats), resources that replace the step catalogue's (containers/*/steps.yaml)."
   default     = {}
 }
 

@@ -48,6 +48,7 @@ AWS_CONFIG_KEYS: dict[str, str] = {
     "batch_job_definition_align_bwa": "Batch job definition of step align with bwa (+ samtools)",
     "batch_job_definition_align_minimap2": "Batch job definition of step align with minimap2 (+ samtools)",
     "batch_job_definition_call_variants_bcftools": "Batch job definition of step call_variants with bcftools",
+    "batch_job_definition_call_variants_freebayes": "Batch job definition of step call_variants with freebayes",
     "batch_job_definition_bam_qc": "Batch job definition of step bam_qc (samtools)",
     "batch_job_definition_vcf_stats": "Batch job definition of step vcf_stats (bcftools stats)",
     "omics_workflow_id": "HealthOmics workflow id of the per-sample germline pipeline",

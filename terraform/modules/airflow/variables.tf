@@ -47,9 +47,9 @@ variable "batch" {
   description = "Batch queues, job definitions (by step implementation id of the step catalogue: fastp, align_bwa, ...) and the job log group (batch module)."
 
   validation {
-    condition = alltrue([for s in ["fastp", "align_bwa", "align_minimap2", "call_variants_bcftools", "bam_qc", "vcf_stats"] :
+    condition = alltrue([for s in ["fastp", "align_bwa", "align_minimap2", "call_variants_bcftools", "call_variants_freebayes", "bam_qc", "vcf_stats"] :
     contains(keys(var.batch.job_definition_names), s)])
-    error_message = "batch.job_definition_names must have the step implementations fastp, align_bwa, align_minimap2, call_variants_bcftools, bam_qc and vcf_stats."
+    error_message = "batch.job_definition_names must have the step implementations fastp, align_bwa, align_minimap2, call_variants_bcftools, call_variants_freebayes, bam_qc and vcf_stats."
   }
 }
 
