@@ -408,7 +408,7 @@ task call_variants_freebayes {
         ln -s "~{reference_fai}" ref/genome.fa.fai
         ln -s "~{bam}" aln/sample.bam
         ln -s "~{bam_bai}" aln/sample.bam.bai
-        call_variants.sh "$sample" ref/genome.fa aln/sample.bam . "~{ploidy_file}" ~{cpu}
+        call_variants.sh "$sample" ref/genome.fa aln/sample.bam . "~{ploidy_file}" ~{cpu} -
     >>>
 
     output {
