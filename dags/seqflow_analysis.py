@@ -20,7 +20,10 @@ validates every param again).
 3. [local] **prepare_reference**: the reference's aligner index, built once and cached.
 3. [aws] **prepare_reference**: the reference's aligner index, built by a Batch job at registration.
 4. **sample** (one mapped group per sample, labelled by sample): `fastp` QC →
-   `align` (bwa mem or minimap2 | samtools fixmate/sort/markdup) → `bam_qc`
+   **scatter_reads** cuts the trimmed reads into chunks of `align_reads_per_shard`
+   read pairs (the count from the FASTQ's size) → **align_chunks** (one mapped
+   task per chunk: bwa mem or minimap2 | samtools fixmate/sort/markdup) →
+   `align` (the chunks merged, duplicates marked over the sample) → `bam_qc`
    (samtools), and beside it the calling: **scatter_calls** cuts the reference
    into intervals of about `call_interval_mb` (borders at contig ends or in
    assembly gaps where one is near) → **call_shards** (one mapped task per
@@ -30,8 +33,9 @@ validates every param again).
    gathered with bcftools concat) → `vcf_stats` (bcftools stats): the step
    scripts under `containers/<tool>/`,
    [local] run as processes on this machine (engine `local`).
-   [aws] run as AWS Batch jobs (engine `batch`; calling is not scattered on AWS yet:
-   `call_variants` calls the whole genome, `call_shards` is skipped); `engine=omics`
+   [aws] run as AWS Batch jobs (engine `batch`; nothing is scattered on AWS yet:
+   `align` and `call_variants` do the whole sample, `align_chunks` and `call_shards`
+   are skipped); `engine=omics`
    runs them as one AWS HealthOmics run per sample instead (`omics_run`).
 5. [local] **convert_to_parquet** (per VCF, in process, into the Iceberg lake) → **register_partitions** → **qc_summary** (DuckDB) → **finalise_run**.
 5. [aws] **convert_to_parquet** (one Glue job run per analysis) → **register_partitions** → **qc_summary** (Athena) → **finalise_run**.

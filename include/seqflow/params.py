@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 from seqflow.analysis.steps import ALIGNERS as STEP_ALIGNERS, CALLERS as STEP_CALLERS
 from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
 from seqflow.references.intervals import DEFAULT_INTERVAL_MB
+
+#: read pairs per alignment chunk, the default of ``align_reads_per_shard`` (seqflow.analysis.read_shards)
+DEFAULT_READS_PER_SHARD = 50_000_000
 from seqflow.paths import (
     PIPELINE_VERSION_MAX_LENGTH,
     PIPELINE_VERSION_PATTERN,
@@ -132,13 +135,23 @@ ANALYSIS_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "minimum": 0,
         "maximum": 100,
     },
+    "align_reads_per_shard": {
+        "title": "Read pairs per alignment shard",
+        "description": "Each sample's trimmed reads are cut into this many read pairs per chunk (the chunk count "
+                       "from the FASTQ's size), each chunk aligned on its own, and the chunks merged and "
+                       "duplicate-marked into one BAM; 0 aligns each sample in one task.",
+        "type": "integer",
+        "default": DEFAULT_READS_PER_SHARD,
+        "minimum": 0,
+    },
     "call_interval_mb": {
         "title": "Calling interval (Mb)",
         "description": "Variant calling is scattered over intervals of about this many megabases of the reference "
                        "(borders in assembly gaps where one is near) and gathered with bcftools concat; 0 calls the "
-                       "whole genome in one task. Not part of the analysis identity: the shards' records equal the "
-                       "whole-genome call's (docs/local-profile.md says where depth makes bcftools differ).",
-        "type": "integer",
+                       "whole genome in one task; 0.01 cuts a 48-kb phage in 5. Not part of the analysis identity: "
+                       "the shards' records equal the whole-genome call's (docs/local-profile.md says where depth "
+                       "makes bcftools differ).",
+        "type": "number",
         "default": DEFAULT_INTERVAL_MB,
         "minimum": 0,
     },
@@ -158,7 +171,8 @@ _EXPECTED = {
     "force": "true or false",
     "min_reads": "a whole number of reads, 0 or more",
     "min_mapped_pct": "a percentage from 0 to 100",
-    "call_interval_mb": "a whole number of megabases, 0 or more",
+    "align_reads_per_shard": "a whole number of read pairs, 0 or more",
+    "call_interval_mb": "a number of megabases, 0 or more",
 }
 
 _EXPECTED_SAMPLE = (
@@ -171,7 +185,7 @@ _EXPECTED_SAMPLE = (
 #: of the error messages, because Airflow's trigger form shows no custom error message at a field
 #: (only "This field is required"); the form's help text is what it shows beside each field.
 _FREE_TEXT = ("run_id", "samples", "pipeline_version", "reference", "min_reads", "min_mapped_pct",
-              "call_interval_mb")
+              "align_reads_per_shard", "call_interval_mb")
 
 
 def form_description(name: str, description: str | None = None) -> str:
@@ -254,7 +268,8 @@ class AnalysisRequest:
     force: bool
     min_reads: int = DEFAULT_MIN_READS
     min_mapped_pct: float = DEFAULT_MIN_MAPPED_PCT
-    call_interval_mb: int = DEFAULT_INTERVAL_MB
+    align_reads_per_shard: int = DEFAULT_READS_PER_SHARD
+    call_interval_mb: float = DEFAULT_INTERVAL_MB
 
     def selected_samples(self, sheet: SampleSheet) -> list[SampleRecord]:
         """The samples to analyse, one record per Sample_ID (its first row), in sheet order.
@@ -353,5 +368,6 @@ def validate_analysis_params(
         force=bool(values["force"]),
         min_reads=values["min_reads"],
         min_mapped_pct=float(values["min_mapped_pct"]),
-        call_interval_mb=values["call_interval_mb"],
+        align_reads_per_shard=values["align_reads_per_shard"],
+        call_interval_mb=values["call_interval_mb"],  # a whole number stays an int (the default: 100)
     )

@@ -64,8 +64,8 @@ def test_analysis_params_form_rejects_bad_input(dagbag):
 def test_wiring(dagbag):
     analysis = dagbag.dags["seqflow_analysis"]
     assert analysis.schedule is None and dagbag.dags["seqflow_daily_ingest"].schedule == "@daily"
-    order = ["sample.requests", "sample.fastp", "sample.align", "scatter_calls", "call_shards",
-             "sample.call_variants", "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args",
+    order = ["sample.requests", "sample.fastp", "scatter_reads", "align_chunks", "sample.align", "scatter_calls",
+             "call_shards", "sample.call_variants", "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args",
              "convert_to_parquet"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in analysis.get_task(upstream).downstream_task_ids

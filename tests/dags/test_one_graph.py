@@ -82,7 +82,8 @@ def test_the_analysis_graph_runs_the_catalogue_steps_in_order(graphs):
     for profile in ("local", "aws"):
         g = graphs[profile]["seqflow_analysis"]
         order = ["plan", "restore_archived", "prepare_reference", "sample_jobs", "choose_engine", "sample.requests",
-                 "sample.fastp", "sample.align", "scatter_calls", "call_shards", "sample.call_variants",
+                 "sample.fastp", "scatter_reads", "align_chunks", "sample.align", "scatter_calls", "call_shards",
+                 "sample.call_variants",
                  "sample.vcf_stats", "samples_done", "collect_vcfs", "converter_args", "convert_to_parquet", "register_partitions", "qc_summary",
                  "finalise_run"]
         for upstream, downstream in zip(order, order[1:]):

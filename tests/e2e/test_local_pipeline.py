@@ -111,9 +111,20 @@ def pipeline(home, demo_run, late_run, broken_run):
         bad_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
         bad_tis = {ti["task_id"]: ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-bad-sample")}
         bad_log = client.task_log(ANALYSIS_DAG_ID, "e2e-bad-sample", "plan", bad_tis["plan"]["try_number"])
+        # the partially analysed run again, its calling cut into 10-kb shards: LAM-S01's whole-genome VCF first
+        from seqflow.config import local_paths
+
+        vcf = (local_paths().results / broken_run.name / "1.0.0" / "lambda" / "bwa-bcftools" / "LAM-S01"
+               / "LAM-S01.vcf.gz")
+        whole = _records(vcf)
+        client.trigger(ANALYSIS_DAG_ID, dag_run_id="e2e-sharded",
+                       conf={"run_id": broken_run.name, "reference": "lambda", "call_interval_mb": 0.01})
+        sharded_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-sharded", timeout_s=1200)
+        shard_tis = [ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-sharded") if ti["task_id"] == "call_shards"]
         yield {"first": first, "second": second, "second_tis": second_tis, "waiting": waiting,
                "third": (third, third_ingest, third_analysis),
-               "bad": (bad_state, bad_tis["plan"]["state"], bad_log)}
+               "bad": (bad_state, bad_tis["plan"]["state"], bad_log),
+               "sharded": (sharded_state, shard_tis, whole, _records(vcf))}
 
 
 def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run, broken_run):
@@ -212,6 +223,29 @@ def test_manual_trigger_with_unknown_sample_fails_with_the_reason(pipeline):
     state, plan_state, log = pipeline["bad"]
     assert (state, plan_state) == ("failed", "failed")
     assert "unknown sample(s) 'LAM-S09'" in log and "LAM-S01, LAM-S02" in log
+
+
+def test_calling_scattered_over_shards_gives_the_whole_genome_records(pipeline, broken_run):
+    from seqflow.registry import local_registry
+
+    state, shard_tis, whole, sharded = pipeline["sharded"]
+    assert state == "success"  # LAM-S02 fails at fastp again; LAM-S01 is analysed
+    # lambda (48,502 bp) in 5 shards of about 10 kb, each a mapped task labelled by sample and region
+    labels = sorted(ti["rendered_map_index"] for ti in shard_tis)
+    assert len(labels) == 5 and all(label.startswith("LAM-S01 ") for label in labels), labels
+    assert {ti["state"] for ti in shard_tis} == {"success"}
+    assert sharded == whole and len(whole) > 10
+    record = local_registry().get(broken_run.name, "1.0.0/lambda/bwa/bcftools")
+    assert record.details["shards"]["LAM-S01"]["count"] == 5
+    assert len(record.details["shards"]["LAM-S01"]["called"]) == 5
+
+
+def _records(vcf) -> list[str]:
+    """The VCF's records as bcftools prints them."""
+    import subprocess
+
+    return subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
 
 
 def _vcf_lines(path):

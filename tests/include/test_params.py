@@ -8,6 +8,7 @@ import pytest
 
 from seqflow.config import DEFAULT_MIN_MAPPED_PCT, DEFAULT_MIN_READS, PIPELINE_VERSION
 from seqflow.references.intervals import DEFAULT_INTERVAL_MB
+from seqflow.params import DEFAULT_READS_PER_SHARD
 from seqflow.params import (
     ANALYSIS_PARAM_SCHEMAS,
     AnalysisRequest,
@@ -39,6 +40,7 @@ def test_defaults():
         force=False,
         min_reads=DEFAULT_MIN_READS,
         min_mapped_pct=DEFAULT_MIN_MAPPED_PCT,
+        align_reads_per_shard=DEFAULT_READS_PER_SHARD,
         call_interval_mb=DEFAULT_INTERVAL_MB,
     )
     # no default genome: the reference comes from the trigger, the sheet's mapping or the deployment
@@ -53,6 +55,7 @@ def test_defaults():
         "force": False,
         "min_reads": DEFAULT_MIN_READS,
         "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
+        "align_reads_per_shard": DEFAULT_READS_PER_SHARD,
         "call_interval_mb": DEFAULT_INTERVAL_MB,
     }
 
@@ -230,6 +233,7 @@ def test_airflow_params_build_with_defaults_titles_and_descriptions():
         "force": False,
         "min_reads": DEFAULT_MIN_READS,
         "min_mapped_pct": DEFAULT_MIN_MAPPED_PCT,
+        "align_reads_per_shard": DEFAULT_READS_PER_SHARD,
         "call_interval_mb": DEFAULT_INTERVAL_MB,
     }
     # a fresh dict each call: Params hold their value, DAGs must not share them
@@ -293,7 +297,7 @@ def test_the_form_marks_only_the_run_required_and_explains_each_rule():
 
     assert {name for name, p in params.items() if required(p)} == {
         "run_id", "aligner", "pipeline_version", "caller", "engine", "min_reads", "min_mapped_pct",
-        "call_interval_mb"}
+        "align_reads_per_shard", "call_interval_mb"}
     assert not required(params["samples"]) and not required(params["force"])
     assert all(p.description for p in params.values())
     assert params["run_id"].description.endswith(f"Must be {_EXPECTED['run_id'].removesuffix(' or null')}.")

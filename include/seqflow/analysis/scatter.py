@@ -88,7 +88,7 @@ def shards_root(job: SampleJob) -> Path:
     return job.results_dir / SHARDS_DIR
 
 
-def sample_shards(job: SampleJob, interval_mb: int) -> list[Shard]:
+def sample_shards(job: SampleJob, interval_mb: float) -> list[Shard]:
     """The calling shards of the sample's reference (deterministic: the same on every try). A caller
     whose ``call_variants`` step takes no ``regions`` argument calls the whole genome in one shard."""
     from seqflow.references.catalog import reference_catalog
@@ -101,7 +101,7 @@ def sample_shards(job: SampleJob, interval_mb: int) -> list[Shard]:
     return reference_shards(ref, interval_mb)
 
 
-def scatter(states: list[dict[str, Any]], *, interval_mb: int, force: bool = False) -> list[dict[str, Any]]:
+def scatter(states: list[dict[str, Any]], *, interval_mb: float, force: bool = False) -> list[dict[str, Any]]:
     """One calling job per shard of every aligned sample (``states``: the per-sample states after
     ``align``; a sample without a BAM is left out: its failure is recorded already)."""
     jobs = []

@@ -90,10 +90,11 @@ def per_sample(run_plan, jobs, branch):
     ``sample.call_variants``); ``engine=omics``: one HealthOmics run per sample. Returns both ends
     for the VCF collection.
 
-    Calling is not scattered on AWS yet: ``scatter_calls`` plans no shard, so ``call_shards`` (a
-    mapped Batch task over the shards' SubmitJob arguments) has nothing to run and is skipped, and
-    ``sample.call_variants`` calls the whole genome in one Batch job, as before. (Gathering shards on
-    Batch needs a concat job that stages every shard's VCF: not built.)"""
+    Alignment and calling are not scattered on AWS yet: ``scatter_reads`` and ``scatter_calls`` plan
+    no shard, so ``align_chunks`` and ``call_shards`` (mapped Batch tasks over the shards' SubmitJob
+    arguments) have nothing to run and are skipped; ``sample.align`` aligns the whole sample and
+    ``sample.call_variants`` calls the whole genome in one Batch job each, as before. (Merging
+    chunks or gathering shards on Batch needs a job that stages every shard's output: not built.)"""
     from seqflow.aws.batch import BATCH_STEPS, SeqflowBatchOperator, batch_operator
     from seqflow.aws.omics import OmicsStartRunOperator
 
@@ -105,15 +106,26 @@ def per_sample(run_plan, jobs, branch):
         ``sample.call_variants``)."""
         return []
 
+    @task(trigger_rule="all_done")
+    def scatter_reads(run_plan: dict, jobs: list[dict]) -> list[dict]:
+        """SubmitJob arguments of the alignment chunks: none on AWS yet (``sample.align`` aligns the
+        whole sample)."""
+        return []
+
+    def shard_jobs(task_id: str, requests):
+        return SeqflowBatchOperator.partial(
+            task_id=task_id,
+            aws_conn_id=AWS_CONN_ID,
+            deferrable=True,
+            poll_interval=poll_seconds(30),
+            max_retries=max(1, 2 * 24 * 3600 // poll_seconds(30)),
+            awslogs_enabled=True,
+        ).expand_kwargs(requests)
+
+    read_chunks = scatter_reads(run_plan, jobs)
+    aligned_chunks = shard_jobs("align_chunks", read_chunks)
     scattered = scatter_calls(run_plan, jobs)
-    called = SeqflowBatchOperator.partial(
-        task_id="call_shards",
-        aws_conn_id=AWS_CONN_ID,
-        deferrable=True,
-        poll_interval=poll_seconds(30),
-        max_retries=max(1, 2 * 24 * 3600 // poll_seconds(30)),
-        awslogs_enabled=True,
-    ).expand_kwargs(scattered)
+    called = shard_jobs("call_shards", scattered)
 
     @task_group(group_id="sample")
     def sample(job: dict):
@@ -127,11 +139,13 @@ def per_sample(run_plan, jobs, branch):
             return flat_requests(sample_requests(job, load_settings()))
 
         submitted = requests(job)
-        # the shards' graph of the local profile: a skipped call_shards (no shard) does not skip the call
+        # the shards' graph of the local profile: a skipped align_chunks or call_shards (no shard) does
+        # not skip the step after it
         operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed"}
-                                                               if step == "call_variants" else {}))
+                                                               if step in ("align", "call_variants") else {}))
                      for step in BATCH_STEPS}
-        submitted >> operators["fastp"] >> operators["align"] >> operators["bam_qc"]
+        submitted >> operators["fastp"] >> read_chunks
+        [operators["fastp"], aligned_chunks] >> operators["align"] >> operators["bam_qc"]
         operators["align"] >> scattered
         [operators["align"], called] >> operators["call_variants"] >> operators["vcf_stats"]
 

@@ -192,11 +192,11 @@ def balanced_shards(contigs: Sequence[tuple[str, int]], interval_bp: int,
     return shards
 
 
-def reference_shards(reference, interval_mb: int) -> list[Shard]:
+def reference_shards(reference, interval_mb: float) -> list[Shard]:
     """The calling shards of a registered reference (:class:`seqflow.references.catalog.Reference`)
     for ``interval_mb`` megabases per shard, gaps read from its local FASTA."""
     contigs = [(c.name, c.length) for c in reference.contigs]
-    interval_bp = interval_mb * 1_000_000
+    interval_bp = round(interval_mb * 1_000_000)
     if shard_count(sum(n for _, n in contigs), interval_bp) == 1:
         return [Shard(0, 1, None)]
     return balanced_shards(contigs, interval_bp, reference_gaps(reference.fasta))

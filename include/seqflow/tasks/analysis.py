@@ -128,6 +128,7 @@ def plan(params: dict[str, Any], *, backend: Backend | None = None) -> dict[str,
         "force": request.force,
         "single_end": single_end,
         "thresholds": {"min_reads": request.min_reads, "min_mapped_pct": request.min_mapped_pct},
+        "align_reads_per_shard": request.align_reads_per_shard,
         "call_interval_mb": request.call_interval_mb,
         "samples": [r.sample_id for r in records],
         # each sample's Sample_Project: the project its steps' costs are booked to (step_costs)
@@ -225,10 +226,63 @@ def qc_reads(job: dict) -> dict[str, Any]:
 
 
 def align(state: dict[str, Any]) -> dict[str, Any]:
+    """The whole sample in one alignment (the step runner's ``align``)."""
     sample = SampleJob.from_dict(state["job"])
     out = state["outputs"]
     # single-end runs have no trimmed R2
     return _run_step("align", sample, lambda: {**out, **steps.align(sample, out["trimmed_r1"], out.get("trimmed_r2"))})
+
+
+def scatter_reads(run_plan: dict[str, Any], jobs: list[dict]) -> list[dict[str, Any]]:
+    """One alignment job per read chunk of every sample whose reads passed fastp
+    (``seqflow.analysis.read_shards``: chunks of the run's ``align_reads_per_shard`` read pairs)."""
+    from seqflow.analysis import read_shards
+
+    states = []
+    for job in jobs:
+        sample = SampleJob.from_dict(job)
+        if failure_marker(sample).exists():
+            continue
+        trimmed = _trimmed_reads(sample)
+        if trimmed:
+            states.append(_state(sample, trimmed))
+    return read_shards.scatter_reads(states, reads_per_shard=run_plan.get("align_reads_per_shard",
+                                                                          read_shards.DEFAULT_READS_PER_SHARD))
+
+
+def _trimmed_reads(sample: SampleJob) -> dict[str, str]:
+    """fastp's trimmed reads of the sample on scratch (``qc_reads`` writes them there), by output name;
+    empty when there is no trimmed R1."""
+    from seqflow.analysis.catalog import catalog
+
+    work = sample.scratch_dir / "fastp"
+    names = catalog().step("fastp").output_files(sample.sample_id)
+    found = {name: str(work / names[name]) for name in ("trimmed_r1", "trimmed_r2") if (work / names[name]).is_file()}
+    return found if "trimmed_r1" in found else {}
+
+
+def align_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+    """Align one read chunk (``seqflow.analysis.read_shards``)."""
+    from seqflow.analysis import read_shards
+
+    return read_shards.align_chunk(chunk)
+
+
+def merge_alignment(state: dict[str, Any], chunk_jobs: list[dict] | None = None) -> dict[str, Any]:
+    """The sample's BAM from its aligned read chunks (``chunk_jobs``: scatter_reads' list, of every sample)."""
+    from seqflow.analysis import read_shards
+
+    sample = SampleJob.from_dict(state["job"])
+    out = state["outputs"]
+    mine = [c for c in chunk_jobs or [] if c["job"]["sample_id"] == sample.sample_id]
+
+    def merge() -> dict[str, str]:
+        if not mine:
+            raise steps.StepError(f"sample {sample.sample_id}: no read chunk was planned for it (scatter_reads)",
+                                  step="align")
+        return {**out, **read_shards.merge_chunks(state, mine)}
+
+    return _run_step("align", sample, merge)
 
 
 def scatter_calls(run_plan: dict[str, Any], jobs: list[dict]) -> list[dict[str, Any]]:

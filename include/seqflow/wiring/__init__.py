@@ -8,7 +8,7 @@ a step must run on the profile's own service they call the profile's edges:
 | ingest: ``transfer_runs``, ``wait_for_completion_flag`` (``find_runs`` is one task: it reads the share locally, the raw bucket on AWS) | the landing share's complete runs of the window → checksum-verified copy → file sensor | ``flags_include_filter`` → ``discover_flags`` (DataSync copying only the flag files) → ``find_runs`` (the raw bucket's complete runs of the window) → ``include_filter`` → ``transfer_runs`` (``DataSyncOperator``) → ``flag_keys`` → deferrable ``S3KeySensor`` |
 | ``restore_archived`` | nothing is archived: succeeds at once | Glacier / Deep Archive restore, then waits |
 | ``sample.requests`` … ``sample.vcf_stats`` | step scripts as processes | ``sample.requests`` (SubmitJob arguments) + deferrable ``BatchOperator`` per step |
-| ``scatter_calls``, ``call_shards`` | the calling shards of every aligned sample; one mapped process per shard | no shard yet (``call_shards`` skipped; ``sample.call_variants`` calls the whole genome) |
+| ``scatter_reads``, ``align_chunks``, ``scatter_calls``, ``call_shards`` | the read chunks and calling shards of every sample; one mapped process per chunk or shard | no shard yet (``align_chunks``, ``call_shards`` skipped; ``sample.align`` and ``sample.call_variants`` do the whole sample) |
 | ``omics_requests``, ``omics_run`` | (none: the local profile has no HealthOmics) | one HealthOmics run per sample |
 | ``convert_to_parquet`` | the converter in process | the Glue job (``GlueJobOperator``) |
 | ``qc_summary`` | the QC query on DuckDB | the same query on Athena (``AthenaOperator``) |

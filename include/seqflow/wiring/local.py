@@ -87,11 +87,32 @@ def restore_archived(run_plan):
 
 
 def per_sample(run_plan, jobs, branch):
-    """The per-sample steps as local processes, one mapped group per sample, with variant calling
-    scattered: ``sample.align`` → ``scatter_calls`` (every aligned sample's shards) → ``call_shards``
-    (one mapped task per shard, labelled by sample and interval) → ``sample.call_variants`` (the
-    sample's shards gathered) → ``sample.vcf_stats``; ``sample.bam_qc`` runs beside the calling.
-    Returns the tasks the VCF collection waits for."""
+    """The per-sample steps as local processes, one mapped group per sample, with alignment and
+    variant calling scattered: ``sample.fastp`` → ``scatter_reads`` (every sample's read chunks) →
+    ``align_chunks`` (one mapped task per chunk, labelled by sample and chunk) → ``sample.align``
+    (the chunks merged, duplicates marked) → ``scatter_calls`` (every aligned sample's shards) →
+    ``call_shards`` (one mapped task per shard, labelled by sample and interval) →
+    ``sample.call_variants`` (the sample's shards gathered) → ``sample.vcf_stats``; ``sample.bam_qc``
+    runs beside the calling. Returns the tasks the VCF collection waits for."""
+
+    # every sample's read chunks: waits for every sample's fastp, failed ones included
+    @task(trigger_rule="all_done")
+    def scatter_reads(run_plan: dict, jobs: list[dict]) -> list[dict]:
+        """One alignment job per chunk of read pairs of every sample whose reads passed fastp."""
+        from seqflow.tasks.analysis import scatter_reads as scatter
+
+        return scatter(run_plan, jobs)
+
+    @task(map_index_template="{{ chunk_label }}")
+    def align_chunks(chunk: dict) -> dict:
+        """bwa mem or minimap2 | samtools fixmate/sort/markdup of one chunk of a sample's reads."""
+        from seqflow.tasks.analysis import align_chunk
+
+        get_current_context()["chunk_label"] = chunk["label"]
+        return align_chunk(chunk)
+
+    read_chunks = scatter_reads(run_plan, jobs)
+    aligned_chunks = align_chunks.expand(chunk=read_chunks)
 
     # every aligned sample's shards: waits for every sample's alignment, failed ones included
     @task(trigger_rule="all_done")
@@ -128,12 +149,17 @@ def per_sample(run_plan, jobs, branch):
             _label(job["sample_id"])
             return qc_reads(job)
 
-        @_sample_task
-        def align(state: dict) -> dict:
-            from seqflow.tasks.analysis import align as run
+        # each sample merges its own chunks: one sample's failed chunk does not stop the others'
+        @task(map_index_template="{{ sample_id }}", trigger_rule="all_done")
+        def align(state: dict, chunk_jobs: list[dict]) -> dict:
+            from seqflow.compat import AirflowFailException
+            from seqflow.tasks.analysis import SampleInputError, merge_alignment
 
             _label(state["job"]["sample_id"])
-            return run(state)
+            try:
+                return merge_alignment(state, list(chunk_jobs or []))
+            except SampleInputError as exc:
+                raise AirflowFailException(str(exc)) from exc
 
         # each sample gathers its own shards: one sample's failed shard does not stop the others'
         @task(map_index_template="{{ sample_id }}", trigger_rule="all_done")
@@ -161,7 +187,10 @@ def per_sample(run_plan, jobs, branch):
             _label(state["job"]["sample_id"])
             return run(state)
 
-        aligned = align(fastp(requests(job)))
+        trimmed = fastp(requests(job))
+        trimmed >> read_chunks
+        aligned = align(trimmed, read_chunks)
+        aligned_chunks >> aligned
         aligned >> scattered
         bam_qc(aligned)
         vcf_stats(call_variants(aligned, scattered, called))

@@ -1,4 +1,5 @@
-"""Scattered variant calling (seqflow.references.intervals, seqflow.analysis.scatter) on real reads.
+"""Scattered variant calling (seqflow.references.intervals, seqflow.analysis.scatter) and alignment
+sharded by read chunks (seqflow.analysis.read_shards) on real reads.
 
 The reads are real HiSeq X 2x151 reads of NA12878 on a 12,356-bp piece of chr22 (Debian's
 freebayes examples, tests/e2e/real_runs.py), aligned once. The whole-genome call is the
@@ -6,7 +7,8 @@ reference; the sharded call cuts the piece into shards with borders inside and b
 its deletions, gathers them with bcftools concat, and must hold the same records, as bcftools
 prints them. Without the calling margin the same borders change the indels' records: the test's
 borders are where they bite. Resume: a second pass reuses every shard, force calls them again,
-and a changed input or a damaged shard is called again.
+and a changed input or a damaged shard is called again. Alignment: the reads dealt out to four
+chunks, aligned apart and merged, give a BAM with the same reads, duplicates and mate tags.
 """
 
 from __future__ import annotations
@@ -143,6 +145,49 @@ def test_the_gather_refuses_a_shard_that_did_not_complete(aligned):
     (scatter.shards_root(job) / shards[1].key / scatter.SHARD_RECORD).unlink()
     with pytest.raises(StepError, match=rf"calling shard {shards[1].key} \(q:6001-12356\) did not complete"):
         scatter.gather({"job": job.to_dict(), "outputs": {"bam": aligned["bam"]}}, shards)
+
+
+# -- alignment by read chunks ----------------------------------------------------------------------------
+
+
+def _reads(bam: str, flag: int) -> list[str]:
+    """Primary reads of one end (flag 64: R1, 128: R2) as name and sequence, sorted (samtools reads the BAM)."""
+    proc = subprocess.run(["samtools", "view", "-F", "0x900", "-f", str(flag), bam], capture_output=True, text=True,
+                          check=True)
+    return sorted("\t".join(line.split("\t")[i] for i in (0, 9)) for line in proc.stdout.splitlines())
+
+
+def _count(bam: str, *flags: str, region: str | None = None) -> int:
+    return int(subprocess.run(["samtools", "view", "-c", *flags, bam, *([region] if region else [])],
+                              capture_output=True, text=True, check=True).stdout)
+
+
+def test_reads_aligned_in_chunks_and_merged_are_the_same_reads_sorted_and_duplicate_marked(aligned):
+    from seqflow.analysis import read_shards
+
+    job = aligned["job"]("chunked")
+    d = aligned["dir"]
+    state = {"job": job.to_dict(), "outputs": {"trimmed_r1": str(d / "r1.fastq.gz"), "trimmed_r2": str(d / "r2.fastq.gz")}}
+    pairs = read_shards.estimate_reads(d / "r1.fastq.gz")
+    assert pairs == _count(aligned["bam"], "-f", "64", "-F", "0x900")  # a small file is counted, not estimated
+    chunks = read_shards.scatter_reads([state], reads_per_shard=500)
+    assert [c["label"] for c in chunks] == [f"NA12878 reads {i}/4" for i in (1, 2, 3, 4)]
+    for chunk in chunks:
+        read_shards.align_chunk(chunk)
+    merged = read_shards.merge_chunks(state, chunks)["bam"]
+    whole = aligned["bam"]
+    for flag in (64, 128):
+        assert _reads(merged, flag) == _reads(whole, flag) and _reads(merged, flag)
+    header = subprocess.run(["samtools", "view", "-H", merged], capture_output=True, text=True, check=True).stdout
+    assert "SO:coordinate" in header and header.count("@RG\t") == 1
+    # duplicates marked over the whole sample (a pair's copies in two chunks too), as in one alignment
+    assert _count(merged, "-f", "1024") == _count(whole, "-f", "1024") > 0
+    # fixmate's mate tags on every paired, mapped read whose mate is mapped
+    paired = subprocess.run(["samtools", "view", "-f", "1", "-F", "0x90c", merged], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert paired and all("\tMC:Z:" in line and "\tms:i:" in line for line in paired)
+    subprocess.run(["samtools", "quickcheck", merged], check=True)
+    assert _count(merged, region="q:5000-6000") == _count(whole, region="q:5000-6000") > 0  # through the index
 
 
 # -- the intervals ---------------------------------------------------------------------------------------
