@@ -200,19 +200,43 @@ def test_a_healthomics_run_is_priced_from_its_tasks(aws_env):
     assert by_step["fastp"]["started_at"] == "2026-11-18T06:00:00+00:00"
 
 
+ROWS = [{"sample_id": "S1", "project": "Phage", "step": "align", "engine": "batch", "cpu_seconds": 10800.0,
+         "wall_seconds": 5400.0, "cost_usd": 0.144, "started_at": "2026-11-18T06:00:00+00:00", "month": "2026-11"}]
+
+
+def _results_bucket():
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="results", CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3
+
+
 def test_the_rows_are_written_beside_the_results_and_committed_to_the_lake(moto, tmp_path):
+    # the local SQL catalog stands in for Glue's (the same commit code); it needs SQLAlchemy 2, which
+    # MWAA 3.0.6's pins lack
+    pytest.importorskip("pyiceberg.catalog.sql", reason="pyiceberg's SQL catalog needs SQLAlchemy 2")
     from seqflow.aws.backend import AwsBackend
     from seqflow.catalog import run_query
     from seqflow.lake import Lake
 
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="results", CreateBucketConfiguration={"LocationConstraint": REGION})
-    rows = [{"sample_id": "S1", "project": "Phage", "step": "align", "engine": "batch", "cpu_seconds": 10800.0,
-             "wall_seconds": 5400.0, "cost_usd": 0.144, "started_at": "2026-11-18T06:00:00+00:00", "month": "2026-11"}]
-    lake = Lake.local(tmp_path / "lake")  # the Glue catalog's stand-in: the same commit code
+    s3 = _results_bucket()
+    rows = ROWS
+    lake = Lake.local(tmp_path / "lake")
     out = AwsBackend(settings=settings()).publish_step_costs(_identity(), rows, lake=lake)
     key = settings().results_uri(_identity())[len("s3://results/"):] + "step_costs.json"
     assert out["rows_uri"] == f"s3://results/{key}" and out["snapshot_id"]
     assert json.loads(s3.get_object(Bucket="results", Key=key)["Body"].read()) == rows
     columns, result = run_query(lake, "cost_by_project_month")
     assert dict(zip(columns, result[0]))["cost_usd"] == 0.144
+
+
+def test_a_worker_without_pyiceberg_keeps_the_rows_beside_the_results_and_says_so(moto, monkeypatch):
+    import sys
+
+    from seqflow.aws.backend import AwsBackend
+
+    s3 = _results_bucket()
+    monkeypatch.setitem(sys.modules, "pyiceberg.catalog.glue", None)  # MWAA's workers: no pyiceberg
+    out = AwsBackend(settings=settings()).publish_step_costs(_identity(), ROWS)
+    assert "no pyiceberg" in out["lake"] and "snapshot_id" not in out
+    key = out["rows_uri"][len("s3://results/"):]
+    assert json.loads(s3.get_object(Bucket="results", Key=key)["Body"].read()) == ROWS
