@@ -58,7 +58,12 @@ def table_views(con: duckdb.DuckDBPyConnection, lake: iceberg.Lake, as_of_ms: in
         files = [_local_path(f) for f in iceberg.live_files(tbl, snapshot)] if snapshot is not None else []
         columns = ", ".join(f'"{n}"' for n in iceberg.arrow_schema(table).names)
         if files:
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM read_parquet({_quote_list(files)})")
+            # files written before a column was added (sample_name) lack it: read it as null
+            source = f"read_parquet({_quote_list(files)}, union_by_name = true)"
+            present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            columns = ", ".join(f'"{f.name}"' if f.name in present else f'CAST(NULL AS VARCHAR) AS "{f.name}"'
+                                for f in iceberg.arrow_schema(table))
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM {source}")
             folders.append(_local_path(tbl.location()).rstrip("/") + "/data")
         else:
             con.register(f"_empty_{table}", _empty(table))

@@ -30,7 +30,7 @@ from seqflow.lake import iceberg
 from seqflow.lake.converter import DEFAULT_BLOCK_SIZE, WRITE_SCHEMA, SampleOutput, convert_stream
 from seqflow.lake.header import VcfFormatError, read_header
 from seqflow.lake.schema import QC_METRICS_SCHEMA, STEP_COSTS_SCHEMA
-from seqflow.lake.staging import Partition, PublishResult, Staging, check_table, check_value
+from seqflow.lake.staging import Partition, PublishResult, Staging, check_table, check_value, safe_sample_id
 
 #: Sample id of a sites-only VCF converted without one.
 SITES_ONLY_SAMPLE_ID = "sites"
@@ -40,18 +40,25 @@ REWRITE_BATCH_ROWS = 1 << 18
 
 
 def _sample_plan(vcf: Path, vcf_samples: list[str], sample_id: str | None) -> list[tuple[str | None, str]]:
-    """(VCF column, lake sample id) pairs to convert."""
+    """(VCF column, lake sample id) pairs to convert.
+
+    A VCF sample name in any script maps to a safe sample id (:func:`safe_sample_id`: itself if
+    already safe); the name itself goes to the ``sample_name`` column."""
     if not vcf_samples:
         return [(None, check_value("sample_id", sample_id or SITES_ONLY_SAMPLE_ID))]
     if sample_id is None:
-        return [(s, check_value("sample_id", s)) for s in vcf_samples]
-    check_value("sample_id", sample_id)
+        plan = [(s, safe_sample_id(s)) for s in vcf_samples]
+        ids = [sid for _, sid in plan]
+        if len(set(ids)) != len(ids):
+            raise VcfFormatError(vcf, None, f"sample names {vcf_samples} give repeated sample ids {ids}")
+        return plan
     if len(vcf_samples) == 1:
         # the run's sample id wins over whatever the caller named its column
-        return [(vcf_samples[0], sample_id)]
+        return [(vcf_samples[0], check_value("sample_id", sample_id))]
     if sample_id not in vcf_samples:
+        check_value("sample_id", sample_id)
         raise VcfFormatError(vcf, None, f"sample {sample_id!r} is not among the VCF's samples {vcf_samples}")
-    return [(sample_id, sample_id)]
+    return [(sample_id, safe_sample_id(sample_id))]
 
 
 def _check_identity(identity: AnalysisIdentity) -> AnalysisIdentity:
@@ -106,7 +113,8 @@ def convert_vcf_to_parquet(
     with Staging(staging_root) as staging:
         outputs = [
             SampleOutput(vcf_sample, staging.folder(Partition.of(table, identity, sid)) / PART_FILE,
-                         provenance={**iceberg.identity_values(identity), "sample_id": sid} if table_schema else None)
+                         provenance={**iceberg.identity_values(identity), "sample_id": sid, "sample_name": vcf_sample}
+                         if table_schema else None, sample_name=vcf_sample)
             for vcf_sample, sid in plan
         ]
         stats = convert_stream(vcf, header, outputs, bcftools=bcftools, block_size=block_size,

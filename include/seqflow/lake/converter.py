@@ -96,9 +96,12 @@ class SampleOutput:
     vcf_sample: str | None  # column in the VCF; None for a sites-only file
     path: Path  # Parquet file to write
     rows: int = 0
-    #: The row's provenance columns (identity and sample_id): given, the file is written as a
-    #: data file of the lake's table (convert_stream's ``table_schema``), not in VARIANT_SCHEMA.
-    provenance: dict[str, str] | None = None
+    #: The row's provenance columns (identity and sample_id, and sample_name): given, the file is
+    #: written as a data file of the lake's table (convert_stream's ``table_schema``), not in VARIANT_SCHEMA.
+    provenance: dict[str, str | None] | None = None
+    #: The sample's name in the VCF, kept in a plain-form file's key-value metadata
+    #: (seqflow.sample_name) for the commit that adds the provenance.
+    sample_name: str | None = None
 
 
 @dataclass
@@ -943,7 +946,9 @@ def _in_table_form(table: pa.Table, provenance: dict[str, str], table_schema: pa
     n = table.num_rows
     cols = []
     for f in table_schema:
-        if f.name in provenance:
+        if f.name in provenance and provenance[f.name] is None:  # sample_name of a sites-only file
+            cols.append(pa.nulls(n, f.type))
+        elif f.name in provenance:
             cols.append(pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
                                                        pa.array([provenance[f.name]], pa.string())))
         else:
@@ -1051,7 +1056,9 @@ def _run_pass(vcf, header, group, cmd, upstream, vcf_samples, printed, per_sampl
         for f in pending:
             f.result()
         pool.shutdown()
-        for w in writers:
+        for o, w in zip(group, writers):
+            if o.sample_name is not None and not o.provenance:
+                w.add_key_value_metadata({"seqflow.sample_name": o.sample_name.encode("utf-8", "surrogateescape")})
             w.close()
         for p in procs:
             if p.poll() is None:

@@ -50,6 +50,13 @@ PROVENANCE = {"variants": (*IDENTITY_FIELDS, "sample_id"), "qc_metrics": tuple(I
 
 #: Hidden partitioning of ``variants``: (source column, transform, partition field name).
 #: Chosen by measurement on cohort queries (bench/lake_partitioning.py, docs/lake.md).
+#: Columns after the provenance that keep what a provenance value was made from:
+#: ``sample_name`` is the VCF's own name of the sample (any Unicode text), whose
+#: ``sample_id`` may be a safe mapping of it (:func:`seqflow.lake.staging.safe_sample_id`);
+#: null where the VCF has no sample column (sites-only). Not part of any commit filter.
+ORIGINALS = {"variants": ("sample_name",)}
+#: Parquet key-value metadata of a staged file in the converter's plain form: the sample's VCF name.
+SAMPLE_NAME_KEY = b"seqflow.sample_name"
 PARTITION_SPEC: tuple[tuple[str, str, str], ...] = (("sample_id", "bucket[16]", "sample_bucket"),)
 QC_PARTITION_SPEC: tuple[tuple[str, str, str], ...] = ()
 
@@ -89,7 +96,8 @@ def arrow_schema(table: str) -> pa.Schema:
         raise ValueError(f"unknown lake table {table!r}; known: {', '.join(TABLES)}")
     names = set(data.names)
     extra = [pa.field(k, pa.string(), nullable=False) for k in PROVENANCE[table] if k not in names]
-    return pa.schema(list(data) + extra)
+    originals = [pa.field(k, pa.string()) for k in ORIGINALS.get(table, ())]
+    return pa.schema(list(data) + extra + originals)
 
 
 def iceberg_schema(table: str):
@@ -241,15 +249,24 @@ class Lake:
         ``aws_glue_catalog_table`` with ``metadata_operation = "CREATE"``: Glue writes the Iceberg
         metadata from the columns, unpartitioned, with its own field ids and properties) gets
         this lake's partition spec and table properties in one commit, while it has no snapshot.
-        A table that has data is left as it is (its files were written to its spec)."""
+        A table that has data keeps its spec (its files were written to it). Any table gets the
+        optional columns the code added since it was made (``sample_name``)."""
+        names = {f.name for f in tbl.schema().fields}
+        added = [f for f in iceberg_schema(table).fields if f.name not in names]
+        if added:
+            # a column the code added since the table was made (sample_name): an optional column,
+            # null in the files written before (Iceberg schema evolution, no file rewritten)
+            if any(f.name in PROVENANCE[table] for f in added):
+                raise RuntimeError(f"{'.'.join(tbl.name())} lacks the provenance column(s) "
+                                   f"{[f.name for f in added if f.name in PROVENANCE[table]]} of the lake's {table}")
+            log.info("%s: adding column(s) %s", ".".join(tbl.name()), [f.name for f in added])
+            with tbl.update_schema() as update:
+                for f in added:
+                    update.add_column(f.name, f.field_type, doc=f.doc)
+            tbl.refresh()
         if tbl.current_snapshot() is not None:
             return tbl
         schema = tbl.schema()
-        names = {f.name for f in schema.fields}
-        missing = [n for n in arrow_schema(table).names if n not in names]
-        if missing:
-            raise RuntimeError(f"{'.'.join(tbl.name())} lacks the column(s) {missing} of the lake's {table}: "
-                               "declare it with seqflow.lake.iceberg.glue_columns (terraform/modules/glue_athena)")
         have_spec = [(schema.find_field(f.source_id).name, str(f.transform), f.name) for f in tbl.spec().fields]
         want_spec = [(src, str(_transform(tr)), name) for src, tr, name in self._spec(table)]
         props = {k: v for k, v in table_properties(table).items()
@@ -286,16 +303,24 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
 
 
-def with_provenance(batch: pa.RecordBatch | pa.Table, values: dict[str, str], schema: pa.Schema) -> pa.Table:
-    """The data columns of ``batch`` with constant provenance columns, in ``schema``'s order."""
+def with_provenance(batch: pa.RecordBatch | pa.Table, values: dict[str, str], schema: pa.Schema,
+                    constants: dict[str, str | None] | None = None) -> pa.Table:
+    """The data columns of ``batch`` with constant provenance columns, in ``schema``'s order.
+
+    A column that ``batch`` lacks takes its value from ``constants`` (``sample_name``), else null
+    (a file written before the column existed)."""
     n = batch.num_rows
+    values = {**(constants or {}), **values}
     cols = []
+    have = set(batch.schema.names)
     for f in schema:
-        if f.name in values:
+        if f.name in values and values[f.name] is not None:
             cols.append(_constant(values[f.name], n))
-        else:
+        elif f.name in have:
             col = batch.column(f.name)
             cols.append(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+        else:
+            cols.append(pa.nulls(n, pa.dictionary(pa.int32(), pa.string()) if f.name in values else f.type))
     write_schema = pa.schema(
         [f.with_type(pa.dictionary(pa.int32(), pa.string())) if f.name in values else f for f in schema],
         metadata=schema.metadata,
@@ -423,7 +448,8 @@ class DataFileWriter:
         return self.files
 
 
-def write_sample_files(tbl, batches: Iterator[pa.RecordBatch], values: dict[str, str]) -> tuple[list, int]:
+def write_sample_files(tbl, batches: Iterator[pa.RecordBatch], values: dict[str, str],
+                       constants: dict[str, str | None] | None = None) -> tuple[list, int]:
     """Data files of one sample's rows (``values``: its provenance), split by the partition spec.
 
     A spec with ``contig`` in it gets one writer per contig (VCFs are sorted,
@@ -435,7 +461,7 @@ def write_sample_files(tbl, batches: Iterator[pa.RecordBatch], values: dict[str,
     writers: dict[object, DataFileWriter] = {}
     rows = 0
     for batch in batches:
-        data = with_provenance(batch, values, schema)
+        data = with_provenance(batch, values, schema, constants)
         rows += data.num_rows
         if by_contig:
             import pyarrow.compute as pc
@@ -554,7 +580,9 @@ def sample_data_files(tbl, files: list[Path], values: dict[str, str], batches) -
         partition = _partition_record(tbl.spec(), tbl.schema(), values)
         out = [data_file(tbl, _place(tbl, f), m, partition) for f, m in zip(files, metas) if m.num_rows]
         return out, sum(m.num_rows for m in metas)
-    return write_sample_files(tbl, batches(files), values)
+    names = {(m.metadata or {}).get(SAMPLE_NAME_KEY) for m in metas}
+    name = names.pop().decode("utf-8", "surrogateescape") if len(names) == 1 and None not in names else None
+    return write_sample_files(tbl, batches(files), values, {"sample_name": name})
 
 
 # -- committing --------------------------------------------------------------------------------

@@ -39,6 +39,30 @@ def check_value(kind: str, value: str) -> str:
     return value
 
 
+def safe_sample_id(name: str) -> str:
+    """The lake's sample id of a VCF sample named ``name`` (any Unicode text but a tab).
+
+    A name that is already a safe value (:func:`check_value`) is its own id. Any
+    other (accents, CJK, spaces, commas, a leading dot, over 128 characters) maps to
+    its ASCII letters and digits (accents dropped, every other run of characters
+    ``_``) plus ``-`` and 8 hex digits of the name's SHA-256, so that two names
+    never share an id; the original is kept in the ``sample_name`` column.
+    """
+    import hashlib
+    import unicodedata
+
+    try:
+        return check_value("sample_id", name)
+    except ValueError:
+        pass
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"sample name {name!r} is empty")
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_")[:110] or "sample"
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return check_value("sample_id", f"{stem}-{digest}")
+
+
 def check_table(table: str) -> str:
     """Validate a table name."""
     if not _TABLE_RE.match(table or ""):
