@@ -3,10 +3,11 @@
 The rows are those of the lake's ``step_costs`` table (:data:`seqflow.lake.schema.STEP_COSTS_SCHEMA`),
 one per step of each sample, as the local profile's (:mod:`seqflow.analysis.costs`):
 
-* **Batch** (``engine=batch``): the jobs of a sample's step are found by their deterministic name
-  (``ListJobs`` filtered on ``JOB_NAME``, :func:`seqflow.aws.batch.job_name`) and kept when their
-  ``SEQFLOW_OUTPUT_URI`` is this analysis's results prefix of the sample (the name carries only the run and
-  sample; the prefix the whole analysis identity). ``DescribeJobs`` gives every attempt's
+* **Batch** (``engine=batch``): the jobs of a step are found by the prefix of their deterministic
+  names (``ListJobs`` filtered on ``JOB_NAME`` ``seqflow_<step>_<run>_*``, :func:`seqflow.aws.batch.job_name`:
+  one listing per step of the run, whatever its number of samples) and each is the sample's whose
+  results prefix is its ``SEQFLOW_OUTPUT_URI`` (the name carries only the run and sample; the prefix the
+  whole analysis identity). ``DescribeJobs`` gives every attempt's
   ``startedAt``/``stoppedAt`` (milliseconds) and container instance, and the job's reserved vCPUs and
   memory; the instance type comes from ECS (``DescribeContainerInstances``, attribute
   ``ecs.instance-type``). An attempt costs its hours times the instance's hourly price times the job's
@@ -238,8 +239,8 @@ def _env(job: dict[str, Any], name: str) -> str | None:
 
 
 def describe_jobs(batch_client, job_queue: str, name: str) -> list[dict[str, Any]]:
-    """``DescribeJobs`` of every job of the queue with this name (``ListJobs`` filtered on JOB_NAME lists
-    every status)."""
+    """``DescribeJobs`` of every job of the queue with this name, or whose name starts with it when it ends
+    with ``*`` (``ListJobs`` filtered on JOB_NAME lists every status)."""
     ids: list[str] = []
     for page in batch_client.get_paginator("list_jobs").paginate(
             jobQueue=job_queue, filters=[{"name": "JOB_NAME", "values": [name]}]):
@@ -285,15 +286,16 @@ def batch_step_costs(run_plan: dict[str, Any], settings, *, batch_client, ecs_cl
     prices = prices or load_prices()
     region = batch_client.meta.region_name
     queue = settings.require("batch_job_queue")
+    samples = {settings.results_uri(identity, job["sample_id"]).rstrip("/") + "/": job["sample_id"]
+               for job in run_plan.get("jobs", [])}
     found: dict[tuple[str, str], list[dict]] = {}
-    for job in run_plan.get("jobs", []):
-        sample_id = job["sample_id"]
-        prefix = settings.results_uri(identity, sample_id).rstrip("/") + "/"
-        for step in BATCH_STEPS:
-            mine = [j for j in describe_jobs(batch_client, queue, job_name(step, identity.run_id, sample_id))
-                    if _env(j, "SEQFLOW_OUTPUT_URI") == prefix]
-            if mine:
-                found[(sample_id, step)] = mine
+    for step in BATCH_STEPS:
+        # the names of the step's jobs of this run, whatever the sample: "seqflow_<step>_<run>_"
+        prefix = job_name(step, identity.run_id, "S")[:-1]
+        for j in describe_jobs(batch_client, queue, prefix + "*"):
+            sample_id = samples.get(_env(j, "SEQFLOW_OUTPUT_URI") or "")
+            if sample_id is not None:
+                found.setdefault((sample_id, step), []).append(j)
     types = container_instance_types(ecs_client, [j for jobs in found.values() for j in jobs])
     projects = run_plan.get("projects") or {}
     rows = []

@@ -60,7 +60,7 @@ def _submit(batch, request: dict) -> str:
 
 
 def test_the_jobs_of_the_analysis_are_found_by_name_and_results_prefix_in_moto(batch_env, calls):
-    from seqflow.aws.batch import sample_requests
+    from seqflow.aws.batch import BATCH_STEPS, sample_requests
     from seqflow.aws.costs import batch_step_costs, load_prices
 
     job = {**IDENTITY, "sample_id": "S1", "r1": [f"s3://raw/runs/{RUN}/S1_R1_001.fastq.gz"],
@@ -70,7 +70,7 @@ def test_the_jobs_of_the_analysis_are_found_by_name_and_results_prefix_in_moto(b
     ids = {step: _submit(batch_env, requests[step]) for step in ("fastp", "align")}
     # the same run and sample analysed against another reference: same job names, another results prefix
     other = sample_requests({**job, "reference": "lambda2"}, settings())
-    _submit(batch_env, other["fastp"])
+    other_id = _submit(batch_env, other["fastp"])
     calls.clear()
     ecs = boto3.client("ecs", region_name=REGION)
     rows = batch_step_costs({**IDENTITY, "engine": "batch", "jobs": [job], "projects": {"S1": "Phage"}}, settings(),
@@ -78,8 +78,13 @@ def test_the_jobs_of_the_analysis_are_found_by_name_and_results_prefix_in_moto(b
     assert [(r["step"], r["job_id"], r["project"], r["engine"], r["status"]) for r in rows] == [
         ("fastp", ids["fastp"], "Phage", "batch", "succeeded"), ("align", ids["align"], "Phage", "batch", "succeeded")]
     listed = of(calls, "batch", "ListJobs")
-    assert [c["filters"][0]["values"] for c in listed][:2] == [[f"seqflow_fastp_{RUN}_S1"], [f"seqflow_align_{RUN}_S1"]]
+    # one listing per step of the run, by name prefix, whatever the number of samples
+    assert [c["filters"] for c in listed] == [[{"name": "JOB_NAME", "values": [f"seqflow_{step}_{RUN}_*"]}]
+                                              for step in BATCH_STEPS]
     assert all(c["jobQueue"] == "queue" for c in listed)
+    # the other analysis's fastp job is described, and left out by its results prefix
+    assert [sorted(c["jobs"]) for c in of(calls, "batch", "DescribeJobs")] == [sorted([ids["fastp"], other_id]),
+                                                                              [ids["align"]]]
     # moto's jobs run on no container instance (its ARN is "TBD", its task ARN no ECS task): nothing to
     # look up in ECS, and no instance type to price
     assert of(calls, "ecs", "DescribeContainerInstances") == []
@@ -129,7 +134,7 @@ def test_attempts_are_priced_at_the_jobs_share_of_the_instance_type(aws_env):
             name = f"seqflow_{step}_{RUN}_S1"
             found = {"align": align, "bam_qc": bam_qc}.get(step)
             b.add_response("list_jobs", {"jobSummaryList": [{"jobId": found["jobId"], "jobName": name}] if found else []},
-                           {"jobQueue": "queue", "filters": [{"name": "JOB_NAME", "values": [name]}]})
+                           {"jobQueue": "queue", "filters": [{"name": "JOB_NAME", "values": [f"seqflow_{step}_{RUN}_*"]}]})
             if found:
                 b.add_response("describe_jobs", {"jobs": [found]}, {"jobs": [found["jobId"]]})
         arns = [f"arn:aws:ecs:{REGION}:123456789012:container-instance/c/{i}" for i in ("a", "b")]
