@@ -211,8 +211,8 @@ variable "omics_max_cpus" {
 
 variable "omics_max_duration_minutes" {
   type        = number
-  description = "Maximum duration of one HealthOmics run in minutes."
-  default     = 1440
+  description = "Maximum duration of one HealthOmics run in minutes: the longest chain of the step catalogue's timeouts plus task starts (seqflow.aws.omics.inputs.run_group_limits; 38 h with the timeouts bench/genome_cost.py derived for a 30x genome)."
+  default     = 2280
 }
 
 variable "omics_run_cache" {

@@ -60,8 +60,8 @@ variable "run_group_max_cpus" {
 
 variable "run_group_max_duration_minutes" {
   type        = number
-  description = "Maximum duration of one run in minutes."
-  default     = 1440
+  description = "Maximum duration of one run in minutes (seqflow.aws.omics.inputs.run_group_limits)."
+  default     = 2280
 }
 
 variable "run_group_max_runs" {

@@ -51,16 +51,16 @@ workflow germline {
         Int fastp_memory_gb = 8
         Int align_bwa_cpu = 16
         Int align_bwa_memory_gb = 32
-        Int align_minimap2_cpu = 16
-        Int align_minimap2_memory_gb = 32
-        Int call_variants_bcftools_cpu = 4
-        Int call_variants_bcftools_memory_gb = 8
-        Int call_variants_freebayes_cpu = 4
-        Int call_variants_freebayes_memory_gb = 8
-        Int bam_qc_cpu = 2
-        Int bam_qc_memory_gb = 4
-        Int vcf_stats_cpu = 2
-        Int vcf_stats_memory_gb = 4
+        Int align_minimap2_cpu = 4
+        Int align_minimap2_memory_gb = 18
+        Int call_variants_bcftools_cpu = 1
+        Int call_variants_bcftools_memory_gb = 2
+        Int call_variants_freebayes_cpu = 1
+        Int call_variants_freebayes_memory_gb = 2
+        Int bam_qc_cpu = 1
+        Int bam_qc_memory_gb = 2
+        Int vcf_stats_cpu = 1
+        Int vcf_stats_memory_gb = 2
     }
 
     parameter_meta {
