@@ -953,7 +953,10 @@ def _in_table_form(table: pa.Table, provenance: dict[str, str], table_schema: pa
                                                        pa.array([provenance[f.name]], pa.string())))
         else:
             col = table.column(f.name)
-            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            if isinstance(col, pa.ChunkedArray):
+                # one chunk (a block's table): take it as is; combining copies, and for the
+                # dictionary-encoded maps unifies their dictionaries
+                col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
             cols.append(col if col.type.equals(f.type) else col.cast(f.type))
     return pa.Table.from_arrays(cols, schema=table_schema)
 
