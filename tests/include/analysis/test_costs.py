@@ -6,11 +6,9 @@ month and per sample."""
 from __future__ import annotations
 
 import gzip
-import json
 import random
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
