@@ -236,7 +236,9 @@ class AwsBackend:
     def publish_step_costs(self, identity: AnalysisIdentity, rows: list[dict], *, lake=None) -> dict:
         """``step_costs.json`` beside the results, and the rows in the lake's ``step_costs`` Iceberg table
         (one commit replacing the analysis's rows, through pyiceberg's Glue catalog) where the worker has
-        pyiceberg (the self-hosted image; MWAA's workers do not, and the JSON is then the record)."""
+        pyiceberg (the self-hosted image; MWAA's workers do not, and the JSON is then the record). A
+        refused commit (the worker's role may not update the table) is logged and recorded, not raised:
+        the JSON holds the rows."""
         import json
 
         uri = f"{self.results_uri(identity)}step_costs.json"
@@ -254,7 +256,13 @@ class AwsBackend:
                              region=self.s3.get_conn().meta.region_name)
         from seqflow.lake import publish_step_costs
 
-        out["snapshot_id"] = publish_step_costs(lake, rows, identity=identity).snapshot_id
+        try:
+            out["snapshot_id"] = publish_step_costs(lake, rows, identity=identity).snapshot_id
+        except Exception as exc:  # the rows are in rows_uri; the analysis is done
+            import logging
+
+            logging.getLogger(__name__).warning("step_costs of %s not committed to the lake: %s", identity.label(), exc)
+            out["lake"] = f"not committed: {type(exc).__name__}: {exc}; the rows are in rows_uri"
         return out
 
     def publish_run_outputs(self, identity: AnalysisIdentity, rows: list[dict], notes: dict | None = None

@@ -245,3 +245,17 @@ def test_a_worker_without_pyiceberg_keeps_the_rows_beside_the_results_and_says_s
     assert "no pyiceberg" in out["lake"] and "snapshot_id" not in out
     key = out["rows_uri"][len("s3://results/"):]
     assert json.loads(s3.get_object(Bucket="results", Key=key)["Body"].read()) == ROWS
+
+
+def test_a_refused_lake_commit_keeps_the_rows_beside_the_results_and_says_why(moto):
+    from seqflow.aws.backend import AwsBackend
+
+    class RefusingLake:
+        location = "s3://lake/lake/iceberg"
+
+        def ensure(self, table):
+            raise PermissionError("AccessDeniedException: glue:UpdateTable")
+
+    _results_bucket()
+    out = AwsBackend(settings=settings()).publish_step_costs(_identity(), ROWS, lake=RefusingLake())
+    assert out["lake"].startswith("not committed: PermissionError: AccessDeniedException") and out["rows_uri"]
