@@ -151,10 +151,11 @@ def test_the_gather_refuses_a_shard_that_did_not_complete(aligned):
 
 
 def _reads(bam: str, flag: int) -> list[str]:
-    """Primary reads of one end (flag 64: R1, 128: R2) as name and sequence, sorted (samtools reads the BAM)."""
-    proc = subprocess.run(["samtools", "view", "-F", "0x900", "-f", str(flag), bam], capture_output=True, text=True,
-                          check=True)
-    return sorted("\t".join(line.split("\t")[i] for i in (0, 9)) for line in proc.stdout.splitlines())
+    """Primary reads of one end (flag 64: R1, 128: R2) as sequenced: name, bases and qualities, sorted
+    (samtools fastq reads the BAM and turns reverse-strand reads back)."""
+    lines = subprocess.run(["samtools", "fastq", "-F", "0x900", "-f", str(flag), bam], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    return sorted("\t".join([lines[i], lines[i + 1], lines[i + 3]]) for i in range(0, len(lines), 4))
 
 
 def _count(bam: str, *flags: str, region: str | None = None) -> int:
