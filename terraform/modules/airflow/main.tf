@@ -381,6 +381,15 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
+    # step costs (seqflow.aws.costs): finalise_run commits an analysis's rows to
+    # the step_costs Iceberg table (pyiceberg's Glue catalog swaps its metadata
+    # pointer with UpdateTable); the worker updates no other table
+    sid       = "GlueStepCostsCommit"
+    actions   = ["glue:UpdateTable"]
+    resources = [for arn in var.glue.table_arns : arn if endswith(arn, "/step_costs")]
+  }
+
+  statement {
     sid       = "GlueJobLogs"
     actions   = ["logs:GetLogEvents", "logs:FilterLogEvents"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*"]
