@@ -227,13 +227,14 @@ def test_every_image_has_a_job_definition_for_the_healthomics_images():
         "bcftools_image": "batch_job_definition_call_variants_bcftools",
         "bwa_image": "batch_job_definition_align_bwa",
         "fastp_image": "batch_job_definition_fastp",
+        "freebayes_image": "batch_job_definition_call_variants_freebayes",
         "minimap2_image": "batch_job_definition_align_minimap2",
         "samtools_image": "batch_job_definition_bam_qc",
     }
     assert batch.BATCH_STEPS == {
         "fastp": ("batch_job_definition_fastp",),
         "align": ("batch_job_definition_align_bwa", "batch_job_definition_align_minimap2"),
-        "call_variants": ("batch_job_definition_call_variants_bcftools",),
+        "call_variants": ("batch_job_definition_call_variants_bcftools", "batch_job_definition_call_variants_freebayes"),
         "bam_qc": ("batch_job_definition_bam_qc",),
         "vcf_stats": ("batch_job_definition_vcf_stats",),
     }

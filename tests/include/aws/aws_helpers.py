@@ -20,6 +20,7 @@ CONFIG = {key: "" for key in AWS_CONFIG_KEYS} | {
     "batch_job_definition_align_bwa": "sf-align-bwa",
     "batch_job_definition_align_minimap2": "sf-align-minimap2",
     "batch_job_definition_call_variants_bcftools": "sf-call-variants-bcftools",
+    "batch_job_definition_call_variants_freebayes": "sf-call-variants-freebayes",
     "batch_job_definition_bam_qc": "sf-bam-qc",
     "batch_job_definition_vcf_stats": "sf-vcf-stats",
     "omics_workflow_id": "1234567",

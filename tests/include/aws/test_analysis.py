@@ -723,7 +723,8 @@ def test_omics_images_come_from_the_batch_job_definitions(moto, calls):
                                           containerProperties={"image": f"ecr/{parameter}:{revision}", "vcpus": 1,
                                                                "memory": 512, "command": ["true"]})
     assert omics_images(settings()) == {parameter: f"ecr/{parameter}:2" for parameter in keys}
-    assert set(keys) == {"fastp_image", "bwa_image", "minimap2_image", "samtools_image", "bcftools_image"}
+    assert set(keys) == {"fastp_image", "bwa_image", "minimap2_image", "samtools_image", "bcftools_image",
+                         "freebayes_image"}
     assert [p["jobDefinitionName"] for p in of(calls, "batch", "DescribeJobDefinitions")] == [
         settings().get(key) for key in keys.values()]
     assert all(p["status"] == "ACTIVE" for p in of(calls, "batch", "DescribeJobDefinitions"))
