@@ -95,6 +95,9 @@ with DAG(
             "reference (seqflow reference map / default); a run that none of these names stops at plan."
         )),
         "aligner": param("aligner"),
+        # passed on to the analyses (seqflow.tasks.ingest.SHARDING_PARAMS)
+        "align_reads_per_shard": param("align_reads_per_shard"),
+        "call_interval_mb": param("call_interval_mb"),
         "force": Param(False, type="boolean", title="Re-ingest and re-analyse runs already done"),
         "lookback_days": Param(DEFAULT_LOOKBACK_DAYS, type="integer", minimum=1, maximum=365,
                                title="Look-back window (days)",

@@ -99,7 +99,8 @@ def pipeline(home, demo_run, late_run, broken_run):
         second_tis = {ti["task_id"]: ti["state"] for ti in client.task_instances(INGEST_DAG_ID, "e2e-2")}
         # the late run finishes; the next day's scan ingests it (and the ingest does not wait for it)
         (late_run / "CopyComplete.txt").write_text("")
-        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-3", conf={"reference": "lambda"},
+        # this scan's analysis calls in 10-kb shards (the ingest passes the setting on)
+        client.trigger(INGEST_DAG_ID, dag_run_id="e2e-3", conf={"reference": "lambda", "call_interval_mb": 0.01},
                        logical_date=_scan(RUN_DATE + dt.timedelta(days=2)))
         third = follow(client, "e2e-3", say=print, poll_s=2, timeout_s=1200)
         assert third.state == "success", failure_report(client, third)
@@ -111,20 +112,12 @@ def pipeline(home, demo_run, late_run, broken_run):
         bad_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-bad-sample")
         bad_tis = {ti["task_id"]: ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-bad-sample")}
         bad_log = client.task_log(ANALYSIS_DAG_ID, "e2e-bad-sample", "plan", bad_tis["plan"]["try_number"])
-        # the partially analysed run again, its calling cut into 10-kb shards: LAM-S01's whole-genome VCF first
-        from seqflow.config import local_paths
-
-        vcf = (local_paths().results / broken_run.name / "1.0.0" / "lambda" / "bwa-bcftools" / "LAM-S01"
-               / "LAM-S01.vcf.gz")
-        whole = _records(vcf)
-        client.trigger(ANALYSIS_DAG_ID, dag_run_id="e2e-sharded",
-                       conf={"run_id": broken_run.name, "reference": "lambda", "call_interval_mb": 0.01})
-        sharded_state = wait_for(client, ANALYSIS_DAG_ID, "e2e-sharded", timeout_s=1200)
-        shard_tis = [ti for ti in client.task_instances(ANALYSIS_DAG_ID, "e2e-sharded") if ti["task_id"] == "call_shards"]
+        shard_tis = [ti for ti in client.task_instances(ANALYSIS_DAG_ID, third.analysis_run_ids[0])
+                     if ti["task_id"] == "call_shards"]
         yield {"first": first, "second": second, "second_tis": second_tis, "waiting": waiting,
                "third": (third, third_ingest, third_analysis),
                "bad": (bad_state, bad_tis["plan"]["state"], bad_log),
-               "sharded": (sharded_state, shard_tis, whole, _records(vcf))}
+               "shard_tis": shard_tis}
 
 
 def test_pipeline_succeeds_and_analyses_once(pipeline, demo_run, broken_run):
@@ -225,19 +218,28 @@ def test_manual_trigger_with_unknown_sample_fails_with_the_reason(pipeline):
     assert "unknown sample(s) 'LAM-S09'" in log and "LAM-S01, LAM-S02" in log
 
 
-def test_calling_scattered_over_shards_gives_the_whole_genome_records(pipeline, broken_run):
+def test_calling_scattered_over_shards_gives_the_whole_genome_records(pipeline, late_run, tmp_path):
+    """The late run's analysis called lambda (48,502 bp) in 5 shards of about 10 kb: mapped tasks
+    labelled by sample and region; its VCF holds the records of a whole-genome call of its BAM."""
+    import subprocess
+
+    from seqflow.analysis.catalog import catalog
+    from seqflow.config import local_paths
+    from seqflow.references.catalog import reference_catalog
     from seqflow.registry import local_registry
 
-    state, shard_tis, whole, sharded = pipeline["sharded"]
-    assert state == "success"  # LAM-S02 fails at fastp again; LAM-S01 is analysed
-    # lambda (48,502 bp) in 5 shards of about 10 kb, each a mapped task labelled by sample and region
-    labels = sorted(ti["rendered_map_index"] for ti in shard_tis)
-    assert len(labels) == 5 and all(label.startswith("LAM-S01 ") for label in labels), labels
-    assert {ti["state"] for ti in shard_tis} == {"success"}
-    assert sharded == whole and len(whole) > 10
-    record = local_registry().get(broken_run.name, "1.0.0/lambda/bwa/bcftools")
-    assert record.details["shards"]["LAM-S01"]["count"] == 5
-    assert len(record.details["shards"]["LAM-S01"]["called"]) == 5
+    labels = sorted(ti["rendered_map_index"] for ti in pipeline["shard_tis"])
+    assert len(labels) == 5 and all(label.startswith("LAM-S01 NC_001416.1:") for label in labels), labels
+    assert {ti["state"] for ti in pipeline["shard_tis"]} == {"success"}
+    sample = local_paths().results / late_run.name / "1.0.0" / "lambda" / "bwa-bcftools" / "LAM-S01"
+    ref = reference_catalog().require("lambda")
+    script = catalog().step("call_variants", caller="bcftools").script_path()
+    subprocess.run([str(script), "LAM-S01", ref.fasta, str(sample / "LAM-S01.bam"), str(tmp_path), ref.ploidy_file,
+                    "2", "-"], check=True, capture_output=True)
+    whole = _records(tmp_path / "LAM-S01.vcf.gz")
+    assert _records(sample / "LAM-S01.vcf.gz") == whole and len(whole) > 10
+    shards = local_registry().get(late_run.name, "1.0.0/lambda/bwa/bcftools").details["shards"]["LAM-S01"]
+    assert shards["count"] == 5 and len(shards["called"]) == 5 and shards["reused"] == []
 
 
 def _records(vcf) -> list[str]:

@@ -280,6 +280,10 @@ def record_ingested(run_id: str, *, backend: Backend | None = None) -> str:
     return run_id
 
 
+#: analysis params an ingest passes on to the analyses it starts when its trigger sets them
+SHARDING_PARAMS = ("align_reads_per_shard", "call_interval_mb")
+
+
 def analysis_triggers(
     run_id: str, params: dict[str, Any], *, ingest_dag_run_id: str, backend: Backend | None = None
 ) -> list[dict[str, Any]]:
@@ -306,6 +310,8 @@ def analysis_triggers(
         "aligner": params.get("aligner") or "bwa",
         "pipeline_version": version,
         "force": bool(params.get("force")),
+        # how the analysis shards its alignment and calling, where the ingest's trigger sets it
+        **{name: params[name] for name in SHARDING_PARAMS if params.get(name) is not None},
     }
     name = f"ingest__{run_id}__{version}__{ingest_dag_run_id}"
     reference = params.get("reference") or None

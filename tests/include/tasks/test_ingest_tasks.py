@@ -31,6 +31,10 @@ def test_one_analysis_per_run_carries_force_and_names_the_ingest_run(world):
         "conf": {"run_id": WORLD_RUN, "reference": "toy", "aligner": "bwa", "pipeline_version": "1.0.0",
                  "force": True},
     }]
+    # the trigger's sharding settings go on to the analysis
+    (sharded,) = analysis_triggers(WORLD_RUN, {**params, "call_interval_mb": 0.01, "align_reads_per_shard": 0},
+                                   ingest_dag_run_id="manual__2026-11-21", backend=world)
+    assert sharded["conf"]["call_interval_mb"] == 0.01 and sharded["conf"]["align_reads_per_shard"] == 0
     # nothing names a reference: one analysis, whose plan explains how to set one
     (only,) = analysis_triggers(WORLD_RUN, {}, ingest_dag_run_id="scheduled__x", backend=world)
     assert only["conf"]["reference"] is None and "samples" not in only["conf"]
