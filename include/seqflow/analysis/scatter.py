@@ -110,6 +110,9 @@ def scatter(states: list[dict[str, Any]], *, interval_mb: float, force: bool = F
             continue
         job = SampleJob.from_dict(state["job"])
         shards = sample_shards(job, interval_mb)
+        # hash the BAM and the reference once, here: the shard tasks then read the kept checksums
+        # instead of each reading a 100-GB BAM at the same time
+        _fingerprint(job, state["outputs"]["bam"], shards[0])
         for shard in shards:
             jobs.append({"job": job.to_dict(), "bam": state["outputs"]["bam"], "shard": shard_to_dict(shard),
                          "force": force, "label": f"{job.sample_id} {shard.label}"})
