@@ -14,8 +14,9 @@ markdup); it is measured again alone on the aligned reads to show its share.
 
 Per step the figures are per million read pairs (fastp, align, markdup, bam_qc) or per Mb called
 (call_variants at 30x, vcf_stats). The projection multiplies them out for one 30x genome (400 M
-pairs, 3,100 Mb) and 384 exomes (inputs below), on the instance types and prices of
-``bench/prices.json`` (inputs, printed with their date). :func:`derive_resources` turns the
+pairs, 3,100 Mb) and 384 exomes (inputs below), on the c6i/m6i/r6i instance types at the On-Demand prices of the project's price
+table (``include/seqflow/aws/prices/instance_prices.csv``, dated rows) and Spot at the fraction of them
+that ``bench/prices.json`` assumes (inputs, printed with their dates). :func:`derive_resources` turns the
 figures into each step's vCPUs, memory and timeout for the 30x genome; ``--write`` stores them in
 ``bench/genome_cost.json``, which ``tests/bench/test_genome_cost.py`` holds the step catalogue to.
 
@@ -134,11 +135,27 @@ def step_body(step_id: str, argv: list[str]) -> str:
 
 
 def prices(path: Path = PRICES) -> dict:
-    data = json.loads(path.read_text())
-    for family in data["instances"].values():
-        for spec in family.values():
-            assert {"vcpus", "memory_gib", "on_demand", "spot"} <= set(spec)
-    return data
+    """The instance types of ``bench/prices.json``'s families with On-Demand prices from the project's price
+    table (:func:`seqflow.aws.costs.load_prices`, dated rows) and Spot as the file's assumed fraction of them."""
+    from seqflow.aws.costs import load_prices
+
+    spot = json.loads(path.read_text())
+    region, fraction = spot["region"], spot["spot_fraction_of_on_demand"]
+    table = load_prices()
+    instances: dict[str, dict] = {f: {} for f in spot["families"]}
+    dates = set()
+    for (r, name), price in table.prices.items():
+        family = name.split(".")[0]
+        if r == region and family in instances:
+            instances[family][name] = {"vcpus": price.vcpus, "memory_gib": price.memory_gib,
+                                       "on_demand": price.usd_per_hour, "spot": price.usd_per_hour * fraction}
+            dates.add(price.as_of)
+    missing = [f for f, types in instances.items() if not types]
+    if missing:
+        raise ValueError(f"the price table has no {region} rows of {missing}")
+    return {"region": region, "instances": instances,
+            "date": f"On-Demand as of {', '.join(sorted(dates))}; Spot {fraction:.0%} of it, assumed "
+                    f"{spot['spot_date']}"}
 
 
 def pick_instance(vcpus: int, memory_mib: int, table: dict) -> tuple[str, dict]:
