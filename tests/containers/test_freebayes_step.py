@@ -115,3 +115,16 @@ def test_real_human_reads_give_a_valid_diploid_vcf_that_finds_the_reads_variants
     want = {k for k in normalised_variants(truth.vcf, region.fasta) if len(k[2]) == len(k[3])}
     got = normalised_variants(vcf, region.fasta)
     assert len(want & got) >= 0.9 * len(want), f"freebayes found {len(want & got)} of {len(want)} truth SNPs"
+
+
+def test_the_ploidy_files_contig_lines_become_freebayes_copy_numbers(toy_run, tmp_path):
+    """chrT:1-10000 haploid, the rest diploid (the default line): the SNP at 5,000 is called 1, the
+    others 1/1, as bcftools reads the same file."""
+    d = toy_run["dir"]
+    ploidy = tmp_path / "mixed.ploidy"
+    ploidy.write_text("chrT\t1\t10000\t*\t1\n*\t*\t*\t*\t2\n")
+    impl = catalog().step("call_variants", caller="freebayes")
+    proc = _run(impl, "S1", d / "toy.fa", toy_run["produced"]["bam"], tmp_path, ploidy, 2)
+    assert proc.returncode == 0, proc.stderr
+    gts = {int(p): gt for p, r, a, f, gt in _records(tmp_path / "S1.vcf.gz") if f == "PASS"}
+    assert gts == {5000: "1", 15000: "1/1", 25000: "1/1"}
