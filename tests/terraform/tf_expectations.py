@@ -98,7 +98,7 @@ TAGGED_CREATES = {"BatchOperator": ["batch:TagResource"]}
 NO_CALLS = {"AwsBaseHook", "AwsBaseOperator", "AwsBaseSensor", "AwsBaseWaiterTrigger", "SessionFactory",
             "AwsConnectionWrapper", "WaiterTerminalFailure", "BASE_AWS_CONSOLE_LINK", "BaseAwsLink",
             "validate_execute_complete_event", "aws_template_fields", "RETRIABLE_ERROR_CODES", "wait",
-            "S3Hook", "AthenaHook", "DynamoDBHook", "SnsHook", "BatchClientHook", "SqsSensorTrigger"}
+            "S3Hook", "AthenaHook", "DynamoDBHook", "SnsHook", "BatchClientHook", "EcsHook", "SqsSensorTrigger"}
 
 
 @lru_cache(maxsize=None)
