@@ -511,8 +511,6 @@ def truth_vcf(run_id: str, sample_id: str) -> Path | None:
 def _sample_rows(run_plan: dict[str, Any], vcfs: list[dict], qc_rows: list[dict], backend: Backend) -> list[dict]:
     """One QC row per sample: the steps' QC files (where the engine left them in the results
     folder), the call counts of the QC query, and concordance with a truth set where one exists."""
-    from seqflow.demo.scoring import score_vcf
-
     identity = AnalysisIdentity.from_dict(run_plan)
     by_sample = {str(r.get("sample_id")): r for r in qc_rows}
     rows = []
@@ -526,6 +524,9 @@ def _sample_rows(run_plan: dict[str, Any], vcfs: list[dict], qc_rows: list[dict]
         row["variants_in_lake"] = lake.get("records")
         truth = truth_vcf(identity.run_id, sample_id) if backend.profile == "local" else None
         if truth is not None:
+            # pysam, for the local profile's demo truth sets only (not on MWAA's workers)
+            from seqflow.demo.scoring import score_vcf
+
             fasta = backend.references().require(identity.reference).fasta
             score = score_vcf(truth, Path(item["vcf"]), Path(fasta))
             row.update(precision=round(score.precision, 4), recall=round(score.recall, 4), f1=round(score.f1, 4))
