@@ -273,7 +273,8 @@ def deploy(env, recorder: CallRecorder, work: Path, n_samples: int = 2, glue_max
     recorder.on_call[("batch", "SubmitJob")] = batch_runs
 
     glue = _client("glue")
-    # the database only: the converter job creates the lake's Iceberg tables at first use
+    # the database only: Terraform declares the Iceberg tables (Glue's Iceberg CREATE writes their first
+    # metadata, which moto does not), so here the converter job's Lake.ensure creates them, as it does a missing one
     glue.create_database(DatabaseInput={"Name": "seqflow_lake"})
 
     def glue_runs(params):

@@ -244,7 +244,7 @@ data "aws_iam_policy_document" "this" {
     resources = [var.kms_key_arn]
   }
 
-  # pyiceberg's Glue catalog: create the tables at first use, commit by
+  # pyiceberg's Glue catalog: complete the declared tables (spec, properties) or create a missing one, commit by
   # UpdateTable (optimistic on the table version)
   statement {
     sid = "IcebergCatalog"

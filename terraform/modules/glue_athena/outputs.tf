@@ -4,7 +4,7 @@ output "database_name" {
 }
 
 output "table_names" {
-  description = "Lake table names (Iceberg tables the converter job creates at first use)."
+  description = "Lake table names (Iceberg tables declared here; their first writer sets the partition spec and properties)."
   value       = local.tables
 }
 
