@@ -1,7 +1,10 @@
 """Caller accuracy on human reads: SNP and indel precision, recall and F1 per sample, each caller side by side.
 
-Samples (bench/README.md says what each truth is and is not; Debian ships no GIAB truth set):
+Samples (bench/README.md says what each truth is and is not):
 
+* ``NA12878``: real HiSeq X reads of the Genome in a Bottle sample NA12878 on a 12,356-bp piece of chr22,
+  with its GIAB truth calls (Debian ``freebayes``' examples, :mod:`seqflow.demo.giab_tiny`): the one real
+  human truth set Debian ships; small, so its rates are coarse.
 * ``HG02002``: real Illumina reads of the 1000 Genomes sample HG02002 (Debian ``nim-hts-examples``), the
   hs37d5 chr6 HLA class II region rebuilt from their MD tags (:mod:`seqflow.demo.human_reads`). Truth:
   the variants the original 1000 Genomes alignment shows by read counts alone, scored inside the
@@ -15,7 +18,7 @@ bcftools pipeline of ``containers/bcftools/call_variants.sh`` with BAQ off (``-B
 bcftools' default ``--max-depth 250``, and freebayes' QUAL threshold. Calls and truth are normalised and
 matched by :mod:`seqflow.demo.scoring` (bcftools norm, exact alleles).
 
-    nice -n 10 .venv/bin/python bench/caller_accuracy.py [--work DIR] [--chr20-kb 400] [--depth 30]
+    nice -n 10 .venv/bin/python bench/caller_accuracy.py [--work DIR] [--chr20-kb 400] [--depth 30] [--samples NAME ...]
 """
 
 from __future__ import annotations
@@ -116,6 +119,23 @@ def table(rows: list[tuple[str, str, dict[str, Score]]]) -> str:
 # ------------------------------------------------------------------ samples
 
 
+def na12878_giab(work: Path, cache: Path) -> Sample:
+    from seqflow.demo import giab_tiny
+
+    d = work / "NA12878"
+    fasta = giab_tiny.write_fasta(d / "chr22_tiny.fa", cache)
+    ploidy = d / "chr22_tiny.ploidy"
+    ploidy.write_text("* * * * 2\n", encoding="ascii")
+    r1_data, r2_data = giab_tiny.fastqs(d / "reads", cache)
+    r1, r2 = d / "NA12878_R1.fastq.gz", d / "NA12878_R2.fastq.gz"
+    r1.write_bytes(r1_data)
+    r2.write_bytes(r2_data)
+    truth = giab_tiny.truth_vcf(d / "NA12878.giab.vcf.gz", cache)
+    pairs = sum(1 for _ in gzip.open(r1, "rt")) // 4
+    return Sample("NA12878", fasta, ploidy, r1, r2, truth, None,
+                  f"real reads, {pairs} pairs, GIAB truth on chr22 {giab_tiny.CONTIG_LENGTH} bp")
+
+
 def hg02002(work: Path, cache: Path) -> Sample:
     from seqflow.demo import human_reads
 
@@ -206,9 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=REPO / ".seqflow" / "testdata" / "debs")
     parser.add_argument("--chr20-kb", type=int, default=400)
     parser.add_argument("--depth", type=float, default=30.0)
+    parser.add_argument("--samples", nargs="+", help="only these samples (NA12878, HG02002, SIM-chr20)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    samples = [hg02002(args.work, args.cache), sim_chr20(args.work, args.cache, args.chr20_kb, args.depth)]
+    samples = [na12878_giab(args.work, args.cache), hg02002(args.work, args.cache),
+               sim_chr20(args.work, args.cache, args.chr20_kb, args.depth)]
+    if args.samples:
+        samples = [s for s in samples if s.name in args.samples]
     rows: list[tuple[str, str, dict[str, Score]]] = []
     for sample in samples:
         work = args.work / sample.name / "calls"

@@ -13,19 +13,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import os
-import subprocess
 from pathlib import Path
 
+from seqflow.demo import giab_tiny
 from seqflow.demo.runfolder import run_info_xml
 from seqflow.references.sources import cached_deb, read_deb_member
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SEQFLOW_TEST_CACHE", REPO / ".seqflow" / "testcache")) / "debs"
 
-FREEBAYES_TINY = "usr/share/doc/freebayes/examples/tiny"
-NA12878_FASTA = f"deb://freebayes/{FREEBAYES_TINY}/q.fa"
+FREEBAYES_TINY = giab_tiny.TINY
+NA12878_FASTA = giab_tiny.FASTA_URI
 IVA_DATA = "usr/lib/python3/dist-packages/iva/test_run_data"
 HIV_FASTA = f"deb://iva/{IVA_DATA}/reference.fasta"
 GASIC_DATA = "usr/share/doc/gasic/examples"
@@ -38,41 +37,12 @@ def member(package: str, path: str) -> bytes:
 
 
 def _na12878_fastqs(work: Path) -> tuple[bytes, bytes]:
-    bam = work / "na12878.bam"
-    bam.write_bytes(member("freebayes", f"{FREEBAYES_TINY}/NA12878.chr22.tiny.bam"))
-    r1, r2 = work / "r1.fq", work / "r2.fq"
-    collate = subprocess.Popen(["samtools", "collate", "-u", "-O", str(bam)], stdout=subprocess.PIPE)
-    subprocess.run(["samtools", "fastq", "-F", "0x900", "-1", str(r1), "-2", str(r2), "-s", "/dev/null",
-                    "-0", "/dev/null", "-"], stdin=collate.stdout, check=True, capture_output=True)
-    assert collate.wait() == 0
-    return gzip.compress(r1.read_bytes()), gzip.compress(r2.read_bytes())
+    return giab_tiny.fastqs(work, CACHE)
 
 
 def truth_vcf(dest: Path) -> Path:
-    """The GIAB calls of the chr22 piece as a bgzipped, indexed VCF on contig ``q``.
-
-    The shipped VCF names b37's contigs in its header, not ``q``, and uses INFO tags
-    it does not declare: the truth needs only the sites and genotypes, so the header
-    is rebuilt for ``q`` and INFO and FORMAT keep nothing but GT.
-    """
-    text = member("freebayes", f"{FREEBAYES_TINY}/NA12878.chr22.tiny.giab.vcf").decode()
-    lines = []
-    for line in text.splitlines():
-        if line.startswith(("##contig", "##INFO", "##FORMAT")):
-            continue
-        if not line.startswith("#"):
-            fields = line.split("\t")
-            line = "\t".join(fields[:7] + [".", "GT", fields[9].split(":")[0]])
-        lines.append(line)
-    lines.insert(1, '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
-    header_end = next(i for i, line in enumerate(lines) if line.startswith("#CHROM"))
-    lines.insert(header_end, "##contig=<ID=q,length=12356>")
-    plain = dest.with_suffix("")
-    plain.write_text("\n".join(lines) + "\n")
-    subprocess.run(["bcftools", "view", "-Oz", "-o", str(dest), str(plain)], check=True, capture_output=True)
-    subprocess.run(["bcftools", "index", "-t", str(dest)], check=True, capture_output=True)
-    plain.unlink()
-    return dest
+    """The GIAB calls of the chr22 piece (:func:`seqflow.demo.giab_tiny.truth_vcf`)."""
+    return giab_tiny.truth_vcf(dest, CACHE)
 
 
 def build_run(landing: Path, truth_root: Path, run_date: dt.date, work: Path) -> Path:

@@ -1,6 +1,7 @@
 """Real human reads from a Debian data package, with the reference they cover rebuilt exactly.
 
-Debian ships no GIAB-style truth set and no human reference with real reads on it (the human
+Besides a 12-kb GIAB piece (:mod:`seqflow.demo.giab_tiny`), Debian ships no human truth set and no
+human reference with real reads on it (the human
 FASTAs in data packages, chr20 in ``vt-examples`` and part of chrX in ``smalt-examples``,
 carry no real reads; the real human BAMs carry no reference). One package comes close:
 ``nim-hts-examples`` ships ``HG02002.bam``, 4,109 real Illumina reads of the 1000 Genomes
