@@ -149,8 +149,8 @@ def sim_chr20(work: Path, cache: Path, kb: int, depth: float) -> Sample:
     """A ``kb`` kb slice of GRCh37 chr20 from 30 Mb on, diploid with planted variants, ``depth``x wgsim reads."""
     import pysam
 
-    from seqflow.demo.mutate import plan_variants, write_mutated_genome, write_truth_vcf
-    from seqflow.demo.reads import simulate_reads
+    from seqflow.demo.mutate import plan_variants, write_truth_vcf
+    from seqflow.demo.reads import simulate_diploid_reads
     from seqflow.references.sources import cached_deb, read_deb_member
 
     d = work / "SIM-chr20"
@@ -179,18 +179,8 @@ def sim_chr20(work: Path, cache: Path, kb: int, depth: float) -> Sample:
     r1, r2 = d / "SIM_R1.fastq.gz", d / "SIM_R2.fastq.gz"
     if not r2.exists():
         variants = plan_variants(fasta, seed=20, mean_spacing=1000, indel_fraction=0.2, max_indel=10)
-        hom = variants[::3]
         write_truth_vcf(variants, truth, reference_fasta=fasta, sample_id="SIM-chr20", seed=20)
-        parts = []
-        for i, hap in enumerate((variants, hom), start=1):
-            g = write_mutated_genome(fasta, hap, d / f"hap{i}.fa")
-            a, b = d / f"hap{i}_R1.fastq.gz", d / f"hap{i}_R2.fastq.gz"
-            simulate_reads(g, a, b, seed=20 + i, coverage=depth / 2)
-            parts.append((a, b))
-        for out, k in ((r1, 0), (r2, 1)):
-            with open(out, "wb") as dst:
-                for p in parts:
-                    dst.write(p[k].read_bytes())
+        simulate_diploid_reads(fasta, variants, r1, r2, work=d, seed=20, depth=depth)
     return Sample("SIM-chr20", fasta, ploidy, r1, r2, truth, None,
                   f"GRCh37 chr20 {kb} kb, simulated {depth:g}x diploid")
 

@@ -262,8 +262,8 @@ def reads(work: Path, fasta: Path, slice_kb: int, depth: float = 30.0) -> tuple[
     """wgsim 2x150 reads, diploid with planted variants, of a ``slice_kb`` kb slice from 30 Mb on."""
     import pysam
 
-    from seqflow.demo.mutate import plan_variants, write_mutated_genome
-    from seqflow.demo.reads import simulate_reads
+    from seqflow.demo.mutate import plan_variants
+    from seqflow.demo.reads import simulate_diploid_reads
 
     r1, r2 = work / "sim_R1.fastq.gz", work / "sim_R2.fastq.gz"
     part = work / "slice.fa"
@@ -273,16 +273,7 @@ def reads(work: Path, fasta: Path, slice_kb: int, depth: float = 30.0) -> tuple[
         part.write_text(">20\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
         pysam.faidx(str(part))
         variants = plan_variants(part, seed=7, mean_spacing=1000, indel_fraction=0.15, max_indel=10)
-        pieces = []
-        for i, hap in enumerate((variants, variants[::3]), start=1):
-            g = write_mutated_genome(part, hap, work / f"hap{i}.fa")
-            a, b = work / f"h{i}_R1.fastq.gz", work / f"h{i}_R2.fastq.gz"
-            simulate_reads(g, a, b, seed=7 + i, coverage=depth / 2)
-            pieces.append((a, b))
-        for out, k in ((r1, 0), (r2, 1)):
-            with open(out, "wb") as dst:
-                for p in pieces:
-                    dst.write(p[k].read_bytes())
+        simulate_diploid_reads(part, variants, r1, r2, work=work, seed=7, depth=depth)
     n = sum(1 for _ in subprocess.run(["zcat", str(r1)], capture_output=True).stdout.splitlines()) // 4
     return r1, r2, n, slice_kb / 1000
 

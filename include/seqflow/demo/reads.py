@@ -185,3 +185,23 @@ def _gzip_writer(path: Path, threads: int | None) -> Iterator[BinaryIO]:
             rc = proc.wait()
         if rc != 0:
             raise RuntimeError(f"pigz failed compressing {path} (exit {rc}): {err.strip()}")
+
+
+def simulate_diploid_reads(reference_fasta: Path, variants, r1_out: Path, r2_out: Path, *, work: Path,
+                           seed: int, depth: float = 30.0) -> None:
+    """Reads of a diploid genome: haplotype 1 carries every variant, haplotype 2 every third (those
+    are the homozygous ones), each simulated at half of ``depth`` and the pairs concatenated into
+    ``r1_out``/``r2_out``. The truth is ``variants`` (bench/caller_accuracy, bench/genome_cost)."""
+    from seqflow.demo.mutate import write_mutated_genome
+
+    variants = list(variants)
+    parts = []
+    for i, haplotype in enumerate((variants, variants[::3]), start=1):
+        genome = write_mutated_genome(reference_fasta, haplotype, work / f"hap{i}.fa")
+        a, b = work / f"hap{i}_R1.fastq.gz", work / f"hap{i}_R2.fastq.gz"
+        simulate_reads(genome, a, b, seed=seed + i, coverage=depth / 2)
+        parts.append((a, b))
+    for out, end in ((r1_out, 0), (r2_out, 1)):
+        with open(out, "wb") as dst:
+            for part in parts:
+                dst.write(part[end].read_bytes())
