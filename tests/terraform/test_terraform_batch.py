@@ -57,7 +57,7 @@ def test_terraform_decodes_the_job_definitions_the_catalogue_declares(tmp_path):
     expected = {k: {**v, "attempts": 3} for k, v in job_definitions().items()}
     assert _outputs(tmp_path) == expected
     assert set(expected) == {"fastp", "align_bwa", "align_minimap2", "call_variants_bcftools", "call_variants_freebayes",
-                             "bam_qc", "vcf_stats"}
+                             "bam_qc", "vcf_stats", "gather_calls"}
 
 
 @needs_terraform

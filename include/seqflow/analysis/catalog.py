@@ -47,12 +47,15 @@ CATALOGUE_FILE = "steps.yaml"
 #: the catalogue as an installed package carries it (generated from containers/*/steps.yaml)
 BUNDLE = Path(__file__).resolve().parents[1] / "workflows" / "steps_catalogue.json"
 
-SCOPES = ("sample", "reference")
+#: ``gather``: a step that joins the outputs of a sample step run once per shard (``gather_calls``:
+#: the calling shards' VCFs, seqflow.analysis.scatter) into that step's outputs; it reads a folder of
+#: shards (value ``shards_dir``, the shards in ``shard_keys``), not catalogue inputs
+SCOPES = ("sample", "reference", "gather")
 #: what an argument is: a value (sample_id, threads), an input file, or the output folder
 KINDS = ("value", "input", "output_dir")
 #: value arguments the runners know how to fill (``regions``: the calling shard, :data:`WHOLE_GENOME` when
 #: not given)
-VALUES = ("sample_id", "threads", "regions")
+VALUES = ("sample_id", "threads", "regions", "shards_dir", "shard_keys")
 #: the ``regions`` value that means the whole genome (seqflow.references.intervals.WHOLE_GENOME)
 WHOLE_GENOME = "-"
 #: what may choose between implementations of a step
@@ -255,7 +258,7 @@ class Step:
     def output_files(self, sample_id: str | None = None, **inputs: str) -> dict[str, str]:
         """Output name -> file name: ``{sample_id}.bam`` for a sample step (in its output folder),
         ``<fasta>.amb`` for a reference step (beside its input, given by name: ``reference=...``)."""
-        if self.scope == "sample":
+        if self.scope in ("sample", "gather"):
             return {n: o.file_name(sample_id=check_sample_id(sample_id)) for n, o in self.outputs.items()}
         missing = [name for name in self.inputs if name not in inputs]
         if missing:
@@ -520,7 +523,12 @@ def _parse_step(raw: Any, image: str, where: str) -> Step:
         raise CatalogError(f"{label}: tools must list the tools whose versions the step records, e.g. [bwa, samtools]")
 
     arguments = _parse_arguments(raw.get("arguments"), label)
-    inputs = _parse_inputs(raw.get("inputs"), label)
+    if scope == "gather":
+        if "inputs" in raw:
+            raise CatalogError(f"{label}: a gather step reads its shards' folder (shards_dir), not inputs")
+        inputs: dict[str, Input] = {}
+    else:
+        inputs = _parse_inputs(raw.get("inputs"), label)
     outputs = _parse_outputs(raw.get("outputs"), label)
     resources = _parse_resources(raw.get("resources"), label)
 
@@ -528,11 +536,13 @@ def _parse_step(raw: Any, image: str, where: str) -> Step:
     if sorted(input_args) != sorted(inputs):
         raise CatalogError(f"{label}: the input arguments {input_args} must be exactly the inputs {list(inputs)}")
     out_dirs = [a.name for a in arguments if a.kind == "output_dir"]
-    if scope == "sample":
+    if scope in ("sample", "gather"):
         if len(out_dirs) != 1:
-            raise CatalogError(f"{label}: a sample step takes exactly one output_dir argument, got {out_dirs}")
+            raise CatalogError(f"{label}: a {scope} step takes exactly one output_dir argument, got {out_dirs}")
         if "sample_id" not in [a.name for a in arguments]:
-            raise CatalogError(f"{label}: a sample step takes the sample_id argument")
+            raise CatalogError(f"{label}: a {scope} step takes the sample_id argument")
+        if scope == "gather" and not {"shards_dir", "shard_keys"} <= {a.name for a in arguments}:
+            raise CatalogError(f"{label}: a gather step takes the shards_dir and shard_keys arguments")
     elif len(out_dirs) != 1:
         # locally the FASTA's own folder; on Batch outputs/, which the entrypoint uploads beside the FASTA
         raise CatalogError(f"{label}: a reference step takes exactly one output_dir argument (where its index "
@@ -650,7 +660,7 @@ def _check_templates(outputs: dict[str, Output], scope: str, inputs: dict[str, I
         fields = _placeholders(out.template)
         if "/" in out.template or out.template.startswith("."):
             raise CatalogError(f"{label}: output {out.name}: {out.template!r} must be a plain, visible file name")
-        if scope == "sample":
+        if scope in ("sample", "gather"):
             if not fields or set(fields) != {"sample_id"} or not out.template.startswith("{sample_id}"):
                 raise CatalogError(f"{label}: output {out.name}: {out.template!r} must start with {{sample_id}} "
                                    "and use no other placeholder")
@@ -710,6 +720,10 @@ def build_catalog(steps: Sequence[Step], *, origin: str) -> StepCatalog:
     if len(orders) != 1:
         raise CatalogError(f"{catalog.origin}: the sample steps run in different orders for different aligners or "
                            f"callers: {sorted(orders)}")
+    for s in catalog.steps:
+        if s.scope == "gather" and not any(impls[0].outputs == s.outputs for impls in sample.values()):
+            raise CatalogError(f"{s.origin}: {s.label}: a gather step writes the outputs of the sample step it "
+                               "gathers (later steps read them by name); no sample step has these outputs")
     return catalog
 
 

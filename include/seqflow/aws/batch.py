@@ -98,7 +98,8 @@ def command(impl: Step) -> list[str]:
 
 
 def job_definitions() -> dict[str, dict[str, Any]]:
-    """What ``terraform/modules/batch`` builds from the catalogue: id -> image, command and resources."""
+    """What ``terraform/modules/batch`` builds from the catalogue: id -> image, command and resources
+    (the sample steps' and the gather steps' implementations: ``gather_calls``)."""
     return {
         impl.id: {
             "image": impl.image,
@@ -108,7 +109,7 @@ def job_definitions() -> dict[str, dict[str, Any]]:
             "timeout_seconds": impl.resources.timeout_seconds,
         }
         for impl in catalog().steps
-        if impl.scope == "sample"
+        if impl.scope in ("sample", "gather")
     }
 
 

@@ -51,6 +51,7 @@ AWS_CONFIG_KEYS: dict[str, str] = {
     "batch_job_definition_call_variants_freebayes": "Batch job definition of step call_variants with freebayes",
     "batch_job_definition_bam_qc": "Batch job definition of step bam_qc (samtools)",
     "batch_job_definition_vcf_stats": "Batch job definition of step vcf_stats (bcftools stats)",
+    "batch_job_definition_gather_calls": "Batch job definition of step gather_calls (bcftools concat of the calling shards)",
     "omics_workflow_id": "HealthOmics workflow id of the per-sample germline pipeline",
     "omics_role_arn": "IAM role HealthOmics runs assume",
     "omics_run_group_id": "HealthOmics run group limiting CPUs, duration and concurrency",

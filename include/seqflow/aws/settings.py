@@ -17,7 +17,7 @@ waits.
 SSM's default 40 per second. So:
 
 * :func:`read_settings` reads every key at once: with the SSM secrets backend
-  configured, ``GetParameters`` (10 names a call: 3 calls for all keys), with
+  configured, ``GetParameters`` (10 names a call: 4 calls for all 31 keys), with
   botocore's adaptive retry mode; a throttled read fails as
   :class:`AwsSettingsThrottled`, never as "not set". Keys SSM does not hold (and
   every key without the SSM backend: environment, metastore) are Airflow

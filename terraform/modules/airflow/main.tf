@@ -50,6 +50,7 @@ locals {
     batch_job_definition_call_variants_freebayes = "Batch job definition of step call_variants with freebayes"
     batch_job_definition_bam_qc                  = "Batch job definition of step bam_qc (samtools)"
     batch_job_definition_vcf_stats               = "Batch job definition of step vcf_stats (bcftools stats)"
+    batch_job_definition_gather_calls            = "Batch job definition of step gather_calls (bcftools concat of the calling shards)"
     omics_workflow_id                            = "HealthOmics workflow id of the per-sample germline pipeline"
     omics_role_arn                               = "IAM role HealthOmics runs assume"
     omics_run_group_id                           = "HealthOmics run group limiting CPUs, duration and concurrency"
@@ -82,6 +83,7 @@ locals {
     batch_job_definition_call_variants_freebayes = var.batch.job_definition_names["call_variants_freebayes"]
     batch_job_definition_bam_qc                  = var.batch.job_definition_names["bam_qc"]
     batch_job_definition_vcf_stats               = var.batch.job_definition_names["vcf_stats"]
+    batch_job_definition_gather_calls            = var.batch.job_definition_names["gather_calls"]
     omics_workflow_id                            = var.omics.workflow_id
     omics_role_arn                               = var.omics.role_arn
     omics_run_group_id                           = var.omics.run_group_id

@@ -49,7 +49,9 @@ def _error(docs) -> str:
 def test_aligners_callers_and_step_names_come_from_the_yaml():
     assert cat.ALIGNERS == ("bwa", "minimap2")
     assert cat.CALLERS == ("bcftools", "freebayes")
-    assert set(cat.catalog().names()) == {"index_reference", "fastp", "align", "call_variants", "bam_qc", "vcf_stats"}
+    assert set(cat.catalog().names()) == {"index_reference", "fastp", "align", "call_variants", "bam_qc", "vcf_stats",
+                                         "gather_calls"}
+    assert cat.catalog().names("gather") == ["gather_calls"]
     assert cat.SAMPLE_STEPS == ("fastp", "align", "call_variants", "bam_qc", "vcf_stats")
 
 
@@ -126,6 +128,9 @@ def test_every_step_declares_its_log_as_an_output():
         if s.scope == "sample":
             assert s.log_output == s.outputs[f"{s.name}_log"]
             assert s.log_output.template == f"{{sample_id}}.{s.name}.log" and not s.log_output.intermediate
+        elif s.scope == "gather":
+            # the log of the step it gathers (gather_calls: call_variants'), which later steps read alike
+            assert s.log_output.template == "{sample_id}.call_variants.log", s.id
         else:
             assert s.log_output.template.startswith("{reference}.") and s.log_output.template.endswith("-index.log")
 

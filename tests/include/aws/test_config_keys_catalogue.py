@@ -8,11 +8,14 @@ from seqflow.aws.batch import BATCH_STEPS, image_job_definition_keys, job_defini
 from seqflow.aws.config_keys import AWS_CONFIG_KEYS
 
 
-def test_one_job_definition_key_per_sample_step_implementation():
+def test_one_job_definition_key_per_sample_step_implementation_and_gather_step():
     configured = {k for k in AWS_CONFIG_KEYS if k.startswith("batch_job_definition_")}
-    expected = {job_definition_key(s) for s in catalog().steps if s.scope == "sample"}
-    assert configured == expected
-    assert {k for keys in BATCH_STEPS.values() for k in keys} == expected
+    sample = {job_definition_key(s) for s in catalog().steps if s.scope == "sample"}
+    gather = {job_definition_key(s) for s in catalog().steps if s.scope == "gather"}
+    assert gather == {"batch_job_definition_gather_calls"}
+    assert configured == sample | gather
+    # the per-sample task group runs the sample steps; a gather step is not one of them
+    assert {k for keys in BATCH_STEPS.values() for k in keys} == sample
 
 
 def test_every_image_the_workflow_needs_has_a_job_definition_key():

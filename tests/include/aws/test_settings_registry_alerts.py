@@ -113,7 +113,7 @@ def test_read_settings_is_one_batched_ssm_read_with_the_variables_ssm_lacks(moto
     assert {k: values[k] for k in in_ssm} == in_ssm
     assert values["omics_run_cache_id"] == "1122334"  # not in SSM: the Variable
     gets = of(calls, "ssm", "GetParameters")
-    assert len(gets) == -(-len(CONFIG_KEYS) // 10) == 3
+    assert len(gets) == -(-len(CONFIG_KEYS) // 10) == 4
     assert sorted(n for g in gets for n in g["Names"]) == sorted(f"/airflow/variables/seqflow_{k}" for k in CONFIG_KEYS)
     assert all(len(g["Names"]) <= 10 and g["WithDecryption"] for g in gets)
     assert of(calls, "ssm", "GetParameter") == []
@@ -146,7 +146,7 @@ def test_read_settings_finds_the_ssm_secrets_backend_and_reads_with_adaptive_ret
         monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
         clear_secrets_backends_cache()
     assert (settings.raw_bucket, settings.project, settings.registry_table) == ("from-ssm", "p", "from-env")
-    assert len(of(calls, "ssm", "GetParameters")) == 3
+    assert len(of(calls, "ssm", "GetParameters")) == 4
     # the keys SSM lacks are asked for once more each, through the Variable lookup (not found there either)
     assert len(of(calls, "ssm", "GetParameter")) == len(CONFIG_KEYS) - 2
 
@@ -191,7 +191,7 @@ def test_a_throttled_read_is_retried_and_then_says_it_was_throttled_not_unset(aw
     monkeypatch.setattr(bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
     client, sent = _throttled_client(failures=2)
     assert read_ssm_parameters(client) == {"project": "p"}
-    assert len(sent) == 2 + 3  # two throttled attempts, then the 3 calls
+    assert len(sent) == 2 + 4  # two throttled attempts, then the 4 calls
     client, sent = _throttled_client(failures=10**6)
     with pytest.raises(AwsSettingsThrottled, match=r"SSM throttled .*ThrottlingException.* after 9 retries in "
                                                     r"botocore's adaptive mode.*probably set") as caught:

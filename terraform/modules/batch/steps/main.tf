@@ -14,7 +14,8 @@ locals {
     ]
   ])
 
-  # one job definition per per-sample step implementation; an implementation
+  # one job definition per per-sample step implementation and per gather step
+  # (gather_calls: the calling shards' VCFs into the sample's); an implementation
   # chosen by an aligner or caller is <name>_<value> (align_bwa), as in
   # seqflow.analysis.catalog.Step.id
   catalogue = {
@@ -28,7 +29,7 @@ locals {
       memory_mib      = step.resources.memory_mib
       timeout_seconds = step.resources.timeout_seconds
     }
-    if try(step.scope, "sample") == "sample"
+    if contains(["sample", "gather"], try(step.scope, "sample"))
   }
 
   job_definitions = {
