@@ -513,7 +513,7 @@ def test_ingest_records_the_run_and_hands_over_one_analysis(ingest, aws):
     assert ingest["triggers"] == [{
         "trigger_run_id": f"ingest__{aws['run']}__1.0.0__{ingest['run'].run_id}",
         "conf": {"run_id": aws["run"], "reference": None, "aligner": "bwa", "pipeline_version": "1.0.0",
-                 "force": False},
+                 "force": False, "align_reads_per_shard": 50_000_000, "call_interval_mb": 100},
     }]
 
 
@@ -620,8 +620,10 @@ def test_one_glue_run_per_analysis_commits_the_iceberg_tables_then_qc_summary_an
     qc_rows = table.table("qc_metrics").scan().to_arrow().to_pylist()
     assert sorted((r["sample_id"], r["read_pairs"], r["variants_called"]) for r in qc_rows
                   if r["pipeline_version"] == "1.0.0") == [(s, 1000, 9) for s in sorted(aws["samples"])]
-    # register_partitions read the job's result and checked the tables are Iceberg tables
-    assert sorted(p["Name"] for p in _calls(batch_analysis, "glue", "GetTable")) == ["qc_metrics", "variants"]
+    # register_partitions read the job's result and checked the tables are Iceberg tables; finalise_run
+    # loaded step_costs to commit the analysis's step costs
+    assert sorted(p["Name"] for p in _calls(batch_analysis, "glue", "GetTable")) == ["qc_metrics", "step_costs",
+                                                                                    "variants"]
     [athena] = _calls(batch_analysis, "athena", "StartQueryExecution")
     for part, value in (("run_id", run_id), ("pipeline_version", "1.0.0"), ("reference", "lambda"),
                         ("aligner", "bwa"), ("caller", "bcftools")):

@@ -70,7 +70,10 @@ def test_ecr_repositories_scan_on_push_use_kms_and_let_healthomics_pull():
     assert ("aws_ecr_lifecycle_policy", "this") in found
     text = _text("ecr")
     assert "omics.amazonaws.com" in text and "ecr:BatchGetImage" in text
-    assert set(blocks(MODULES / "ecr", "variable")["tools"]["default"]) == {"fastp", "bwa", "minimap2", "samtools", "bcftools"}
+    # one repository per image of the step catalogue (containers/<image>/steps.yaml)
+    from seqflow.analysis.catalog import catalog
+
+    assert set(blocks(MODULES / "ecr", "variable")["tools"]["default"]) == set(catalog().images)
 
 
 def test_omics_workflow_and_run_group_in_a_cloudformation_stack_role_and_log_group():

@@ -140,8 +140,8 @@ def per_sample(run_plan, jobs, branch):
 
         submitted = requests(job)
         # the shards' graph of the local profile: a skipped align_chunks or call_shards (no shard) does
-        # not skip the step after it
-        operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed"}
+        # not skip the step after it, but two skipped upstreams do (engine omics: the branch skipped fastp)
+        operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed_min_one_success"}
                                                                if step in ("align", "call_variants") else {}))
                      for step in BATCH_STEPS}
         submitted >> operators["fastp"] >> read_chunks
