@@ -110,6 +110,11 @@ HAS_ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success" in {rule.value for rul
 #: The trigger rule of a join that runs once every upstream task is done and one succeeded. Where the
 #: scheduler lacks it, ``all_done``: the task then calls :func:`check_all_done_min_one_success` first.
 ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success" if HAS_ALL_DONE_MIN_ONE_SUCCESS else "all_done"
+#: Whether a step of a mapped task group may also wait on a mapped task outside the group. Airflow 3.0
+#: (MWAA's 3.0.6) then expands the step once that task is skipped but never the steps after it (they stay
+#: at map index -1 with no state and the DAG run fails: seen in tests/e2e/test_aws_profile.py under
+#: .venv-mwaa); Airflow 3.1+ expands them. Same versions as :data:`HAS_ALL_DONE_MIN_ONE_SUCCESS`.
+JOINS_INTO_MAPPED_GROUPS = HAS_ALL_DONE_MIN_ONE_SUCCESS
 
 
 def check_all_done_min_one_success() -> None:
@@ -161,6 +166,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "ALL_DONE_MIN_ONE_SUCCESS", "AirflowException", "AirflowFailException", "AirflowSkipException", "DagBag",
-    "DagSerialization", "HAS_ALL_DONE_MIN_ONE_SUCCESS", "RETRIABLE_ERROR_CODES", "TaskDeferred",
+    "DagSerialization", "HAS_ALL_DONE_MIN_ONE_SUCCESS", "JOINS_INTO_MAPPED_GROUPS", "RETRIABLE_ERROR_CODES", "TaskDeferred",
     "WaiterTerminalFailure", "check_all_done_min_one_success", "conf", "glue_durable_kwargs", "wait",
 ]

@@ -94,8 +94,11 @@ def per_sample(run_plan, jobs, branch):
     no shard, so ``align_chunks`` and ``call_shards`` (mapped Batch tasks over the shards' SubmitJob
     arguments) have nothing to run and are skipped; ``sample.align`` aligns the whole sample and
     ``sample.call_variants`` calls the whole genome in one Batch job each, as before. (Merging
-    chunks or gathering shards on Batch needs a job that stages every shard's output: not built.)"""
+    chunks or gathering shards on Batch needs a job that stages every shard's output: not built.)
+    On Airflow 3.0 (MWAA) the shard tasks do not feed the sample's steps
+    (:data:`seqflow.compat.JOINS_INTO_MAPPED_GROUPS`)."""
     from seqflow.aws.batch import BATCH_STEPS, SeqflowBatchOperator, batch_operator
+    from seqflow.compat import JOINS_INTO_MAPPED_GROUPS
     from seqflow.aws.omics import OmicsStartRunOperator
 
     poll = poll_seconds(60)
@@ -142,12 +145,18 @@ def per_sample(run_plan, jobs, branch):
         # the shards' graph of the local profile: a skipped align_chunks or call_shards (no shard) does
         # not skip the step after it, but two skipped upstreams do (engine omics: the branch skipped fastp)
         operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed_min_one_success"}
-                                                               if step in ("align", "call_variants") else {}))
+                                                               if JOINS_INTO_MAPPED_GROUPS
+                                                               and step in ("align", "call_variants") else {}))
                      for step in BATCH_STEPS}
         submitted >> operators["fastp"] >> read_chunks
-        [operators["fastp"], aligned_chunks] >> operators["align"] >> operators["bam_qc"]
+        operators["fastp"] >> operators["align"] >> operators["bam_qc"]
         operators["align"] >> scattered
-        [operators["align"], called] >> operators["call_variants"] >> operators["vcf_stats"]
+        operators["align"] >> operators["call_variants"] >> operators["vcf_stats"]
+        # on Airflow 3.0 (MWAA) the shards, which AWS never has yet, stay beside the sample's steps, whose
+        # trigger rules stay the default: the graph that 3.0.6 runs
+        if JOINS_INTO_MAPPED_GROUPS:
+            aligned_chunks >> operators["align"]
+            called >> operators["call_variants"]
 
     @task
     def omics_requests(jobs: list[dict]) -> list[dict]:
