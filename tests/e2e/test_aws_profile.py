@@ -422,6 +422,14 @@ def _states(dag_run) -> dict[str, list[str]]:
     return out
 
 
+def _tries(dag_run) -> dict[str, list[int]]:
+    """Each task's try numbers (a retried task explains a second Glue run or Athena query)."""
+    out: dict[str, list[int]] = {}
+    for ti in dag_run.get_task_instances():
+        out.setdefault(ti.task_id, []).append(ti.try_number)
+    return out
+
+
 def _registry(aws):
     from seqflow.aws.registry import DynamoDbRunRegistry
 
@@ -592,7 +600,9 @@ def test_one_glue_run_per_analysis_commits_the_iceberg_tables_then_qc_summary_an
     from seqflow.lake.iceberg import Lake
 
     assert batch_analysis["run"].state == "success", _states(batch_analysis["run"])
-    [run] = _calls(batch_analysis, "glue", "StartJobRun")  # one run for the analysis, not one per VCF
+    runs = _calls(batch_analysis, "glue", "StartJobRun")  # one run for the analysis, not one per VCF
+    assert len(runs) == 1, (len(runs), _tries(batch_analysis["run"]))
+    [run] = runs
     assert run["JobName"] == f"{PREFIX}-vcf-to-parquet"
     results, run_id, lake = aws["buckets"]["results"], aws["run"], aws["buckets"]["lake"]
     prefix = f"s3://{results}/results/{run_id}/{IDENTITY_PATH}/"
@@ -612,7 +622,9 @@ def test_one_glue_run_per_analysis_commits_the_iceberg_tables_then_qc_summary_an
     table = Lake.glue(f"s3://{lake}/lake", "seqflow_lake", region=REGION,
                       **{"glue.endpoint": os.environ["AWS_ENDPOINT_URL"], "s3.endpoint": os.environ["AWS_ENDPOINT_URL"]})
     variants = table.table("variants")
-    [snapshot] = [s for s in variants.metadata.snapshots if s.summary.get("seqflow.pipeline_version") == "1.0.0"]
+    snapshots = [s for s in variants.metadata.snapshots if s.summary.get("seqflow.pipeline_version") == "1.0.0"]
+    assert len(snapshots) == 1, [(s.snapshot_id, str(s.summary)) for s in snapshots]
+    [snapshot] = snapshots
     assert snapshot.summary["seqflow.sample_id"] == ",".join(sorted(aws["samples"]))
     rows = variants.scan(selected_fields=("sample_id", "pos", "alt")).to_arrow().to_pylist()
     assert sorted((r["sample_id"], r["pos"]) for r in rows) == sorted((s, p) for s in aws["samples"] for p in (10, 200, 900))
@@ -624,7 +636,9 @@ def test_one_glue_run_per_analysis_commits_the_iceberg_tables_then_qc_summary_an
     # loaded step_costs to commit the analysis's step costs
     assert sorted(p["Name"] for p in _calls(batch_analysis, "glue", "GetTable")) == ["qc_metrics", "step_costs",
                                                                                     "variants"]
-    [athena] = _calls(batch_analysis, "athena", "StartQueryExecution")
+    queries = _calls(batch_analysis, "athena", "StartQueryExecution")
+    assert len(queries) == 1, (len(queries), _tries(batch_analysis["run"]))
+    [athena] = queries
     for part, value in (("run_id", run_id), ("pipeline_version", "1.0.0"), ("reference", "lambda"),
                         ("aligner", "bwa"), ("caller", "bcftools")):
         assert f"q.{part} = '{value}'" in athena["QueryString"]

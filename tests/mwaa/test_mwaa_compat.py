@@ -123,14 +123,17 @@ print(json.dumps(out))
 
 
 def test_every_dag_imports_under_the_aws_profile(venv, tmp_path):
-    """Every DAG file, the optional run-events DAG included, imports and serialises on Airflow 3.0.6."""
+    """Every DAG file, the optional run-events and launch-upload DAGs included, imports and serialises on
+    Airflow 3.0.6."""
     proc = _run([str(venv), "-c", _DAGS], tmp_path, 600, SEQFLOW_PROFILE="aws",
-                SEQFLOW_RUN_EVENTS_QUEUE="https://sqs.eu-west-1.amazonaws.com/123456789012/seqflow-mwaa-check")
+                SEQFLOW_RUN_EVENTS_QUEUE="https://sqs.eu-west-1.amazonaws.com/123456789012/seqflow-mwaa-check",
+                SEQFLOW_LAUNCH_QUEUE="https://sqs.eu-west-1.amazonaws.com/123456789012/seqflow-mwaa-launch")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["errors"] == {}
     assert len(out["dag_ids"]) == len(out["files"]) >= 3, out
-    assert {"seqflow_daily_ingest", "seqflow_analysis", "seqflow_run_events"} <= set(out["dag_ids"])
+    assert {"seqflow_daily_ingest", "seqflow_analysis", "seqflow_run_events", "seqflow_launch_uploads"} <= set(
+        out["dag_ids"])
     assert all(n > 0 for n in out["serialized"].values()) and set(out["serialized"]) == set(out["dag_ids"])
 
 
@@ -146,7 +149,9 @@ def test_the_aws_tests_pass_on_the_mwaa_pins(venv, tmp_path):
     assert junit.exists(), tail
     suite = ET.parse(junit).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    failed = [f"{case.get('classname')}::{case.get('name')}: {(problem.get('message') or '')[:300]}"
+    # each failure with the end of its traceback (where it failed, not only the exception's message)
+    failed = [f"{case.get('classname')}::{case.get('name')}: {(problem.get('message') or '')[:300]}\n"
+              f"{(problem.text or '')[-2500:]}"
               for case in suite.iter("testcase") for problem in case if problem.tag in ("failure", "error")]
     assert proc.returncode == 0, "\n".join(failed) or tail  # 5 (no tests) fails too
     ran = int(suite.get("tests")) - int(suite.get("skipped"))
