@@ -44,7 +44,9 @@ validates every param again).
 **MultiQC report** (`multiqc_report.html`: fastp, samtools and bcftools over
 every sample, with seqflow's per-sample table) and `manifest.json` under
 `results/<run>/<version>/<reference>/<aligner>-<caller>/`, and records the
-analysis *analysed* in the registry. Each DAG run's **MultiQC report** tab
+analysis *analysed* in the registry; a DAG run of a launch request (`seqflow launch`,
+or an upload to the launch prefix on AWS) records its end in the request too.
+Each DAG run's **MultiQC report** tab
 shows its report.
 
 **Add a genome**: `seqflow reference add NAME --fasta PATH|URI [--ploidy 2 --ploidy chrM=1]`,
@@ -166,11 +168,12 @@ with DAG(
         return register(run_plan, vcfs)
 
     @task
-    def finalise_run(run_plan: dict, vcfs: list[dict], qc) -> dict:
-        """QC summary, manifest, registry: analysed."""
+    def finalise_run(run_plan: dict, vcfs: list[dict], qc, dag_run=None) -> dict:
+        """QC summary, manifest, registry: analysed (and the launch request of the run, if any)."""
+        from seqflow.launch import CONF_KEY
         from seqflow.tasks.analysis import finalise_run as finalise
 
-        return finalise(run_plan, vcfs, qc)
+        return finalise(run_plan, vcfs, qc, launch=(dag_run.conf or {}).get(CONF_KEY), dag_run_id=dag_run.run_id)
 
     run_plan = plan()
     restored = EDGES.restore_archived(run_plan)

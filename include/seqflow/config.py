@@ -63,7 +63,19 @@ def run_events_queue() -> str | None:
     ingest's schedule alone finds runs. ``SEQFLOW_RUN_EVENTS_QUEUE``, else the Airflow option
     ``[seqflow] run_events_queue`` as MWAA exports it (``AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE``; Terraform
     sets it when ``run_events_enabled``). Read at DAG parse time, so from the environment only."""
-    for name in ("SEQFLOW_RUN_EVENTS_QUEUE", "AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE"):
+    return _sqs_queue_setting("SEQFLOW_RUN_EVENTS_QUEUE", "AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE")
+
+
+def launch_queue() -> str | None:
+    """The SQS queue of launch-file uploads (aws profile: files put under the launch prefix of the raw
+    bucket, ``modules/run_events``), or None: no launch by upload. ``SEQFLOW_LAUNCH_QUEUE``, else the
+    Airflow option ``[seqflow] launch_queue`` (``AIRFLOW__SEQFLOW__LAUNCH_QUEUE``; Terraform sets it when
+    ``launch_uploads_enabled``). Read at DAG parse time, so from the environment only."""
+    return _sqs_queue_setting("SEQFLOW_LAUNCH_QUEUE", "AIRFLOW__SEQFLOW__LAUNCH_QUEUE")
+
+
+def _sqs_queue_setting(*names: str) -> str | None:
+    for name in names:
         value = os.environ.get(name, "").strip()
         if value:
             if not _SQS_QUEUE_URL.match(value):

@@ -298,35 +298,148 @@ def dag_run_id(request_id: str, run_id: str) -> str:
 _REQUEST_ID = re.compile(r"^r\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
+#: the DAG run conf key that names the request and the run a DAG run belongs to (``finalise_run`` reads it)
+CONF_KEY = "launch_request"
+
+
+def check_request_id(request_id: str) -> str:
+    if not _REQUEST_ID.match(request_id):
+        raise ValueError(f"request id {request_id!r} is invalid, expected r<YYYYmmddTHHMMSS>-<6 hex digits>")
+    return request_id
+
+
+def planned_runs(launch: Launch, request_id: str) -> dict[str, dict[str, Any]]:
+    """The DAG runs of a request, by run key (the run id, ``<run id>#<i>`` for a run given twice): the
+    run's params, its DAG run id and the DAG run's conf (the params and :data:`CONF_KEY`)."""
+    check_request_id(request_id)
+    runs = {r.run_id if _count(launch, r.run_id) == 1 else f"{r.run_id}#{i}": r for i, r in enumerate(launch.runs)}
+    planned = {}
+    for i, (key, run) in enumerate(runs.items()):
+        dag_run = dag_run_id(request_id, run.run_id if key == run.run_id else f"{run.run_id}-{i}")
+        planned[key] = {"run_id": run.run_id, "params": run.params, "dag_run_id": dag_run,
+                        "conf": {**run.params, CONF_KEY: {"request_id": request_id, "run": key}}}
+    return planned
+
+
+def record_requested(launch: Launch, registry, request_id: str, planned: Mapping[str, Mapping[str, Any]],
+                     **details: Any):
+    """The request's first record: ``requested``, with the file, its params and its runs."""
+    return registry.put_request(request_id, "requested", source=launch.source, name=launch.name,
+                                priority=launch.priority, notify=list(launch.notify), document=launch.document,
+                                runs={key: {"run_id": r["run_id"], "params": r["params"]} for key, r in planned.items()},
+                                **details)
+
+
+def record_submitted(registry, request_id: str, planned: Mapping[str, Mapping[str, Any]],
+                     submitted: Mapping[str, str], errors: Mapping[str, str]):
+    """After the triggers: ``running`` with each run's DAG run id (a run that could not be triggered is
+    ``failed`` with its error), or ``failed`` if none was. A run whose analysis already ended (its
+    ``finalise_run`` wrote it first) keeps what it wrote."""
+
+    def change(current):
+        stored = dict((current.details.get("runs") if current else None) or {})
+        runs = {}
+        for key, r in planned.items():
+            run = {**stored.get(key, {}), "run_id": r["run_id"], "params": r["params"],
+                   "dag_run_id": submitted.get(key)}
+            if key in errors:
+                run.update(status="failed", error=errors[key])
+            runs[key] = run
+        if current is not None and current.status in REQUEST_FINAL:
+            return current.status, {"dag_id": ANALYSIS_DAG_ID, "runs": runs}
+        return _request_status(runs) if submitted else "failed", {"dag_id": ANALYSIS_DAG_ID, "runs": runs}
+
+    return registry.update_request(request_id, change)
+
+
+def record_invalid(registry, request_id: str, error: LaunchFileError, **details: Any):
+    """A launch file that could not be accepted: a ``failed`` request listing every error with its line."""
+    return registry.put_request(request_id, "failed", source=error.source, runs={},
+                                errors=[{"line": e.line, "where": e.where, "message": e.message} for e in error.errors],
+                                **details)
+
+
 def submit(launch: Launch, client, registry, *, request_id: str | None = None) -> dict[str, Any]:
     """Record the request (``requested``), trigger one analysis DAG run per run, record ``running`` with
     the DAG run ids (or ``failed`` if none could be triggered). Returns the request's record details."""
-    request_id = request_id or new_request_id()
-    if not _REQUEST_ID.match(request_id):
-        raise ValueError(f"request id {request_id!r} is invalid, expected r<YYYYmmddTHHMMSS>-<6 hex digits>")
-    runs = {r.run_id if _count(launch, r.run_id) == 1 else f"{r.run_id}#{i}": r for i, r in enumerate(launch.runs)}
-    registry.put_request(request_id, "requested", source=launch.source, name=launch.name,
-                         priority=launch.priority, notify=list(launch.notify), document=launch.document,
-                         runs={key: {"run_id": r.run_id, "params": r.params} for key, r in runs.items()})
+    request_id = check_request_id(request_id or new_request_id())
+    planned = planned_runs(launch, request_id)
+    record_requested(launch, registry, request_id, planned)
     submitted, errors = {}, {}
-    for i, (key, run) in enumerate(runs.items()):
-        run_name = run.run_id if key == run.run_id else f"{run.run_id}-{i}"
-        dag_run = dag_run_id(request_id, run_name)
+    for key, run in planned.items():
         try:
-            client.trigger(ANALYSIS_DAG_ID, conf=run.params, dag_run_id=dag_run)
+            client.trigger(ANALYSIS_DAG_ID, conf=run["conf"], dag_run_id=run["dag_run_id"])
         except Exception as exc:  # recorded in the request; the other runs go on
             errors[key] = str(exc)
             continue
-        submitted[key] = dag_run
-    detail_runs = {key: {"run_id": r.run_id, "params": r.params, "dag_run_id": submitted.get(key),
-                         **({"status": "failed", "error": errors[key]} if key in errors else {})}
-                   for key, r in runs.items()}
-    status = "running" if submitted else "failed"
-    return registry.put_request(request_id, status, dag_id=ANALYSIS_DAG_ID, runs=detail_runs).__dict__
+        submitted[key] = run["dag_run_id"]
+    return record_submitted(registry, request_id, planned, submitted, errors).__dict__
 
 
 def _count(launch: Launch, run_id: str) -> int:
     return sum(1 for r in launch.runs if r.run_id == run_id)
+
+
+def _request_status(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    """``running`` until every run is over; then ``analysed`` (all), ``failed`` (none) or partially."""
+    statuses = [run.get("status") for run in runs.values()]
+    if not all(s in REQUEST_FINAL for s in statuses):
+        return "running"
+    if all(s == "analysed" for s in statuses):
+        return "analysed"
+    if all(s == "failed" for s in statuses):
+        return "failed"
+    return "partially_analysed"
+
+
+def analysis_result(analysis, key: str, *, dag_run_succeeded: bool = True) -> dict[str, Any]:
+    """What a request records of one run once its analysis is over: the analysis record's status, its
+    outputs and step logs, its cost and failed samples (``refresh`` and ``finalise_run`` alike)."""
+    result: dict[str, Any] = {"analysis": key, "status": analysis.status if dag_run_succeeded
+                              or analysis.status == "failed" else "failed"}
+    result["outputs"], result["logs"] = _outputs(analysis)
+    if analysis.details.get("cost"):  # what finalise_run recorded (seqflow.analysis.costs.cost_summary)
+        result["cost"] = analysis.details["cost"]
+    if analysis.details.get("failed_samples"):
+        result["failed_samples"] = analysis.details["failed_samples"]
+    return result
+
+
+def record_run_end(registry, launch_conf: Mapping[str, Any], analysis, *, dag_run_id: str | None = None):
+    """Written by the analysis DAG's ``finalise_run`` when a launched run ends: the run's result
+    (:func:`analysis_result`) in its request, and the request's final status once every run is over.
+    ``launch_conf`` is the DAG run's :data:`CONF_KEY` conf. Returns the request record, or None when
+    the request is not in the registry (nothing is written)."""
+    request_id = check_request_id(str(launch_conf.get("request_id")))
+    key = str(launch_conf.get("run"))
+    missing = []
+
+    def change(current):
+        if current is None or key not in (current.details.get("runs") or {}):
+            missing.append(True)
+            return (current.status if current else "failed"), {}
+        runs = {k: dict(v) for k, v in current.details["runs"].items()}
+        run = runs[key]
+        if run.get("status") not in REQUEST_FINAL:
+            run.update(analysis_result(analysis, analysis.analysis), finished_at=analysis.updated_at)
+            if dag_run_id and not run.get("dag_run_id"):
+                run["dag_run_id"] = dag_run_id
+        status = current.status if current.status in REQUEST_FINAL else _request_status(runs)
+        return status, {"runs": runs}
+
+    if registry.get_request(request_id) is None:
+        return None
+    record = registry.update_request(request_id, change)
+    return None if missing else record
+
+
+def needs_refresh(record) -> bool:
+    """Whether ``seqflow status`` has something to ask Airflow about a request: its status, or (written
+    by the runs themselves) the Airflow task log links of a run that is over."""
+    if record.status not in REQUEST_FINAL:
+        return True
+    return any(run.get("dag_run_id") and "airflow_logs" not in run
+               for run in (record.details.get("runs") or {}).values())
 
 
 def _ui_task_url(base_url: str, dag_id: str, dag_run: str, ti: dict) -> str:
@@ -366,49 +479,50 @@ def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, An
     """Bring a running request's record up to date from its DAG runs and the analysis records they wrote:
     once every DAG run is over, the request is ``analysed`` (every run analysed), ``failed`` (none) or
     ``partially_analysed``, with each run's outputs, step logs, Airflow task log URLs and cost (CPU and
-    wall seconds, USD where priced, per sample: the analysis record's ``cost``)."""
+    wall seconds, USD where priced, per sample: the analysis record's ``cost``). A run the analysis DAG
+    recorded itself (``finalise_run``: :func:`record_run_end`) keeps its result; only its Airflow task
+    log links are added, once its DAG run is over."""
     record = registry.get_request(request_id)
     if record is None:
         raise KeyError(f"no launch request {request_id}")
-    if record.status in REQUEST_FINAL:
+    if not needs_refresh(record):
         return record.__dict__
     dag_id = record.details.get("dag_id", ANALYSIS_DAG_ID)
-    runs = {key: dict(run) for key, run in record.details.get("runs", {}).items()}
-    for run in runs.values():
+    updates: dict[str, dict[str, Any]] = {}
+    for key, run in (record.details.get("runs") or {}).items():
         dag_run = run.get("dag_run_id")
-        if not dag_run or run.get("status") in REQUEST_FINAL:
+        if not dag_run or (run.get("status") in REQUEST_FINAL and "airflow_logs" in run):
             continue
         state = (client.dag_run(dag_id, dag_run) or {}).get("state")
-        run["dag_run_state"] = state
+        update: dict[str, Any] = {"dag_run_state": state}
+        updates[key] = update
         if state not in ("success", "failed"):
             continue
-        plan = client.xcom(dag_id, dag_run, "plan") or {}
-        key = plan.get("identity_key") if isinstance(plan, Mapping) else None
-        params = validate_analysis_params(run["params"])
-        if key is None and params.reference:  # plan skipped (already analysed) or failed before its XCom
-            key = "/".join((params.pipeline_version, params.reference, params.aligner, params.caller))
-        analysis = registry.get(run["run_id"], key) if key else None
         tis = client.task_instances(dag_id, dag_run)
-        run["airflow_logs"] = [_ui_task_url(base_url, dag_id, dag_run, ti) for ti in tis]
-        run["failed_tasks"] = sorted({ti["task_id"] for ti in tis if ti.get("state") in ("failed", "upstream_failed")})
+        update["airflow_logs"] = [_ui_task_url(base_url, dag_id, dag_run, ti) for ti in tis]
+        update["failed_tasks"] = sorted({ti["task_id"] for ti in tis if ti.get("state") in ("failed", "upstream_failed")})
+        if run.get("status") in REQUEST_FINAL:
+            continue  # recorded by its finalise_run
+        plan = client.xcom(dag_id, dag_run, "plan") or {}
+        akey = plan.get("identity_key") if isinstance(plan, Mapping) else None
+        params = validate_analysis_params(run["params"])
+        if akey is None and params.reference:  # plan skipped (already analysed) or failed before its XCom
+            akey = "/".join((params.pipeline_version, params.reference, params.aligner, params.caller))
+        analysis = registry.get(run["run_id"], akey) if akey else None
         if analysis is not None and analysis.status in ("analysed", "partially_analysed", "failed"):
-            run["analysis"] = key
-            run["status"] = analysis.status if state == "success" or analysis.status == "failed" else "failed"
-            run["outputs"], run["logs"] = _outputs(analysis)
-            if analysis.details.get("cost"):  # what finalise_run recorded (seqflow.analysis.costs.cost_summary)
-                run["cost"] = analysis.details["cost"]
-            if analysis.details.get("failed_samples"):
-                run["failed_samples"] = analysis.details["failed_samples"]
+            update.update(analysis_result(analysis, akey, dag_run_succeeded=state == "success"))
         else:
-            run["status"] = "failed"
-    statuses = [run.get("status") for run in runs.values()]
-    if all(s in REQUEST_FINAL for s in statuses):
-        if all(s == "analysed" for s in statuses):
-            status = "analysed"
-        elif all(s == "failed" for s in statuses):
-            status = "failed"
-        else:
-            status = "partially_analysed"
-    else:
-        status = "running"
-    return registry.put_request(request_id, status, runs=runs).__dict__
+            update["status"] = "failed"
+
+    def change(current):
+        runs = {k: dict(v) for k, v in (current.details.get("runs") or {}).items()}
+        for key, update in updates.items():
+            if key not in runs:
+                continue
+            if runs[key].get("status") in REQUEST_FINAL:  # written meanwhile by its finalise_run: keep it
+                update = {k: v for k, v in update.items() if k in ("dag_run_state", "airflow_logs", "failed_tasks")}
+            runs[key].update(update)
+        status = current.status if current.status in REQUEST_FINAL else _request_status(runs)
+        return status, {"runs": runs}
+
+    return registry.update_request(request_id, change).__dict__

@@ -16,6 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 #: status values, in the order a run goes through them
@@ -70,6 +71,26 @@ def _now() -> str:
 def _check_status(status: str) -> None:
     if status not in STATUSES:
         raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
+
+
+#: ``change(current)`` of :meth:`SqliteRunRegistry.update_request`: the new status and details to merge
+RequestChange = Callable[[RequestRecord | None], tuple[str, dict[str, Any]]]
+
+
+def merge_request(current: RequestRecord | None, request_id: str, status: str, details: dict[str, Any]
+                  ) -> RequestRecord:
+    """The request record after a change (both backends): ``details`` merged into the stored ones, a
+    change of status appended to ``details["history"]``; a request never leaves a final status."""
+    if status not in REQUEST_STATUSES:
+        raise ValueError(f"unknown request status {status!r}; expected one of {', '.join(REQUEST_STATUSES)}")
+    now = _now()
+    old_status, created, stored = (current.status, current.created_at, current.details) if current else (None, now, {})
+    if old_status in REQUEST_STATUSES[2:] and status != old_status:
+        raise ValueError(f"request {request_id} is {old_status}; it cannot become {status}")
+    history = list(stored.get("history", []))
+    if status != old_status:
+        history.append({"status": status, "at": now})
+    return RequestRecord(request_id, status, created, now, {**stored, **details, "history": history})
 
 
 class SqliteRunRegistry:
@@ -140,25 +161,35 @@ class SqliteRunRegistry:
     def put_request(self, request_id: str, status: str, **details: Any) -> RequestRecord:
         """Create or update a launch request; ``details`` are merged into the stored ones and a change
         of status is appended to its history. A request never leaves a final status."""
-        if status not in REQUEST_STATUSES:
-            raise ValueError(f"unknown request status {status!r}; expected one of {', '.join(REQUEST_STATUSES)}")
-        now = _now()
-        with closing(self._connect()) as db, db:
-            row = db.execute("SELECT status, created_at, details FROM requests WHERE request_id = ?",
-                             (request_id,)).fetchone()
-            old_status, created, stored = (row[0], row[1], json.loads(row[2])) if row else (None, now, {})
-            if old_status in REQUEST_STATUSES[2:] and status != old_status:
-                raise ValueError(f"request {request_id} is {old_status}; it cannot become {status}")
-            history = list(stored.get("history", []))
-            if status != old_status:
-                history.append({"status": status, "at": now})
-            merged = {**stored, **details, "history": history}
+        return self.update_request(request_id, lambda _current: (status, details))
+
+    def update_request(self, request_id: str, change: RequestChange) -> RequestRecord:
+        """Read, change and write a launch request as one transaction: ``change(current)`` (the stored
+        record, or None) gives the new status and the details to merge (:func:`merge_request`). The
+        analyses of one request end at the same time and each writes its run: none overwrites another."""
+        db = self._connect()
+        try:
+            db.isolation_level = None  # the transaction below is ours
+            db.execute("BEGIN IMMEDIATE")  # one writer from the read on
+            row = db.execute("SELECT request_id, status, created_at, updated_at, details FROM requests"
+                             " WHERE request_id = ?", (request_id,)).fetchone()
+            current = None if row is None else RequestRecord(*row[:4], json.loads(row[4]))
+            status, details = change(current)
+            record = merge_request(current, request_id, status, details)
             db.execute(
                 "INSERT INTO requests VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET"
                 " status = excluded.status, updated_at = excluded.updated_at, details = excluded.details",
-                (request_id, status, created, now, json.dumps(merged, sort_keys=True)),
+                (request_id, record.status, record.created_at, record.updated_at,
+                 json.dumps(record.details, sort_keys=True)),
             )
-        return RequestRecord(request_id, status, created, now, merged)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        return record
 
     def get_request(self, request_id: str) -> RequestRecord | None:
         """A launch request, or None."""

@@ -24,9 +24,9 @@ def test_no_import_errors(dagbag):
 
 def test_expected_dags_present(dagbag):
     assert {"seqflow_daily_ingest", "seqflow_analysis"} <= set(dagbag.dag_ids)
-    # every DAG file defines one DAG; the run-events DAG only where an event queue is configured
-    # (aws: tests/include/aws/test_run_events.py builds it)
-    optional = {"seqflow_run_events"}
+    # every DAG file defines one DAG; the run-events and launch-upload DAGs only where their queue is
+    # configured (aws: tests/include/aws/test_run_events.py and tests/e2e/test_aws_launch_uploads.py build them)
+    optional = {"seqflow_run_events", "seqflow_launch_uploads"}
     assert set(dagbag.dag_ids) == {p.stem for p in DAG_FOLDER.glob("*.py")} - optional
 
 

@@ -149,7 +149,9 @@ def test_submit_and_refresh_walk_the_request_through_its_statuses(tmp_path):
     assert record["status"] == "running"
     assert [t[2] for t in airflow.triggered] == [dag_run_id(request_id, RUN), dag_run_id(request_id, RUN2)]
     assert airflow.triggered[0][2] == f"launch__{request_id}__{RUN}"
-    assert airflow.triggered[0][1] == {"reference": "lambda", "run_id": RUN}
+    # the conf: the run's params, and the request and run it belongs to (finalise_run records its end there)
+    assert airflow.triggered[0][1] == {"reference": "lambda", "run_id": RUN,
+                                       "launch_request": {"request_id": request_id, "run": RUN}}
 
     # the first analysis is over: its record, with a manifest, is what the analysis DAG's finalise_run writes
     results = tmp_path / "results" / RUN

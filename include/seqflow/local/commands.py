@@ -106,22 +106,24 @@ def _ui_url(port: int) -> str:
 
 
 def _wait_for_request(request_id: str, client, registry, base_url: str, timeout_s: float) -> dict:
-    from seqflow.launch import REQUEST_FINAL, refresh
+    from seqflow.launch import needs_refresh, refresh
+    from seqflow.registry import RequestRecord
 
     deadline = time.monotonic() + timeout_s
     while True:
         record = refresh(request_id, client, registry, base_url=base_url)
-        if record["status"] in REQUEST_FINAL or time.monotonic() > deadline:
+        # over, and its DAG runs too (finalise_run records the end before its DAG run is over)
+        if not needs_refresh(RequestRecord(**record)) or time.monotonic() > deadline:
             return record
         time.sleep(3)
 
 
 def _refresh_requests(registry, port: int) -> str | None:
     """Update the running requests from the local Airflow; why not, when it does not answer."""
-    from seqflow.launch import REQUEST_FINAL, refresh
+    from seqflow.launch import needs_refresh, refresh
     from seqflow.local.client import AirflowClient
 
-    pending = [r for r in registry.list_requests() if r.status not in REQUEST_FINAL]
+    pending = [r for r in registry.list_requests() if needs_refresh(r)]
     if not pending:
         return None
     base_url = _ui_url(port)
@@ -156,6 +158,8 @@ def _print_requests(requests) -> None:
     for r in requests:
         print(f"{r.request_id:<{width}}  {r.status:<18} {r.details.get('priority', ''):<8} {r.updated_at}"
               + (f"  {r.details['name']}" if r.details.get("name") else ""))
+        for error in r.details.get("errors") or []:  # a launch file that was not accepted
+            print(f"{'':<{width}}    line {error.get('line') or '-'}: {error.get('where')}: {error.get('message')}")
         for run in r.details.get("runs", {}).values():
             state = run.get("status") or run.get("dag_run_state") or "submitted"
             print(f"{'':<{width}}    {run['run_id']}: {state}, DAG run {run.get('dag_run_id') or '-'}")

@@ -569,10 +569,11 @@ def shard_summaries(run_plan: dict[str, Any], vcfs: list[dict], backend: Backend
     return found
 
 
-def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None
-                 ) -> dict[str, Any]:
+def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backend: Backend | None = None,
+                 launch: dict[str, Any] | None = None, dag_run_id: str | None = None) -> dict[str, Any]:
     """Per-sample QC rows, the lake's ``qc_metrics`` (local), MultiQC report, QC summary, manifest, the
-    steps' costs (the lake's ``step_costs``); registry: analysed, with the cost.
+    steps' costs (the lake's ``step_costs``); registry: analysed, with the cost; and, for a DAG run of a
+    launch request (``launch``: its conf's ``launch_request``), the run's end in the request's record.
 
     ``qc_result`` is the QC query's rows (local) or its Athena query execution id (aws).
     """
@@ -595,13 +596,35 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     outputs = backend.publish_run_outputs(
         identity, rows, {"status": status, "failed_samples": failed, "unlisted_fastqs": run_plan.get("unlisted_fastqs", [])})
     outputs = {**outputs, **report}
-    backend.registry().put(identity.run_id, identity.key, status, **outputs, samples=rows,
+    registry = backend.registry()
+    analysis = registry.put(identity.run_id, identity.key, status, **outputs, samples=rows,
                            vcfs={v["sample_id"]: v["vcf"] for v in vcfs}, failed_samples=failed,
                            shards=shard_summaries(run_plan, vcfs, backend),
                            unlisted_fastqs=run_plan.get("unlisted_fastqs", []), cost=cost,
                            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if launch:
+        record_launched_run_end(registry, launch, analysis, dag_run_id=dag_run_id)
     if failed:
         backend.alert({"event": "analysis partially failed", "analysis": identity.label(),
                        "failed_samples": failed})
     log.info("%s %s: %s", identity.label(), status.replace("_", " "), outputs)
     return {**outputs, "samples": rows, "status": status, "failed_samples": failed}
+
+
+def record_launched_run_end(registry, launch: dict[str, Any], analysis, *, dag_run_id: str | None = None) -> None:
+    """The launch request of this DAG run learns its end from the run itself (not only when `seqflow status`
+    polls): :func:`seqflow.launch.record_run_end`. A conf naming no recorded request is logged, not fatal:
+    the analysis itself is recorded."""
+    from seqflow.launch import record_run_end
+
+    try:
+        record = record_run_end(registry, launch, analysis, dag_run_id=dag_run_id)
+    except ValueError as exc:  # a malformed request id in a hand-written conf
+        log.warning("launch request not updated: %s", exc)
+        return
+    if record is None:
+        log.warning("launch request %s (run %s) is not in the registry: not updated", launch.get("request_id"),
+                    launch.get("run"))
+    else:
+        log.info("launch request %s: run %s %s, request %s", record.request_id, launch.get("run"),
+                 record.details["runs"][launch["run"]].get("status"), record.status)

@@ -29,8 +29,9 @@ from seqflow.runfolder import RunFolderError, RunFolderName
 log = logging.getLogger(__name__)
 
 
-def _object_keys(body: Any) -> list[str]:
-    """The S3 object keys one message body names (S3 notification, EventBridge, or either inside SNS)."""
+def created_objects(body: Any) -> list[tuple[str | None, str]]:
+    """The S3 objects (bucket, key) one message body says were created (S3 notification, EventBridge,
+    or either inside SNS); the bucket is None where the message does not name it."""
     if isinstance(body, str):
         try:
             body = json.loads(body)
@@ -39,17 +40,39 @@ def _object_keys(body: Any) -> list[str]:
     if not isinstance(body, Mapping):
         return []
     if body.get("Type") == "Notification" and isinstance(body.get("Message"), str):  # S3 -> SNS -> SQS
-        return _object_keys(body["Message"])
+        return created_objects(body["Message"])
     if body.get("source") == "aws.s3" and isinstance(body.get("detail"), Mapping):  # EventBridge
         key = (body["detail"].get("object") or {}).get("key")
-        return [key] if isinstance(key, str) else []
-    keys = []
+        bucket = (body["detail"].get("bucket") or {}).get("name")
+        return [(bucket if isinstance(bucket, str) else None, key)] if isinstance(key, str) else []
+    objects = []
     for record in body.get("Records") or []:  # S3 event notification (keys are URL-encoded)
         if isinstance(record, Mapping) and str(record.get("eventName", "")).startswith("ObjectCreated"):
-            key = ((record.get("s3") or {}).get("object") or {}).get("key")
+            s3 = record.get("s3") or {}
+            key = (s3.get("object") or {}).get("key")
+            bucket = (s3.get("bucket") or {}).get("name")
             if isinstance(key, str):
-                keys.append(unquote_plus(key))
-    return keys
+                objects.append((bucket if isinstance(bucket, str) else None, unquote_plus(key)))
+    return objects
+
+
+def _object_keys(body: Any) -> list[str]:
+    """The S3 object keys one message body names (S3 notification, EventBridge, or either inside SNS)."""
+    return [key for _bucket, key in created_objects(body)]
+
+
+def messages_of_asset_events(events: Iterable[Any]) -> list[Mapping[str, Any]]:
+    """The SQS messages the asset events that started a DAG run carry.
+
+    An event from an asset watcher carries ``extra = {"from_trigger": True, "payload": …}``, the
+    payload being what the SQS trigger yielded: ``{"status": "success", "message_batch": [...]}``.
+    """
+    messages = []
+    for event in events:
+        extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None) or {}
+        payload = extra.get("payload") or {}
+        messages.extend(payload.get("message_batch") or [])
+    return messages
 
 
 def run_of_key(key: str) -> str | None:
@@ -80,14 +103,5 @@ def runs_from_messages(messages: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def runs_from_asset_events(events: Iterable[Any]) -> list[str]:
-    """The run folders announced by the asset events that started a DAG run.
-
-    An event from an asset watcher carries ``extra = {"from_trigger": True, "payload": …}``, the
-    payload being what the SQS trigger yielded: ``{"status": "success", "message_batch": [...]}``.
-    """
-    messages = []
-    for event in events:
-        extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None) or {}
-        payload = extra.get("payload") or {}
-        messages.extend(payload.get("message_batch") or [])
-    return runs_from_messages(messages)
+    """The run folders announced by the asset events that started a DAG run (:func:`messages_of_asset_events`)."""
+    return runs_from_messages(messages_of_asset_events(events))
