@@ -42,6 +42,7 @@ from seqflow.aws.config_keys import (  # noqa: E402  (the deployment's backend k
     SSM_VARIABLES_PREFIX as VARIABLES_PREFIX,
     secrets_backend_kwargs,
 )
+from seqflow.glue import MAX_CONCURRENT_RUNS  # noqa: E402  (the job's MaxConcurrentRuns, as Terraform sets it)
 
 GLUE_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR")
 
@@ -277,7 +278,8 @@ def run(samples: int, glue_limit: int, workdir: Path, lookup_pattern: str | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=384)
-    parser.add_argument("--glue-limit", type=int, default=10, help="the Glue job's MaxConcurrentRuns")
+    parser.add_argument("--glue-limit", type=int, default=MAX_CONCURRENT_RUNS,
+                        help="the Glue job's MaxConcurrentRuns (default: Terraform's, seqflow.glue.MAX_CONCURRENT_RUNS)")
     parser.add_argument("--lookup-pattern", help="the SSM backend's variables/connections_lookup_pattern, "
                                                   "e.g. '^seqflow_'; '' for none (default: the patterns of "
                                                   "seqflow.aws.config_keys, as terraform/modules/airflow sets them)")
