@@ -43,6 +43,39 @@ seqflow_check_threads() {
   fi
 }
 
+# -- the arguments of call_variants (every caller's script takes the same) ----------------------
+#
+# usage: call_variants.sh SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]
+# REGIONS: "-" (the default) calls the whole genome; else one calling shard, the comma-separated
+# regions CONTIG:START-END (1-based, inclusive) it owns (seqflow.references.intervals). CONTIG as the
+# reference catalogue names contigs (seqflow.references.fasta.simplify_contig_name: [A-Za-z0-9._-]).
+SEQFLOW_REGION_PATTERN='^[A-Za-z0-9._-]+:[0-9]+-[0-9]+$'
+
+# seqflow_call_variants_args ARG...: read a call_variants script's arguments into sample, ref, bam,
+# out, ploidy, threads (default 2), regions (default -) and regions_tsv (the regions as lines
+# CONTIG<TAB>START<TAB>END, 1-based inclusive; empty for -). Exits 2 (nothing written) on a wrong
+# number of arguments, a region that is not CONTIG:START-END, or a PLOIDY_FILE that is not a file.
+# SAMPLE_ID and THREADS the script checks itself right after, as every step script does.
+seqflow_call_variants_args() {
+  [ "$#" -ge 5 ] && [ "$#" -le 7 ] || {
+    echo "usage: $0 SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]" >&2; exit 2; }
+  sample="$1" ref="$2" bam="$3" out="$4" ploidy="$5" threads="${6:-2}" regions="${7:--}" regions_tsv=""
+  if [ "$regions" != - ]; then
+    local LC_ALL=C r span list=()
+    # read -a drops a trailing empty field: "a:1-2," is refused whole rather than read as "a:1-2"
+    if [[ "$regions" == *, ]]; then list=("$regions"); else IFS=, read -r -a list <<< "$regions"; fi
+    for r in "${list[@]}"; do
+      [[ "$r" =~ $SEQFLOW_REGION_PATTERN ]] || {
+        echo "REGIONS: '$r' is not CONTIG:START-END (or give - for the whole genome)" >&2; exit 2; }
+      span="${r##*:}"
+      regions_tsv+="${r%:*}"$'\t'"${span%-*}"$'\t'"${span#*-}"$'\n'
+    done
+  fi
+  # the former interface took the number 1 or 2 here: say so rather than "file not found"
+  [ -f "$ploidy" ] || {
+    echo "PLOIDY_FILE '$ploidy' is not a file (a bcftools ploidy file: CHROM FROM TO SEX PLOIDY)" >&2; exit 2; }
+}
+
 # seqflow_tool_version TOOL: the version TOOL reports about itself, on stdout.
 # Each tool has its own way of saying it; all of them are parsed here, once.
 seqflow_tool_version() {

@@ -7,8 +7,8 @@
 # <name>.ploidy beside the FASTA): lines CHROM FROM TO SEX PLOIDY, e.g. "chrM 1 16569 * 1",
 # and a default line "* * * * 2". SEX "*" applies a line to every sample.
 # REGIONS: "-" (the default) calls the whole genome; else one calling shard, the comma-separated
-# regions CONTIG:START-END (1-based, inclusive) it owns (seqflow.references.intervals). The shard
-# piles up its regions plus SEQFLOW_CALL_PAD bases (default 1000) on each side and keeps the records
+# regions CONTIG:START-END (1-based, inclusive) it owns (seqflow.references.intervals; the arguments
+# are read by seqflow_call_variants_args of _common/seqflow_common.sh). The shard piles up its regions plus SEQFLOW_CALL_PAD bases (default 1000) on each side and keeps the records
 # whose POS (after normalisation) lies in its own regions: a read, an indel or a left-shift across a
 # border is seen as in the whole-genome run, and every record is written by exactly one shard, so
 # the shards' VCFs, concatenated in order, hold the whole-genome records.
@@ -18,22 +18,12 @@ common="$(dirname "$0")/seqflow_common.sh"
 [ -f "$common" ] || common="$(dirname "$0")/../_common/seqflow_common.sh"
 # shellcheck source=containers/_common/seqflow_common.sh
 . "$common"
-[ "$#" -ge 5 ] && [ "$#" -le 7 ] || {
-  echo "usage: $0 SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]" >&2; exit 2; }
-sample="$1" ref="$2" bam="$3" out="$4" ploidy="$5" threads="${6:-2}" regions="${7:--}"
+# the arguments (usage, REGIONS, PLOIDY_FILE) every caller's script reads alike
+seqflow_call_variants_args "$@"
 seqflow_check_sample_id "$sample"
 seqflow_check_threads "$threads"
 pad="${SEQFLOW_CALL_PAD:-1000}"
 [[ "$pad" =~ ^[0-9]+$ ]] || { echo "SEQFLOW_CALL_PAD must be a whole number of bases, got '$pad'" >&2; exit 2; }
-region_re='^[A-Za-z0-9._-]+:[0-9]+-[0-9]+$'
-if [ "$regions" != - ]; then
-  IFS=, read -r -a region_list <<< "$regions"
-  for r in "${region_list[@]}"; do
-    [[ "$r" =~ $region_re ]] || { echo "REGIONS: '$r' is not CONTIG:START-END (or give - for the whole genome)" >&2; exit 2; }
-  done
-fi
-# the former interface took the number 1 or 2 here: say so rather than "file not found"
-[ -f "$ploidy" ] || { echo "PLOIDY_FILE '$ploidy' is not a file (a bcftools ploidy file: CHROM FROM TO SEX PLOIDY)" >&2; exit 2; }
 mkdir -p "$out"
 seqflow_begin "$out/$sample.call_variants.log" "sample $sample"
 tmp="$out/.tmp-call-$sample"
@@ -42,13 +32,12 @@ rm -rf "$tmp" && mkdir -p "$tmp"
 pileup_where=() owned_only=(cat)
 if [ "$regions" != - ]; then
   # contig lengths (the .fai) clip the padding; bcftools reads both files as CHROM BEG END, 1-based inclusive
-  if ! printf '%s\n' "${region_list[@]}" | awk -v pad="$pad" -v owned="$tmp/owned.tsv" -v padded="$tmp/padded.tsv" '
+  if ! printf '%s' "$regions_tsv" | awk -F '\t' -v pad="$pad" -v owned="$tmp/owned.tsv" -v padded="$tmp/padded.tsv" '
       FNR == NR { length_of[$1] = $2; next }
-      { n = split($0, a, ":"); split(a[n], span, "-"); contig = substr($0, 1, length($0) - length(a[n]) - 1)
-        if (!(contig in length_of)) { print "REGIONS: contig " contig " is not in the FASTA index" > "/dev/stderr"; exit 2 }
-        lo = span[1] - pad; hi = span[2] + pad
-        printf "%s\t%d\t%d\n", contig, span[1], span[2] > owned
-        printf "%s\t%d\t%d\n", contig, (lo < 1 ? 1 : lo), (hi > length_of[contig] ? length_of[contig] : hi) > padded }
+      { if (!($1 in length_of)) { print "REGIONS: contig " $1 " is not in the FASTA index" > "/dev/stderr"; exit 2 }
+        lo = $2 - pad; hi = $3 + pad
+        printf "%s\t%d\t%d\n", $1, $2, $3 > owned
+        printf "%s\t%d\t%d\n", $1, (lo < 1 ? 1 : lo), (hi > length_of[$1] ? length_of[$1] : hi) > padded }
     ' "$ref.fai" -; then
     exit 2
   fi

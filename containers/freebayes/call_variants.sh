@@ -9,7 +9,8 @@
 # samples. Only SEX "*" lines apply (seqflow's reference catalogue writes no others; a sex-specific
 # line is refused rather than silently ignored).
 # REGIONS: "-" (default) the whole genome, else CONTIG:START-END[,...] (1-based, inclusive), the
-# calling shard; freebayes reads it as a BED of targets.
+# calling shard; freebayes reads it as a BED of targets. The arguments are read by
+# seqflow_call_variants_args (_common/seqflow_common.sh), as the bcftools caller's.
 # freebayes is single-threaded; THREADS goes to bcftools norm/filter. Calls below QUAL 20 are kept
 # with FILTER LowQual (freebayes reports every candidate it evaluates; bench/caller_accuracy
 # measured the threshold, bench/README.md). Complex and multi-nucleotide alleles are split into
@@ -21,14 +22,10 @@ common="$(dirname "$0")/seqflow_common.sh"
 [ -f "$common" ] || common="$(dirname "$0")/../_common/seqflow_common.sh"
 # shellcheck source=containers/_common/seqflow_common.sh
 . "$common"
-[ "$#" -ge 5 ] && [ "$#" -le 7 ] || {
-  echo "usage: $0 SAMPLE_ID REFERENCE.fa SAMPLE.bam OUT_DIR PLOIDY_FILE [THREADS [REGIONS]]" >&2; exit 2; }
-sample="$1" ref="$2" bam="$3" out="$4" ploidy="$5" threads="${6:-2}" regions="${7:--}"
+# the arguments (usage, REGIONS, PLOIDY_FILE) every caller's script reads alike
+seqflow_call_variants_args "$@"
 seqflow_check_sample_id "$sample"
 seqflow_check_threads "$threads"
-[ -f "$ploidy" ] || { echo "PLOIDY_FILE '$ploidy' is not a file (a bcftools ploidy file: CHROM FROM TO SEX PLOIDY)" >&2; exit 2; }
-[[ "$regions" == "-" || "$regions" =~ ^[^:,[:space:]]+:[0-9]+-[0-9]+(,[^:,[:space:]]+:[0-9]+-[0-9]+)*$ ]] || {
-  echo "REGIONS '$regions' must be - or CONTIG:START-END[,CONTIG:START-END...]" >&2; exit 2; }
 mkdir -p "$out"
 seqflow_begin "$out/$sample.call_variants.log" "sample $sample"
 tmp="$out/.tmp-call-$sample"
@@ -55,7 +52,7 @@ while read -r chrom from to sex n rest; do
 done < "$ploidy"
 targets=()
 if [ "$regions" != "-" ]; then
-  tr ',' '\n' <<< "$regions" | awk -F'[:-]' '{ print $1 "\t" ($2 - 1) "\t" $3 }' > "$tmp/targets.bed"
+  printf '%s' "$regions_tsv" | awk -F '\t' -v OFS='\t' '{ print $1, $2 - 1, $3 }' > "$tmp/targets.bed"
   targets=(--targets "$tmp/targets.bed")
 fi
 

@@ -364,3 +364,25 @@ def test_every_script_sources_the_shared_helper_and_every_source_is_known():
             assert 'seqflow_check_sample_id "$sample"' in text, impl.id
             assert f'seqflow_begin "$out/$sample.{impl.name}.log"' in text, impl.id
     assert {i.source for s in catalog().steps for i in s.inputs.values() if i.external} <= set(SOURCES)
+
+
+def test_both_callers_read_their_arguments_with_the_shared_helper(tmp_path):
+    """seqflow_call_variants_args: REGIONS become CONTIG START END lines (a contig name may hold '-'
+    and '.', as the catalogue's do), anything else is a usage error naming the region; both callers'
+    scripts read their arguments with it."""
+    ploidy = tmp_path / "ref.ploidy"
+    ploidy.write_text("*\t*\t*\t*\t2\n")
+    script = f'. "{COMMON}"; seqflow_call_variants_args S1 ref.fa s.bam out "{ploidy}" 2 "$1"; printf "%s" "$regions_tsv"'
+
+    def parse(regions: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", script, "call_variants.sh", regions], capture_output=True, text=True)
+
+    ok = parse("chr1:1-100,HLA-A.2:5-6")
+    assert ok.returncode == 0 and ok.stdout == "chr1\t1\t100\nHLA-A.2\t5\t6\n"
+    assert parse("-").stdout == ""
+    for bad in ("chr1:1-100,", "chr1:1-100,,chr2:1-2", "chr1:100", "chr 1:1-2", "chr1:1-2;rm", "c:h:1-2"):
+        proc = parse(bad)
+        assert proc.returncode == 2 and "is not CONTIG:START-END" in proc.stderr, bad
+    for caller in CALLERS:
+        text = catalog().step("call_variants", caller=caller).script_path().read_text()
+        assert 'seqflow_call_variants_args "$@"' in text and '"$#"' not in text, caller
