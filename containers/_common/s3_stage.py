@@ -26,6 +26,15 @@ Environment contract (all names start with ``SEQFLOW_``):
 ``SEQFLOW_KMS_KEY_ARN`` KMS key for uploads (SSE-KMS is always requested; the key
                         defaults to the bucket's own key).
 ``SEQFLOW_THREADS``     exported for the command when unset: the CPU count.
+``SEQFLOW_SHARDS_PLAN`` ``s3://`` URI of a scattered call's plan (``plan.json``, written by the
+                        ``call_variants`` task: seqflow.aws.scattered_calling). The job calls
+                        one shard of it: ``shards[todo[AWS_BATCH_JOB_ARRAY_INDEX]]`` (index 0
+                        outside an array job). The argument ``@shard`` (the job's ``regions``
+                        parameter) becomes that shard's regions (``chr1:1-1000,chr2:1-50``),
+                        the outputs go to ``SEQFLOW_OUTPUT_URI`` + ``<shard key>/``, and after
+                        them the shard's record ``shard.json`` (its key and regions, the plan's
+                        input checksums, each output's SHA-256 and size), by which a later run
+                        reuses the shard.
 
 The command and its arguments are this program's arguments, e.g.::
 
@@ -47,6 +56,8 @@ retried job overwrites its own earlier attempt instead of adding to it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -60,6 +71,12 @@ ENV_PREFIX = "SEQFLOW_"
 DEFAULT_WORKDIR = "/scratch"
 #: what a failed command still publishes: the step's log, which says why it failed
 LOG_SUFFIX = ".log"
+#: the argument a scattered call's job passes for its regions (seqflow.aws.scattered_calling.SHARD_REGIONS)
+SHARD_REGIONS = "@shard"
+#: the record a called shard leaves beside its outputs (seqflow.analysis.scatter.SHARD_RECORD)
+SHARD_RECORD = "shard.json"
+#: the format of plan.json and shard.json (seqflow.analysis.scatter.FORMAT_VERSION)
+SHARD_FORMAT = 1
 
 
 class StagingError(Exception):
@@ -152,6 +169,50 @@ def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None, *
     return len(files)
 
 
+def select_shard(client, plan_uri: str, env) -> dict:
+    """The shard of the plan this job calls: ``todo[AWS_BATCH_JOB_ARRAY_INDEX]`` (0 outside an array)."""
+    bucket, key = parse_s3_uri(plan_uri, "SEQFLOW_SHARDS_PLAN")
+    try:
+        plan = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ValueError as exc:
+        raise StagingError(f"SEQFLOW_SHARDS_PLAN: {plan_uri} is not JSON: {exc}") from None
+    if plan.get("format_version") != SHARD_FORMAT:
+        raise StagingError(f"SEQFLOW_SHARDS_PLAN: {plan_uri} has format {plan.get('format_version')!r}, "
+                           f"this entrypoint reads {SHARD_FORMAT}")
+    raw = env.get("AWS_BATCH_JOB_ARRAY_INDEX", "0")
+    todo = plan.get("todo") or []
+    if not raw.isdigit() or int(raw) >= len(todo):
+        raise StagingError(f"AWS_BATCH_JOB_ARRAY_INDEX {raw!r}: the plan {plan_uri} has {len(todo)} shard(s) to call")
+    shard = plan["shards"][todo[int(raw)]]
+    key = str(shard.get("key", ""))
+    if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
+        raise StagingError(f"SEQFLOW_SHARDS_PLAN: {key!r} is not a shard key")
+    return {**shard, "inputs": plan.get("inputs"), "sample_id": plan.get("sample_id")}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_shard_record(client, shard: dict, output_dir: Path, output_uri: str, kms_key_arn: str | None) -> None:
+    """``<output_uri>shard.json``: what the shard was called from and what it wrote (after the outputs)."""
+    bucket, prefix = parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")
+    record = {"format_version": SHARD_FORMAT, "sample_id": shard.get("sample_id"),
+              **{k: shard.get(k) for k in ("index", "count", "key", "label", "regions")},
+              "inputs": shard.get("inputs"),
+              "outputs": {p.relative_to(output_dir).as_posix(): {"sha256": _sha256(p), "size": p.stat().st_size}
+                          for p in output_files(output_dir)}}
+    extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_arn} if kms_key_arn else {})}
+    client.put_object(Bucket=bucket, Key=prefix.rstrip("/") + "/" + SHARD_RECORD, ContentType="application/json",
+                      Body=(json.dumps(record, indent=1) + "\n").encode(), **extra)
+    print(f"seqflow-stage: shard {shard['key']} ({shard.get('label')}) recorded in {output_uri}{SHARD_RECORD}",
+          flush=True)
+
+
 def main(argv: list[str] | None = None, client=None) -> int:
     """Stage inputs, run the command, publish outputs; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -217,6 +278,15 @@ def _staged(argv: list[str], env, client, output_uri: str, inputs: str, workdir:
             import boto3  # only needed when something is staged
 
             client = boto3.client("s3")
+        shard = None
+        if env.get("SEQFLOW_SHARDS_PLAN", "").strip():
+            shard = select_shard(client, env["SEQFLOW_SHARDS_PLAN"].strip(), env)
+            if SHARD_REGIONS not in argv:
+                raise StagingError(f"SEQFLOW_SHARDS_PLAN: the command has no {SHARD_REGIONS} argument to put "
+                                   "the shard's regions in")
+            argv = [shard["argument"] if a == SHARD_REGIONS else a for a in argv]
+            output_uri = f"{output_uri.rstrip('/')}/{shard['key']}/"
+            print(f"seqflow-stage: calling shard {shard['key']} ({shard.get('label')}) -> {output_uri}", flush=True)
         if inputs:
             download(client, plan_downloads(client, inputs, input_dir))
     except StagingError as err:
@@ -247,6 +317,8 @@ def _staged(argv: list[str], env, client, output_uri: str, inputs: str, workdir:
     if output_uri:
         count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
         print(f"seqflow-stage: uploaded {count} file(s) to {output_uri}", flush=True)
+        if shard is not None:  # last: a record names only outputs that are there
+            write_shard_record(client, shard, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
     return 0
 
 

@@ -272,12 +272,13 @@ class SeqflowBatchOperator(BatchOperator):
         super().__init__(**kwargs)
         self.memory_cap_mib = memory_cap_mib
 
-    def earlier_jobs(self, task_key: str) -> list[dict[str, Any]]:
-        """``DescribeJobs`` of every job of this name tagged with this task instance, newest first."""
+    def earlier_jobs(self, task_key: str, *, job_name: str | None = None) -> list[dict[str, Any]]:
+        """``DescribeJobs`` of every job of this name (or ``job_name``) tagged with this task instance,
+        newest first."""
         client = self.hook.client
         ids: list[str] = []
         for page in client.get_paginator("list_jobs").paginate(
-                jobQueue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [self.job_name]}]):
+                jobQueue=self.job_queue, filters=[{"name": "JOB_NAME", "values": [job_name or self.job_name]}]):
             ids += [summary["jobId"] for summary in page.get("jobSummaryList", [])]
         jobs: list[dict[str, Any]] = []
         for start in range(0, len(ids), 100):  # DescribeJobs takes at most 100 ids
@@ -330,7 +331,14 @@ def batch_operator(step: str, requests, **kwargs):
     of :func:`flat_requests`); inside the mapped task group each XCom resolves to
     the same sample.
     """
-    return SeqflowBatchOperator(
+    extra = {}
+    operator = SeqflowBatchOperator
+    if step == "call_variants":
+        # one job on the whole genome, or an array job of its calling shards and their gather
+        from seqflow.aws.scattered_calling import SeqflowCallVariantsOperator as operator  # noqa: N813
+
+        extra = {name: requests[f"{step}__{name}"] for name in ("shards", "gather", "force")}
+    return operator(
         task_id=step,
         aws_conn_id=AWS_CONN_ID,
         job_name=requests[f"{step}__job_name"],
@@ -347,5 +355,6 @@ def batch_operator(step: str, requests, **kwargs):
         awslogs_enabled=True,
         # ti.task, not task: Airflow 3.0 (MWAA) renders the map index with the unrendered task as ``task``
         map_index_template="{{ ti.task.tags['sample_id'] }}",
+        **extra,
         **kwargs,
     )

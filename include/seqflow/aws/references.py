@@ -4,7 +4,9 @@ Same interface and rules as :class:`seqflow.references.catalog.LocalReferenceCat
 (the ``seqflow reference`` commands and the analysis use either through
 :func:`seqflow.references.reference_catalog`). A reference is the prefix
 ``s3://<raw_bucket>/references/<name>/`` holding ``<name>.fa``, ``<name>.fa.fai``,
-``<name>.ploidy``, the aligner indexes and ``reference.json``; the default and
+``<name>.ploidy``, ``<name>.fa.gaps.bed`` (the assembly gaps, runs of at least 1,000 N, that
+the calling intervals respect: :mod:`seqflow.references.intervals`), the aligner indexes and
+``reference.json``; the default and
 the sample-sheet mapping are ``s3://<raw_bucket>/references/_rules.json``.
 
 ``add`` normalises and checksums the FASTA on the machine that runs it (the same
@@ -46,6 +48,7 @@ from seqflow.references.catalog import (
     _is_name,
     check_name,
 )
+from seqflow.references.intervals import GAPS_SUFFIX
 from seqflow.references.resolve import RULES_FILE, ReferenceRules
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,16 @@ _JOB_NAME_MAX = 128
 
 #: every upload names SSE-KMS (the bucket policy denies any other encryption; the key is the bucket's)
 _UPLOAD_ARGS = {"ServerSideEncryption": "aws:kms"}
+
+
+def write_gaps(fasta: Path) -> Path:
+    """``<fasta>.gaps.bed`` beside a local FASTA: its assembly gaps (:func:`seqflow.references.intervals.scan_gaps`),
+    uploaded with it so that the analysis cuts calling intervals in them without reading the FASTA."""
+    from seqflow.references.intervals import scan_gaps
+
+    bed = Path(f"{fasta}{GAPS_SUFFIX}")
+    bed.write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in scan_gaps(fasta)))
+    return bed
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:
@@ -234,6 +247,7 @@ class S3ReferenceCatalog(ReferenceCatalogBase):
             work = Path(tmp)
             built = _build(work, name, source, ploidy, description, aligners=(), profile=self.profile,
                            deb_cache=self.deb_cache, s3_client=self.s3)
+            write_gaps(work / built.fasta_name)
             ref = dataclasses.replace(built, location=self._uri(prefix))
             # nothing in S3 changes until the FASTA has been read and checked
             keep: set[str] = set()
@@ -246,7 +260,8 @@ class S3ReferenceCatalog(ReferenceCatalogBase):
             self._delete(k for k in existing if k not in keep and k != prefix + METADATA)
             uploaded: list[str] = []
             try:
-                for file_name in (ref.fasta_name, ref.fasta_name + ".fai", f"{name}.ploidy"):
+                for file_name in (ref.fasta_name, ref.fasta_name + ".fai", ref.fasta_name + GAPS_SUFFIX,
+                                  f"{name}.ploidy"):
                     uploaded.append(prefix + file_name)
                     self._upload(work / file_name, prefix + file_name)
                 uploaded.append(prefix + METADATA)
@@ -284,6 +299,18 @@ class S3ReferenceCatalog(ReferenceCatalogBase):
         for name in sorted(rules.names()):
             self.require(name)
         self._put(REFERENCES_PREFIX + RULES_FILE, rules.to_json())
+
+    def gaps(self, ref: Reference) -> dict[str, list[tuple[int, int]]] | None:
+        """The reference's assembly gaps (contig -> 0-based half-open runs of N) from ``<fasta>.gaps.bed``,
+        None for a reference registered before ``add`` wrote that file."""
+        text = self._read(self._prefix(ref.name) + ref.fasta_name + GAPS_SUFFIX)
+        if text is None:
+            return None
+        gaps: dict[str, list[tuple[int, int]]] = {}
+        for line in text.splitlines():
+            contig, start, end = line.split("\t")
+            gaps.setdefault(contig, []).append((int(start), int(end)))
+        return gaps
 
     # -- indexes ----------------------------------------------------------------------------
 

@@ -90,13 +90,16 @@ def per_sample(run_plan, jobs, branch):
     ``sample.call_variants``); ``engine=omics``: one HealthOmics run per sample. Returns both ends
     for the VCF collection.
 
-    Alignment and calling are not scattered on AWS yet: ``scatter_reads`` and ``scatter_calls`` plan
-    no shard, so ``align_chunks`` and ``call_shards`` (mapped Batch tasks over the shards' SubmitJob
-    arguments) have nothing to run and are skipped; ``sample.align`` aligns the whole sample and
-    ``sample.call_variants`` calls the whole genome in one Batch job each, as before. (Merging
-    chunks or gathering shards on Batch needs a job that stages every shard's output: not built.)
-    On Airflow 3.0 (MWAA) the shard tasks do not feed the sample's steps
-    (:data:`seqflow.compat.JOINS_INTO_MAPPED_GROUPS`)."""
+    Calling is scattered on AWS inside ``sample.call_variants``, not by mapped tasks: when the
+    sample's reference is more than one interval of the run's ``call_interval_mb``,
+    ``sample.requests`` lists its shards and ``sample.call_variants`` submits one Batch array job
+    of the shards still to call (the completed ones are reused) and the ``gather_calls`` job after
+    it, and waits for the gather (:mod:`seqflow.aws.scattered_calling`); with one interval it is
+    one whole-genome job as before. So ``scatter_calls`` plans no shard and ``call_shards`` is
+    skipped, as are ``scatter_reads`` and ``align_chunks``: ``sample.align`` aligns the whole
+    sample in one job (alignment chunks on Batch: not built). On Airflow 3.0 (MWAA) the shard
+    tasks do not feed the sample's steps (:data:`seqflow.compat.JOINS_INTO_MAPPED_GROUPS`); the
+    array job keeps the graph the same on every version."""
     from seqflow.aws.batch import BATCH_STEPS, SeqflowBatchOperator, batch_operator
     from seqflow.compat import JOINS_INTO_MAPPED_GROUPS
     from seqflow.aws.omics import OmicsStartRunOperator
@@ -105,8 +108,8 @@ def per_sample(run_plan, jobs, branch):
 
     @task(trigger_rule="all_done")
     def scatter_calls(run_plan: dict, jobs: list[dict]) -> list[dict]:
-        """SubmitJob arguments of the calling shards: none on AWS yet (whole-genome calling in
-        ``sample.call_variants``)."""
+        """SubmitJob arguments of the calling shards as mapped tasks: none on AWS, where
+        ``sample.call_variants`` submits them as one Batch array job (seqflow.aws.scattered_calling)."""
         return []
 
     @task(trigger_rule="all_done")
@@ -133,15 +136,20 @@ def per_sample(run_plan, jobs, branch):
     @task_group(group_id="sample")
     def sample(job: dict):
         @task(map_index_template="{{ sample_id }}", multiple_outputs=True)
-        def requests(job: dict) -> dict:
-            """SubmitJob arguments of the sample's steps, one XCom per operator argument."""
+        def requests(job: dict, run_plan: dict) -> dict:
+            """SubmitJob arguments of the sample's steps, one XCom per operator argument, with the
+            calling shards of its reference (``call_interval_mb``) and the gather's."""
             from seqflow.aws.batch import flat_requests, sample_requests
+            from seqflow.aws.scattered_calling import with_call_shards
             from seqflow.aws.settings import load_settings
 
             _label(job["sample_id"])
-            return flat_requests(sample_requests(job, load_settings()))
+            settings = load_settings()
+            return flat_requests(with_call_shards(sample_requests(job, settings), job, settings,
+                                                  interval_mb=run_plan.get("call_interval_mb"),
+                                                  force=bool(run_plan.get("force"))))
 
-        submitted = requests(job)
+        submitted = requests(job, run_plan)
         # the shards' graph of the local profile: a skipped align_chunks or call_shards (no shard) does
         # not skip the step after it, but two skipped upstreams do (engine omics: the branch skipped fastp)
         operators = {step: batch_operator(step, submitted, **({"trigger_rule": "none_failed_min_one_success"}
@@ -152,7 +160,8 @@ def per_sample(run_plan, jobs, branch):
         operators["fastp"] >> operators["align"] >> operators["bam_qc"]
         operators["align"] >> scattered
         operators["align"] >> operators["call_variants"] >> operators["vcf_stats"]
-        # on Airflow 3.0 (MWAA) the shards, which AWS never has yet, stay beside the sample's steps, whose
+        # on Airflow 3.0 (MWAA) the mapped shard tasks, which AWS never has (its calling shards are a Batch
+        # array job inside sample.call_variants), stay beside the sample's steps, whose
         # trigger rules stay the default: the graph that 3.0.6 runs
         if JOINS_INTO_MAPPED_GROUPS:
             aligned_chunks >> operators["align"]

@@ -23,7 +23,7 @@ from aws_helpers import REGION, of, settings
 
 REPO = Path(__file__).resolve().parents[3]
 PREFIX = "references/toy/"
-CORE_FILES = ["toy.fa", "toy.fa.fai", "toy.ploidy", "reference.json"]
+CORE_FILES = ["toy.fa", "toy.fa.fai", "toy.fa.gaps.bed", "toy.ploidy", "reference.json"]
 BWA = [f"toy.fa{s}" for s in (".amb", ".ann", ".bwt", ".pac", ".sa")]
 
 
@@ -100,6 +100,11 @@ def test_add_uploads_the_local_catalogues_files_with_reference_json_last(catalog
     assert _keys(s3) == _full(CORE_FILES)  # no index: Batch builds those
     for name in ("toy.fa", "toy.fa.fai", "toy.ploidy"):
         assert _body(s3, PREFIX + name) == (Path(local.location) / name).read_bytes(), name
+    # the assembly gaps the calling intervals respect: what the local profile writes beside its FASTA
+    from seqflow.references.intervals import reference_gaps
+
+    assert catalog.gaps(ref) == reference_gaps(local.fasta)
+    assert _body(s3, PREFIX + "toy.fa.gaps.bed") == Path(f"{local.fasta}.gaps.bed").read_bytes()
     stored = json.loads(_body(s3, PREFIX + "reference.json"))
     expected = json.loads(local.to_json())
     assert stored["contigs"] == expected["contigs"]
