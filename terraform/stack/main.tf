@@ -173,6 +173,7 @@ module "run_events" {
   raw_bucket_name = local.bucket.raw.name
   raw_prefix      = module.storage.raw_prefix
   flag_names      = concat(var.completion_flags, var.qa_flag == null ? [] : [var.qa_flag])
+  launch_prefix   = var.launch_prefix
   kms_key_arn     = module.events.kms_key_arn
 }
 
@@ -222,10 +223,14 @@ module "airflow" {
   athena_workgroup_name = module.glue_athena.workgroup_name
   athena_workgroup_arn  = module.glue_athena.workgroup_arn
   run_events = {
-    enabled     = var.run_events_enabled
-    queue_url   = module.run_events.queue_url
-    queue_arn   = module.run_events.queue_arn
-    kms_key_arn = module.events.kms_key_arn
+    enabled          = var.run_events_enabled
+    queue_url        = module.run_events.queue_url
+    queue_arn        = module.run_events.queue_arn
+    kms_key_arn      = module.events.kms_key_arn
+    launch_enabled   = var.launch_uploads_enabled
+    launch_queue_url = module.run_events.launch_queue_url
+    launch_queue_arn = module.run_events.launch_queue_arn
+    launch_prefix    = module.run_events.launch_prefix
   }
   alerts_topic_arn             = module.events.topic_arn
   alerts_kms_key_arn           = module.events.kms_key_arn

@@ -135,3 +135,18 @@ output "run_events_flag_keys" {
   description = "The object keys the run-flags rule matches (tests check its flag names against the code's)."
   value       = module.run_events.flag_keys
 }
+
+output "launch_queue_url" {
+  description = "The launch-files queue: SEQFLOW_LAUNCH_QUEUE of a self-hosted Airflow (MWAA gets it as the seqflow.launch_queue option when launch_uploads_enabled)."
+  value       = module.run_events.launch_queue_url
+}
+
+output "launch_uri" {
+  description = "Where to upload a launch file (docs/aws.md, Launch by upload)."
+  value       = "s3://${local.bucket.raw.name}/${module.run_events.launch_prefix}"
+}
+
+output "launch_prefix" {
+  description = "The key prefix of launch files in the raw bucket (the launch rule's and the execution role's)."
+  value       = module.run_events.launch_prefix
+}

@@ -363,3 +363,15 @@ variable "run_events_enabled" {
   type        = bool
   default     = false
 }
+
+variable "launch_uploads_enabled" {
+  description = "Launch by upload: Airflow listens to the launch-files queue (the seqflow_launch_uploads DAG starts the runs of a launch file put under launch_prefix in the raw bucket). Off: launch with seqflow launch or the REST API only."
+  type        = bool
+  default     = false
+}
+
+variable "launch_prefix" {
+  description = "Key prefix of launch files in the raw bucket (seqflow.aws.launch_uploads.DEFAULT_LAUNCH_PREFIX; a test keeps them equal)."
+  type        = string
+  default     = "launch/"
+}

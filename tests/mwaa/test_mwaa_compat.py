@@ -34,7 +34,8 @@ REQUIREMENTS = REPO_ROOT / "mwaa" / "requirements.txt"
 CONSTRAINTS_URL = "https://raw.githubusercontent.com/apache/airflow/constraints-3.0.6/constraints-3.12.txt"
 
 #: The aws tests, as the main suite runs them (its conftest sets the profile per test).
-AWS_TESTS = ["tests/include/aws", "tests/e2e/test_aws_profile.py", "tests/dags"]
+AWS_TESTS = ["tests/include/aws", "tests/e2e/test_aws_profile.py", "tests/e2e/test_aws_launch_uploads.py",
+             "tests/dags"]
 #: Tests of the aws test paths not run under the MWAA pins, each with why it does not apply there.
 NOT_ON_MWAA = {
     "tests/include/aws/test_references.py::test_the_cli_registers_on_s3_and_prints_the_batch_commands":

@@ -10,6 +10,8 @@
   lookup patterns (``seqflow.aws.config_keys.secrets_backend_kwargs()``).
 * ``expected_completion_flags``: the completion flags (``seqflow.config``), whose
   arrival in the raw bucket the run-events rule matches.
+* ``expected_launch_prefix``: the launch prefix of the raw bucket
+  (``seqflow.aws.launch_uploads.DEFAULT_LAUNCH_PREFIX``), whose uploads the launch rule matches.
 * ``expected_iam_actions``: the IAM actions behind every AWS call the DAGs and
   ``include/seqflow/aws`` make. The calls are found in the source (an AST scan
   for method calls that are botocore operations of the services the code uses,
@@ -217,11 +219,18 @@ def expected_completion_flags() -> list[str]:
     return list(DEFAULT_COMPLETION_FLAGS)
 
 
+def expected_launch_prefix() -> str:
+    from seqflow.aws.launch_uploads import DEFAULT_LAUNCH_PREFIX
+
+    return DEFAULT_LAUNCH_PREFIX
+
+
 def expectations() -> dict:
     """The tfvars of terraform/envs/<env>/tests/plan.tftest.hcl."""
     return {"expected_ssm_names": expected_ssm_names(), "expected_iam_actions": expected_iam_actions(),
             "expected_optional_ssm_names": expected_optional_ssm_names(),
             "expected_completion_flags": expected_completion_flags(),
+            "expected_launch_prefix": expected_launch_prefix(),
             "expected_omics_cache_behavior": expected_omics_cache_behavior(),
             "expected_secrets_backend_kwargs": expected_secrets_backend_kwargs()}
 

@@ -45,6 +45,7 @@ module "seqflow" {
   registry_deletion_protection = var.registry_deletion_protection
   enable_mwaa                  = var.enable_mwaa
   run_events_enabled           = var.run_events_enabled
+  launch_uploads_enabled       = var.launch_uploads_enabled
   mwaa_environment_class       = var.mwaa_environment_class
 
   alert_emails                  = var.alert_emails

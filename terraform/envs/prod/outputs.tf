@@ -92,3 +92,18 @@ output "run_events_flag_keys" {
   description = "The object keys the run-flags rule matches."
   value       = module.seqflow.run_events_flag_keys
 }
+
+output "launch_queue_url" {
+  description = "The launch-files queue (SEQFLOW_LAUNCH_QUEUE of a self-hosted Airflow)."
+  value       = module.seqflow.launch_queue_url
+}
+
+output "launch_uri" {
+  description = "Where to upload a launch file (docs/aws.md, Launch by upload)."
+  value       = module.seqflow.launch_uri
+}
+
+output "launch_prefix" {
+  description = "The key prefix of launch files in the raw bucket."
+  value       = module.seqflow.launch_prefix
+}

@@ -167,3 +167,9 @@ variable "run_events_enabled" {
   type        = bool
   default     = false
 }
+
+variable "launch_uploads_enabled" {
+  description = "Launch by upload: Airflow starts the runs of a launch file put under launch/ in the raw bucket (docs/aws.md, Launch by upload)."
+  type        = bool
+  default     = false
+}

@@ -426,11 +426,19 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   # -- run events: the seqflow_run_events DAG's AssetWatcher (the provider's
-  # SqsSensorTrigger) receives the raw bucket's flag events and deletes them
+  # SqsSensorTrigger) receives the raw bucket's flag events and deletes them;
+  # the seqflow_launch_uploads DAG's does the same with the launch-file events
   statement {
     sid       = "RunEventsQueue"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = [var.run_events.queue_arn]
+    resources = [var.run_events.queue_arn, var.run_events.launch_queue_arn]
+  }
+
+  # -- launch uploads: the seqflow_launch_uploads DAG reads each uploaded launch file
+  statement {
+    sid       = "ReadLaunchFiles"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.buckets.raw.arn}/${var.run_events.launch_prefix}*"]
   }
 
   statement {
@@ -819,9 +827,11 @@ resource "aws_mwaa_environment" "this" {
 
   # Variables come from SSM under the scheme above; nothing else is configured
   # in the Airflow UI
-  # MWAA exports seqflow.run_events_queue as AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE (seqflow.config.run_events_queue)
+  # MWAA exports seqflow.run_events_queue as AIRFLOW__SEQFLOW__RUN_EVENTS_QUEUE (seqflow.config.run_events_queue),
+  # seqflow.launch_queue as AIRFLOW__SEQFLOW__LAUNCH_QUEUE (seqflow.config.launch_queue)
   airflow_configuration_options = merge(local.mwaa_secrets_options,
-  var.run_events.enabled ? { "seqflow.run_events_queue" = var.run_events.queue_url } : {})
+    var.run_events.enabled ? { "seqflow.run_events_queue" = var.run_events.queue_url } : {},
+  var.run_events.launch_enabled ? { "seqflow.launch_queue" = var.run_events.launch_queue_url } : {})
 
   network_configuration {
     security_group_ids = [aws_security_group.mwaa[0].id]

@@ -230,11 +230,15 @@ variable "log_retention_days" {
 }
 
 variable "run_events" {
-  description = "The run-flags queue (modules/run_events) and whether Airflow listens to it: enabled sets the seqflow.run_events_queue option, which defines the seqflow_run_events DAG."
+  description = "The run-flags and launch-files queues (modules/run_events) and whether Airflow listens to them: enabled sets the seqflow.run_events_queue option, which defines the seqflow_run_events DAG; launch_enabled sets seqflow.launch_queue, which defines the seqflow_launch_uploads DAG (it reads the files under launch_prefix of the raw bucket)."
   type = object({
-    enabled     = bool
-    queue_url   = string
-    queue_arn   = string
-    kms_key_arn = string
+    enabled          = bool
+    queue_url        = string
+    queue_arn        = string
+    kms_key_arn      = string
+    launch_enabled   = bool
+    launch_queue_url = string
+    launch_queue_arn = string
+    launch_prefix    = string
   })
 }

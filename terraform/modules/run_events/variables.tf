@@ -23,6 +23,17 @@ variable "flag_names" {
   }
 }
 
+variable "launch_prefix" {
+  description = "Key prefix of launch files in the raw bucket (ends in /; seqflow.aws.launch_uploads.DEFAULT_LAUNCH_PREFIX): an upload under it is a launch request."
+  type        = string
+  default     = "launch/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+/$", var.launch_prefix)) && var.launch_prefix != var.raw_prefix && var.launch_prefix != "references/"
+    error_message = "launch_prefix: one path segment ending in a slash (e.g. launch/), neither the run folders' raw_prefix nor references/."
+  }
+}
+
 variable "kms_key_arn" {
   description = "KMS key of the queues (its key policy must let EventBridge use it, as the alerts key does)."
   type        = string

@@ -138,6 +138,10 @@ run "plan" {
     condition     = contains(output.airflow_execution_role_actions, "sqs:ReceiveMessage") && contains(output.airflow_execution_role_actions, "sqs:DeleteMessage")
     error_message = "The execution role must receive and delete the run-events queue's messages."
   }
+  assert {
+    condition     = output.launch_prefix == var.expected_launch_prefix
+    error_message = "Launch files go under the code's launch prefix (seqflow.aws.launch_uploads.DEFAULT_LAUNCH_PREFIX) of the raw bucket: ${output.launch_prefix}"
+  }
 
   # ------------------------------------------------------------ alerts and alarms
   assert {
