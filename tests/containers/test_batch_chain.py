@@ -11,6 +11,7 @@ The next job reads only what the previous ones uploaded.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -238,3 +239,60 @@ def test_every_image_has_a_job_definition_for_the_healthomics_images():
         "bam_qc": ("batch_job_definition_bam_qc",),
         "vcf_stats": ("batch_job_definition_vcf_stats",),
     }
+
+
+def test_calling_scattered_as_an_array_job_and_gathered_equals_the_whole_genome_job(s3, toy, tmp_path, monkeypatch):
+    """seqflow.aws.scattered_calling on real tools: the array's children (the call_variants job definition
+    with AWS_BATCH_JOB_ARRAY_INDEX 0..2, each reading its regions from the plan) then gather_calls give the
+    records of the whole-genome job; each child leaves a shard.json by which the shards are then reused."""
+    from seqflow.aws import scattered_calling as sc
+    from seqflow.analysis.scatter import shard_to_dict
+    from seqflow.references.intervals import balanced_shards
+
+    _reference(s3, toy, tmp_path, "bwa")
+    for end in ("r1", "r2"):
+        s3.upload_file(str(toy[end]), "raw", f"runs/{RUN}/S1_S1_{end.upper()}_001.fastq.gz")
+    definitions = batch.job_definitions()
+    settings = _settings_for(definitions)
+    requests = batch.sample_requests(_batch_job("bwa"), settings)
+    for step in ("fastp", "align", "call_variants"):  # the plain whole-genome job first
+        assert _run_job(s3, tmp_path, monkeypatch, definitions, step, requests[step]) == 0, step
+    prefix = f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/"
+
+    def records() -> list[str]:
+        local = tmp_path / "S1.vcf.gz"
+        s3.download_file("results", prefix + "S1.vcf.gz", str(local))
+        return subprocess.run(["bcftools", "view", "-H", str(local)], capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+
+    whole = records()
+    assert len(whole) == len(toy["alts"])
+    s3.delete_object(Bucket="results", Key=prefix + "S1.vcf.gz")
+
+    call = requests["call_variants"]
+    shards = [{**shard_to_dict(s), "argument": s.argument} for s in balanced_shards([("chrT", 30000)], 10000)]
+    assert [s["argument"] for s in shards] == ["chrT:1-10000", "chrT:10001-20000", "chrT:20001-30000"]
+    gather = sc.gather_request(_batch_job("bwa"), call, shards, settings)
+    fingerprint = sc.input_fingerprint(s3, call)
+    root = sc.shards_uri(call)
+    plan_uri = f"{root}{sc.PLAN}"
+    s3.put_object(Bucket="results", Key=plan_uri[len("s3://results/"):],
+                  Body=json.dumps(sc.plan("S1", shards, [0, 1, 2], fingerprint)).encode())
+    calling, gathering = sc.submissions(call, gather, shards, [0, 1, 2], plan_uri)
+    assert calling["arrayProperties"] == {"size": 3}
+    for index in range(3):  # what Batch runs for each child of the array
+        with monkeypatch.context() as m:
+            m.setenv("AWS_BATCH_JOB_ARRAY_INDEX", str(index))
+            m.setenv("SEQFLOW_SHARDS_PLAN", plan_uri)
+            assert _run_job(s3, tmp_path, monkeypatch, definitions, f"call_variants_shard{index}", {
+                "job_definition": calling["jobDefinition"], "parameters": calling["parameters"],
+                "container_overrides": calling["containerOverrides"]}) == 0, index
+    for shard in shards:
+        assert {f"{prefix}shards/{shard['key']}/{n}" for n in ("S1.vcf.gz", "S1.vcf.gz.tbi", "shard.json")} <= set(
+            _keys(s3, "results", f"{prefix}shards/{shard['key']}/"))
+        assert sc.reusable(s3, root, shard, fingerprint)  # a resubmission would reuse every shard
+    assert _run_job(s3, tmp_path, monkeypatch, definitions, "gather_calls", {
+        "job_definition": gathering["jobDefinition"], "parameters": gathering["parameters"],
+        "container_overrides": gathering["containerOverrides"]}) == 0
+    assert records() == whole
+    assert not sc.reusable(s3, root, shards[0], {**fingerprint, "job_definition": "another"})
