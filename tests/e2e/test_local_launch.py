@@ -1,5 +1,6 @@
 """End to end on the local profile: a launch file submitted with `seqflow launch` to the real local Airflow
-analyses a one-sample lambda run already in raw storage, and its request record ends *analysed* with the
+analyses a one-sample lambda run already in raw storage, and its request record ends *analysed* (written by
+the analysis DAG run's own finalise_run, not by polling) with the
 analysis's output files, step logs, Airflow task log URLs and cost (the steps' measured CPU seconds, also in
 the lake's step_costs table); `seqflow status` and `seqflow report` show it."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,6 +38,7 @@ def run_folder(home):
 @pytest.fixture(scope="module")
 def launched(home, run_folder, tmp_path_factory):
     from seqflow.cli import main
+    from seqflow.launch import REQUEST_FINAL, needs_refresh
     from seqflow.local.services import running_airflow
     from seqflow.local.watch import ANALYSIS_DAG_ID
     from seqflow.registry import local_registry
@@ -46,10 +49,22 @@ def launched(home, run_folder, tmp_path_factory):
                            f"runs:\n  - run_id: {run_folder.name}\n    samples: [LAM-S01]\n")
     with running_airflow(dag_ids=(ANALYSIS_DAG_ID,)) as airflow:
         port = urlparse(airflow.url).port
-        code = main(["launch", str(launch_file), "--port", str(port), "--wait", "--timeout", "900"])
+        code = main(["launch", str(launch_file), "--port", str(port)])
         [request] = local_registry().list_requests()
+        # nobody polls Airflow here: the analysis DAG run's finalise_run writes the request's end itself
+        deadline = time.monotonic() + 900
+        while request.status not in REQUEST_FINAL and time.monotonic() < deadline:
+            time.sleep(3)
+            request = local_registry().get_request(request.request_id)
+        finalised = request
+        # `seqflow status` adds the Airflow task log links once the DAG run is over
+        while needs_refresh(request) and time.monotonic() < deadline:
+            status_code = main(["status", "--port", str(port)])
+            request = local_registry().get_request(request.request_id)
+            time.sleep(1)
         status_code = main(["status", "--port", str(port)])
-        yield {"code": code, "request": request, "status_code": status_code, "url": airflow.url}
+        yield {"code": code, "request": request, "finalised": finalised, "status_code": status_code,
+               "url": airflow.url}
 
 
 def test_a_launch_file_reaches_analysed_with_its_outputs_and_logs(launched, run_folder):
@@ -57,6 +72,11 @@ def test_a_launch_file_reaches_analysed_with_its_outputs_and_logs(launched, run_
     assert launched["code"] == 0, json.dumps(request.__dict__, indent=2)
     assert request.status == "analysed"
     assert [h["status"] for h in request.details["history"]] == ["requested", "running", "analysed"]
+    # written by the run's finalise_run (record_run_end), before any `seqflow status` asked Airflow
+    finalised = launched["finalised"]
+    assert finalised.status == "analysed", json.dumps(finalised.__dict__, indent=2)
+    [run_at_end] = finalised.details["runs"].values()
+    assert run_at_end["status"] == "analysed" and run_at_end["finished_at"] and run_at_end["cost"]
     assert request.details["priority"] == "high" and request.details["notify"] == ["ops@example.org"]
     [run] = request.details["runs"].values()
     assert run["dag_run_id"] == f"launch__{request.request_id}__{run_folder.name}"
