@@ -670,6 +670,45 @@ def test_a_second_trigger_of_the_same_analysis_is_skipped(batch_analysis, aws, r
     assert not [o for s, o, _ in recorder.calls[start:] if s in ("batch", "glue", "athena", "omics")]
 
 
+def test_a_genome_of_several_intervals_calls_them_as_one_array_job_then_gathers(ingest, aws, recorder, moto_server):
+    """call_interval_mb 0.0004 cuts the 1,200-bp reference in three: sample.call_variants submits one
+    array job of three children and the gather after it (the analysis above, of one interval, submitted
+    the plain job); the registry records the shards (seqflow.aws.scattered_calling)."""
+    from seqflow.aws.scattered_calling import SHARD_REGIONS
+
+    sample = aws["samples"][0]
+    _seed_qc_query(moto_server, aws, "3.0.0", {sample: 9})
+    conf = {"run_id": aws["run"], "pipeline_version": "3.0.0", "samples": [sample], "call_interval_mb": 0.0004}
+    dag = _load("seqflow_analysis")
+    start = len(recorder.calls)
+    run = dag.test(run_conf=conf, logical_date=dt.datetime(2026, 11, 20, 5, tzinfo=dt.timezone.utc))
+    assert run.state == "success", _states(run)
+    states = _states(run)
+    assert states["sample.call_variants"] == ["success"] and set(states["call_shards"]) == {"skipped"}
+    submits = [p for s, o, p in recorder.calls[start:] if (s, o) == ("batch", "SubmitJob")]
+    names = [p["jobName"].split(f"_{aws['run']}_")[0] for p in submits]
+    assert sorted(names) == sorted(f"seqflow_{s}" for s in ("fastp", "align", "call_variants", "gather_calls",
+                                                            "bam_qc", "vcf_stats"))
+    [array] = [p for p in submits if p["jobName"].startswith("seqflow_call_variants_")]
+    [gather] = [p for p in submits if p["jobName"].startswith("seqflow_gather_calls_")]
+    assert array["arrayProperties"] == {"size": 3} and array["parameters"]["regions"] == SHARD_REGIONS
+    assert array["jobDefinition"] == aws["config"]["batch_job_definition_call_variants_bcftools"]
+    assert gather["jobDefinition"] == aws["config"]["batch_job_definition_gather_calls"]
+    [dependency] = gather["dependsOn"]
+    described = _client("batch").describe_jobs(jobs=[dependency["jobId"]])["jobs"]
+    assert described[0]["jobName"] == array["jobName"] and described[0]["arrayProperties"]["size"] == 3
+    prefix = f"s3://{aws['buckets']['results']}/results/{aws['run']}/3.0.0/lambda/bwa-bcftools/{sample}/"
+    plan = json.loads(_client("s3").get_object(Bucket=aws["buckets"]["results"], Key=(
+        prefix + "shards/plan.json")[len(f"s3://{aws['buckets']['results']}/"):])["Body"].read())
+    assert [s["argument"] for s in plan["shards"]] == ["lambda:1-400", "lambda:401-800", "lambda:801-1200"]
+    assert plan["todo"] == [0, 1, 2]
+    record = _registry(aws).get(aws["run"], "3.0.0/lambda/bwa/bcftools")
+    assert record.status == "analysed"
+    assert record.details["vcfs"] == {sample: f"{prefix}{sample}.vcf.gz"}
+    assert record.details["shards"][sample]["count"] == 3
+    assert record.details["shards"][sample]["called"] == [s["key"] for s in plan["shards"]]
+
+
 def test_failed_batch_job_publishes_an_sns_alert(batch_analysis, aws, env):
     conf = {"run_id": aws["run"], "pipeline_version": "1.0.1", "samples": aws["samples"][:1]}
     dag = _load("seqflow_analysis")

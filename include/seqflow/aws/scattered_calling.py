@@ -174,11 +174,20 @@ def _checksum(head: dict[str, Any]) -> str:
 
 def input_fingerprint(s3, call_request: dict[str, Any]) -> dict[str, Any]:
     """What every shard's calls depend on besides its regions: the job definition and a checksum
-    (S3's own, else the ETag) of each staged input (BAM, index, reference, its index, ploidy file)."""
-    inputs = {}
+    (S3's own, else the ETag) of each staged input (BAM, index, reference, its index, ploidy file);
+    None for an input that is not there, which makes no shard reusable (the jobs' staging then
+    says which object is missing)."""
+    from botocore.exceptions import ClientError
+
+    inputs: dict[str, str | None] = {}
     for uri in _env(call_request)["SEQFLOW_INPUTS"].split():
         bucket, key = _split(uri)
-        inputs[uri] = _checksum(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
+        try:
+            inputs[uri] = _checksum(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            inputs[uri] = None
     return {"job_definition": call_request["job_definition"], "inputs": inputs}
 
 
@@ -207,6 +216,8 @@ def _size(s3, uri: str) -> int | None:
 def reusable(s3, root: str, shard: dict[str, Any], fingerprint: dict[str, Any]) -> bool:
     """Whether ``shards/<key>/shard.json`` says the shard completed with these inputs and regions, and
     its outputs are still there with the recorded sizes."""
+    if None in fingerprint["inputs"].values():
+        return False
     record = _read_json(s3, f"{root}{shard['key']}/{SHARD_RECORD}")
     if not record or record.get("format_version") != FORMAT_VERSION or record.get("inputs") != fingerprint:
         return False

@@ -207,11 +207,20 @@ def test_completed_shards_are_reused_and_force_calls_them_again(deployment, call
     assert gathering["jobName"].startswith("seqflow_gather_calls_") and "dependsOn" not in gathering
 
     calls.clear()
-    deployment["s3"].put_object(Bucket="results", Key=f"{RUN}-other.bam", Body=b"x")
     deployment["s3"].put_object(Bucket="results", Key=f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/S1.bam",
                                 Body=b"another alignment")
     _operator(request).submit_job(_context())
     assert of(calls, "batch", "SubmitJob")[0]["arrayProperties"] == {"size": 3}  # the BAM changed: all again
+
+    calls.clear()
+    fingerprint = input_fingerprint(deployment["s3"], request)
+    for shard in shards:
+        _complete(deployment, shard, fingerprint)
+    deployment["s3"].delete_object(Bucket="results", Key=f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/S1.bam.bai")
+    assert None in input_fingerprint(deployment["s3"], request)["inputs"].values()
+    _operator(request).submit_job(_context())  # an input is missing: nothing is reused, the jobs' staging says why
+    assert of(calls, "batch", "SubmitJob")[0]["arrayProperties"] == {"size": 3}
+    deployment["s3"].put_object(Bucket="results", Key=f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/S1.bam.bai", Body=b"i")
 
     calls.clear()
     forced = _requests(deployment, 0.003, force=True)
