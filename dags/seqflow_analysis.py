@@ -33,9 +33,9 @@ validates every param again).
    gathered with bcftools concat) → `vcf_stats` (bcftools stats): the step
    scripts under `containers/<tool>/`,
    [local] run as processes on this machine (engine `local`).
-   [aws] run as AWS Batch jobs (engine `batch`; nothing is scattered on AWS yet:
-   `align` and `call_variants` do the whole sample, `align_chunks` and `call_shards`
-   are skipped); `engine=omics`
+   [aws] run as AWS Batch jobs (engine `batch`; `call_variants` submits the
+   calling shards as one Batch array job, then `gather_calls`, so `call_shards`
+   is skipped; `align` aligns the whole sample and `align_chunks` is skipped); `engine=omics`
    runs them as one AWS HealthOmics run per sample instead (`omics_run`).
 5. [local] **convert_to_parquet** (per VCF, in process, into the Iceberg lake) → **register_partitions** → **qc_summary** (DuckDB) → **finalise_run**.
 5. [aws] **convert_to_parquet** (one Glue job run per analysis) → **register_partitions** → **qc_summary** (Athena) → **finalise_run**.
