@@ -248,6 +248,14 @@ data "aws_iam_policy_document" "pipeline" {
     resources = ["${var.buckets.raw.arn}/${var.raw_prefix}*"]
   }
 
+  # the reference catalogue: plan resolves reference.json, sample.requests cuts the calling
+  # intervals from it and <name>.fa.gaps.bed (seqflow.aws.scattered_calling)
+  statement {
+    sid       = "ReadReferences"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.buckets.raw.arn}/references/*"]
+  }
+
   # results (run manifests, reports), lake (publishing), scratch, Athena results
   statement {
     sid     = "ReadWriteResultsLakeScratch"
