@@ -3,7 +3,7 @@
 results are the same (bcftools and samtools judge).
 
     .venv/bin/python bench/scatter_gather.py [--dataset hiv|na12878] [--shards N] [--chunks K]
-    nice -n 10 .venv/bin/python bench/scatter_gather.py --dataset ecoli   (about an hour on 2 busy cores)
+    nice -n 10 .venv/bin/python bench/scatter_gather.py --dataset ecoli   (20 minutes at load 3-11 on 2 cores)
 
 ``hiv``: Debian iva's real MiSeq 2x250 reads of an HIV-1 strain against DQ234790 (9,056 bp, about
 1,260x after duplicates); ``na12878``: freebayes' real HiSeq X 2x151 reads of NA12878 on a
