@@ -150,11 +150,12 @@ def with_call_shards(requests: dict[str, dict[str, Any]], job: dict[str, Any], s
                      interval_mb: float | None, force: bool = False, references=None, s3=None
                      ) -> dict[str, dict[str, Any]]:
     """The sample's requests (:func:`seqflow.aws.batch.sample_requests`) with ``call_variants``'
-    ``shards`` (``[]``: one plain job), its ``gather`` request (None without shards) and ``force``."""
+    ``shards`` (``[]``: one plain job), its ``gather`` request (``{}`` without shards) and ``force``."""
     call = dict(requests["call_variants"])
     shards = call_shards(job, settings, interval_mb=interval_mb, references=references, s3=s3)
     call["shards"] = shards
-    call["gather"] = gather_request(job, call, shards, settings) if shards else None
+    # {} rather than None without shards: Airflow 3.0 (MWAA) refuses an XCom whose value is None
+    call["gather"] = gather_request(job, call, shards, settings) if shards else {}
     call["force"] = bool(force)
     if shards:
         log.info("%s: calling scattered over %d shards of %s Mb (one Batch array job, then %s)",

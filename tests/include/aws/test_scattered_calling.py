@@ -106,7 +106,7 @@ def test_registration_records_the_gaps_and_the_shards_cut_in_them(deployment):
 
 def test_one_interval_keeps_the_plain_whole_genome_job(deployment, calls):
     request = _requests(deployment, 100)
-    assert request["shards"] == [] and request["gather"] is None
+    assert request["shards"] == [] and request["gather"] == {}
     assert "regions" not in request["parameters"]  # the job definition's default: "-", the whole genome
     op = _operator(request)
     op.submit_job(_context())
