@@ -147,16 +147,21 @@ class Staging:
     :meth:`place` moves a finished sample folder to its final staging path
     (replacing an earlier conversion of the same sample). Leaving the block
     removes the private folder, so a failed conversion stages nothing.
+
+    The folder's name carries its owner's process id (``<pid>-<uuid>``), so the
+    folder and its owner come into being in one ``mkdir``: a :func:`sweep` by a
+    conversion starting at the same moment (the Glue job converts its samples in
+    threads) never sees a folder whose owner it cannot tell, and never removes
+    one from under a live conversion.
     """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.tmp = self.root / TMP_DIR / uuid.uuid4().hex
+        self.tmp = self.root / TMP_DIR / f"{os.getpid()}-{uuid.uuid4().hex}"
 
     def __enter__(self) -> Staging:
         sweep(self.root)
         self.tmp.mkdir(parents=True)
-        (self.tmp / "_pid").write_text(str(os.getpid()))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -181,10 +186,15 @@ class Staging:
         return final
 
 
-def _alive(pid_file: Path) -> bool:
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process named by a private folder's ``<pid>-`` prefix still runs (a folder
+    without one, of an older layout, has no owner to wait for)."""
+    pid, _, rest = folder.name.partition("-")
+    if not (pid.isdigit() and rest):
+        return False
     try:
-        os.kill(int(pid_file.read_text()), 0)
-    except (OSError, ValueError):
+        os.kill(int(pid), 0)
+    except OSError:
         return False
     return True
 
@@ -194,5 +204,5 @@ def sweep(root: str | Path) -> None:
     tmp = Path(root) / TMP_DIR
     if tmp.is_dir():
         for d in tmp.iterdir():
-            if d.is_dir() and not _alive(d / "_pid"):
+            if d.is_dir() and not _owner_alive(d):
                 shutil.rmtree(d, ignore_errors=True)
