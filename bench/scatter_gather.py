@@ -222,13 +222,13 @@ def ecoli_inputs(folder: Path, depth: float) -> tuple[Path, Path, Path, Path]:
     """The demo's E. coli chromosome, its bwa index, 30x diploid reads and a ploidy file (made once)."""
     from seqflow.demo.mutate import plan_variants
     from seqflow.demo.reads import simulate_diploid_reads
-    from seqflow.demo.references import DEMO_GENOMES
     from seqflow.analysis import steps
+    from seqflow.demo.references import DEMO_DEFAULT_GENOME, DEMO_GENOMES
 
     folder.mkdir(parents=True, exist_ok=True)
     fasta, r1, r2, ploidy = folder / "ref.fa", folder / "r1.fastq.gz", folder / "r2.fastq.gz", folder / "ref.ploidy"
     if not Path(f"{fasta}.fai").exists():
-        package, _, member = DEMO_GENOMES["ecoli_k12_mg1655"].source.removeprefix("deb://").partition("/")
+        package, _, member = DEMO_GENOMES[DEMO_DEFAULT_GENOME].source  # the demo's E. coli.removeprefix("deb://").partition("/")
         fasta.write_bytes(gzip.decompress(_member(package, member)).upper())
         subprocess.run(["samtools", "faidx", str(fasta)], check=True)
     ploidy.write_text("*\t*\t*\t*\t2\n")

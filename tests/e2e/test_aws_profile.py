@@ -99,6 +99,9 @@ def start_moto_server(env):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
+    # moto's backends live in the process, not the server: a second harness module on the same pytest
+    # worker (tests/e2e/test_aws_launch_uploads.py) would find the first one's buckets and tables
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     for key, value in {
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",

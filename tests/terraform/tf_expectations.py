@@ -93,8 +93,9 @@ PROVIDER_CLASSES = {
 
 #: operators whose create call carries the caller's tags when given ``tags=``: AWS authorises tags on
 #: create as the TagResource action too (SubmitJob with tags is denied without batch:TagResource), so
-#: a call of such a class (or a subclass named after it) with ``tags=`` needs these actions
-TAGGED_CREATES = {"BatchOperator": ["batch:TagResource"]}
+#: a call of such a class (or a subclass named after it), or of such a boto3 method, with ``tags=`` or
+#: with ``**request`` (a request dict may carry ``tags``) needs these actions
+TAGGED_CREATES = {"BatchOperator": ["batch:TagResource"], "submit_job": ["batch:TagResource"]}
 
 #: imported provider names that make no AWS call of their own (bases, helpers, exceptions)
 NO_CALLS = {"AwsBaseHook", "AwsBaseOperator", "AwsBaseSensor", "AwsBaseWaiterTrigger", "SessionFactory",
@@ -149,7 +150,7 @@ def calls_in_code() -> dict[str, set[str]]:
                         need(PROVIDER_CLASSES[alias.name], f"{rel}:{node.lineno} {alias.name}")
                     elif alias.name not in NO_CALLS:
                         unknown.append(f"{rel}:{node.lineno}: imported {alias.name} from {node.module}")
-            if isinstance(node, ast.Call) and any(k.arg == "tags" for k in node.keywords):
+            if isinstance(node, ast.Call) and any(k.arg in ("tags", None) for k in node.keywords):
                 callee = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
                 for cls, actions in TAGGED_CREATES.items():
                     if callee.endswith(cls):
