@@ -29,8 +29,10 @@ POLL_PAUSE_S = 10
 MAX_MESSAGES = 10
 
 
-def run_flags_asset(queue_url: str) -> Asset:
-    """The asset a run's flag arriving in raw storage updates, watched on ``queue_url``."""
+def sqs_watched_asset(name: str, watcher: str, queue_url: str) -> Asset:
+    """An asset named ``name`` whose watcher ``watcher`` is the provider's SQS trigger on ``queue_url``
+    (long polling, one batch of up to :data:`MAX_MESSAGES` messages per asset event). The one shape
+    of seqflow's event-driven DAGs: the run flags here, the launch files (:mod:`seqflow.aws.launch_uploads`)."""
     from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
 
     trigger = SqsSensorTrigger(
@@ -41,5 +43,9 @@ def run_flags_asset(queue_url: str) -> Asset:
         wait_time_seconds=LONG_POLL_S,
         waiter_delay=POLL_PAUSE_S,
     )
-    return Asset(name=RUN_FLAGS_ASSET, uri=queue_url,
-                 watchers=[AssetWatcher(name="raw_flag_notifications", trigger=trigger)])
+    return Asset(name=name, uri=queue_url, watchers=[AssetWatcher(name=watcher, trigger=trigger)])
+
+
+def run_flags_asset(queue_url: str) -> Asset:
+    """The asset a run's flag arriving in raw storage updates, watched on ``queue_url``."""
+    return sqs_watched_asset(RUN_FLAGS_ASSET, "raw_flag_notifications", queue_url)

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from seqflow.aws.events import LONG_POLL_S, MAX_MESSAGES, POLL_PAUSE_S
-from seqflow.aws.settings import AWS_CONN_ID
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +34,9 @@ DEFAULT_LAUNCH_PREFIX = "launch/"
 
 def launch_files_asset(queue_url: str):
     """The asset an upload to the launch prefix updates, watched on ``queue_url``."""
-    from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
-    from airflow.sdk import Asset, AssetWatcher
+    from seqflow.aws.events import sqs_watched_asset
 
-    trigger = SqsSensorTrigger(
-        sqs_queue=queue_url,
-        aws_conn_id=AWS_CONN_ID,
-        max_messages=MAX_MESSAGES,
-        num_batches=1,
-        wait_time_seconds=LONG_POLL_S,
-        waiter_delay=POLL_PAUSE_S,
-    )
-    return Asset(name=LAUNCH_FILES_ASSET, uri=queue_url,
-                 watchers=[AssetWatcher(name="launch_file_uploads", trigger=trigger)])
+    return sqs_watched_asset(LAUNCH_FILES_ASSET, "launch_file_uploads", queue_url)
 
 
 def uploads_of_asset_events(events: Iterable[Any]) -> list[str]:
