@@ -81,3 +81,23 @@ def create_registry_table(name: str = "registry") -> None:
         AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"},
                               {"AttributeName": "analysis", "AttributeType": "S"}],
     )
+
+
+def moto_batch_queue(definitions, *, image: str | None = None, vcpus: int = 1, memory: int = 512):
+    """On moto: the Batch job queue ``queue`` (an unmanaged compute environment behind it) and a container
+    job definition of each name in ``definitions`` (image ``image``, or ``seqflow/<name less "sf-">``).
+    Returns the Batch client."""
+    import boto3
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch", region_name=REGION)
+    ce = batch.create_compute_environment(computeEnvironmentName="seqflow-ce", type="UNMANAGED", state="ENABLED",
+                                          serviceRole=role)["computeEnvironmentArn"]
+    batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
+    for name in definitions:
+        batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
+            "image": image or f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/{name[3:]}:1",
+            "vcpus": vcpus, "memory": memory, "command": ["true"]})
+    return batch

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from aws_helpers import REGION, RUN, of, settings
+from aws_helpers import REGION, RUN, moto_batch_queue, of, settings
 
 JOB = {"run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1",
        "r1": [f"s3://raw/runs/{RUN}/S1_S1_R1_001.fastq.gz"], "r2": [f"s3://raw/runs/{RUN}/S1_S1_R2_001.fastq.gz"],
@@ -46,18 +46,7 @@ def _operator(step="align"):
 
 @pytest.fixture
 def batch_env(moto):
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch", region_name=REGION)
-    ce = batch.create_compute_environment(computeEnvironmentName="seqflow-ce", type="UNMANAGED", state="ENABLED",
-                                          serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-    for name in ("sf-fastp", "sf-align-bwa"):
-        batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
-            "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/{name[3:]}:1", "vcpus": 1,
-            "memory": 512, "command": ["true"]})
-    return batch
+    return moto_batch_queue(("sf-fastp", "sf-align-bwa"))
 
 
 def test_the_request_carries_the_steps_memory_cap_from_the_catalogue():

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from aws_helpers import REGION, RUN, of, settings
+from aws_helpers import REGION, RUN, moto_batch_queue, of, settings
 
 PRICES = f"""# test prices
 region,instance_type,vcpus,memory_gib,usd_per_hour,as_of,source
@@ -40,17 +40,8 @@ def test_the_shipped_price_table_loads_with_its_dates_and_a_bad_row_names_its_li
 
 @pytest.fixture
 def batch_env(moto):
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch", region_name=REGION)
-    ce = batch.create_compute_environment(computeEnvironmentName="seqflow-ce", type="UNMANAGED", state="ENABLED",
-                                          serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-    batch.register_job_definition(jobDefinitionName="sf", type="container", containerProperties={
-        "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/x:1", "vcpus": 2, "memory": 4096,
-        "command": ["true"]})
-    return batch
+    return moto_batch_queue(("sf",), image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/x:1", vcpus=2,
+                            memory=4096)
 
 
 def _submit(batch, request: dict) -> str:

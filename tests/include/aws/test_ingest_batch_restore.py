@@ -7,7 +7,7 @@ import datetime as dt
 import boto3
 import pytest
 
-from aws_helpers import REGION, RUN, of, settings
+from aws_helpers import REGION, RUN, moto_batch_queue, of, settings
 
 DATE = dt.date(2026, 11, 20)
 
@@ -228,18 +228,7 @@ def test_sample_requests_refuse_unsafe_ids():
 
 @pytest.fixture
 def batch_env(moto):
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch", region_name=REGION)
-    ce = batch.create_compute_environment(computeEnvironmentName="seqflow-ce", type="UNMANAGED", state="ENABLED",
-                                          serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-    for name in ("sf-fastp", "sf-align-bwa", "sf-call-variants-bcftools", "sf-bam-qc", "sf-vcf-stats"):
-        batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
-            "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/{name[3:]}:1", "vcpus": 1,
-            "memory": 512, "command": ["true"]})
-    return batch
+    return moto_batch_queue(("sf-fastp", "sf-align-bwa", "sf-call-variants-bcftools", "sf-bam-qc", "sf-vcf-stats"))
 
 
 def _batch_operator(step="fastp"):

@@ -10,7 +10,7 @@ import logging
 import boto3
 import pytest
 
-from aws_helpers import REGION, RUN, genome, of, settings
+from aws_helpers import REGION, RUN, genome, moto_batch_queue, of, settings
 
 GATHER = {"batch_job_definition_gather_calls": "sf-gather-calls"}
 JOB = {"run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1",
@@ -52,17 +52,8 @@ def deployment(moto, tmp_path):
                      + "\n".join(lines[101:]))
     references = S3ReferenceCatalog(settings(), s3, deb_cache=tmp_path / "debs")
     references.add("toy", str(fasta), aligners=("bwa",))
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch", region_name=REGION)
-    ce = batch.create_compute_environment(computeEnvironmentName="seqflow-ce", type="UNMANAGED", state="ENABLED",
-                                          serviceRole=role)["computeEnvironmentArn"]
-    batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-    for name in ("sf-call-variants-bcftools", "sf-gather-calls"):
-        batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties={
-            "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/bcftools:1", "vcpus": 1,
-            "memory": 512, "command": ["true"]})
+    moto_batch_queue(("sf-call-variants-bcftools", "sf-gather-calls"),
+                     image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/bcftools:1")
     # what align left in the results prefix, and the reference's ploidy file
     bam = f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/S1.bam"
     for key in (bam, bam + ".bai"):
