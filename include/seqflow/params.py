@@ -318,6 +318,47 @@ def _schema_errors(params: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(messages))
 
 
+def refusals(params: Mapping[str, Param], conf: Mapping[str, Any]) -> list[str]:
+    """Every value of a trigger that its param's schema refuses, each as ``<field title>: <why>`` in
+    the words a person at the trigger form needs (the rule of :data:`_EXPECTED`), not a JSON-schema
+    dump: what :class:`seqflow.trigger_form.ParamRefusals` answers the form with. ``params`` are the
+    DAG's Params, ``conf`` the trigger's conf (a missing key takes the param's default). Empty when
+    every value is valid."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    messages = []
+    for name, spec in params.items():
+        schema = dict(spec.schema)
+        title = schema.get("title") or name
+        default = spec.value if spec.has_value else None
+        value = conf.get(name, default) if isinstance(conf, Mapping) else default
+        nullable = "null" in (schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")])
+        if value is None and not nullable:
+            messages.append(f"{title}: a value is required" + (f"; it must be {_rule(name, nullable)}" if
+                                                                name in _EXPECTED else ""))
+            continue
+        errors = list(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(value))
+        if not errors:
+            continue
+        error = errors[0]
+        if error.validator == "uniqueItems":
+            messages.append(f"{title}: each sample may be named once, got {value!r}")
+        elif name == "samples" and list(error.absolute_path):
+            messages.append(f"{title}: {error.instance!r} is not valid; each must be {_EXPECTED_SAMPLE}")
+        elif name in _EXPECTED or schema.get("enum"):
+            choices = [c for c in schema.get("enum") or () if c is not None]
+            rule = _rule(name, nullable) if name in _EXPECTED and not choices else f"one of {', '.join(map(str, choices))}"
+            messages.append(f"{title}: {value!r} is not valid; it must be {rule}")
+        else:
+            messages.append(f"{title}: {error.message}")
+    return messages
+
+
+def _rule(name: str, nullable: bool) -> str:
+    rule = _EXPECTED[name]
+    return rule if nullable else rule.removesuffix(" or null").removesuffix(" or empty")
+
+
 def validate_analysis_params(
     params: Mapping[str, Any], sample_sheet: SampleSheet | None = None
 ) -> AnalysisRequest:

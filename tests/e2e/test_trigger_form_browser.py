@@ -3,18 +3,22 @@ Chromium through its chromedriver, driven by Selenium) against the real local Ai
 
 Airflow's form shows no custom error message at a field: the only error it shows there is
 "This field is required"; a value the param's schema rejects comes back from the API server as
-a 400 naming the param (the JSON schema's text). What it does show under each field is the
-param's description, where params.py puts the rule a value must follow, in the words of its
-own error messages. So: an empty Run is flagged at the field before submission, a bad Run is
-refused with the rule beside the field, a good trigger reaches *analysed*, and the DAG run's
-"MultiQC report" tab shows that run's report."""
+a 400 naming the first bad param with the JSON schema's text, which the form shows in an alert
+above the fields. seqflow's plugin rewords that answer (seqflow.trigger_form): every bad value
+at once, each led by its field's title, in params.py's words; and under each field the form
+shows the param's description, which ends with the same rule. So: an empty Run is flagged at the
+field before submission, bad values are refused in plain words with the rule beside each field,
+a good trigger reaches *analysed*, and the DAG run's "MultiQC report" tab shows that run's
+report."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +28,8 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--window-size=1400,1400")
 DAG_ID = "seqflow_analysis"
+#: set SEQFLOW_SCREENSHOTS=DIR to keep what the browser showed
+SCREENSHOTS = Path(os.environ["SEQFLOW_SCREENSHOTS"]) if os.environ.get("SEQFLOW_SCREENSHOTS") else None
 RUN_DATE = dt.date(2026, 11, 21)
 
 
@@ -118,17 +124,36 @@ def test_an_empty_run_is_flagged_at_the_field_and_optional_fields_are_not_requir
     assert "*" in run_row.find_element(By.TAG_NAME, "label").text
 
 
-def test_a_bad_run_is_refused_with_the_rule_beside_the_field(browser, airflow, run_folder):
+def test_bad_values_are_refused_in_plain_words_all_at_once_with_the_rule_beside_each_field(browser, airflow,
+                                                                                           run_folder):
+    from selenium.webdriver.common.by import By
+
     from seqflow.local.client import AirflowClient
     from seqflow.params import _EXPECTED
 
     field = _open_form(browser, airflow.url)
     field.send_keys("run;rm -rf /")
+    version = browser.find_element(By.ID, "element_pipeline_version")
+    version.clear()
+    version.send_keys("v2")
     _submit(browser)
-    _wait_until(lambda: "Invalid input for param run_id" in browser.page_source, what="the API's refusal")
-    # the rule, in params.py's words, is shown under the field itself
-    rule = _EXPECTED["run_id"].removesuffix(" or null")
-    assert rule in _field_row(browser, "run_id").text
+    # seqflow.trigger_form words the API server's refusal: every bad value, each by its field's title
+    run_rule = _EXPECTED["run_id"].removesuffix(" or null")
+    expected = [f"Run: 'run;rm -rf /' is not valid; it must be {run_rule}",
+                f"Pipeline version: 'v2' is not valid; it must be {_EXPECTED['pipeline_version']}"]
+    alert = _wait_until(lambda: [e for e in browser.find_elements(By.XPATH, "//*[contains(text(), 'Not triggered:')]")
+                                 if e.is_displayed()], what="the refusal")[0]
+    if SCREENSHOTS:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", alert)
+        time.sleep(1)
+        browser.save_screenshot(str(SCREENSHOTS / "refusal.png"))
+    for message in expected:
+        assert message in alert.text, alert.text
+    for raw in ("Invalid input for param", "Failed validating", "does not match", "^"):
+        assert raw not in alert.text, raw
+    # the rule, in the same words, is shown under each field itself
+    assert run_rule in _field_row(browser, "run_id").text
+    assert _EXPECTED["pipeline_version"] in _field_row(browser, "pipeline_version").text
     assert AirflowClient(airflow.url).dag_runs(DAG_ID) == []  # nothing was triggered
 
 
