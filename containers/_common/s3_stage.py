@@ -35,6 +35,16 @@ Environment contract (all names start with ``SEQFLOW_``):
                         them the shard's record ``shard.json`` (its key and regions, the plan's
                         input checksums, each output's SHA-256 and size), by which a later run
                         reuses the shard.
+``SEQFLOW_SHARDS_TODO`` the list of the plan this job's array calls (default ``todo``; the
+                        children that ran out of memory are called again as a second array,
+                        with more memory, from ``todo_more_memory``).
+
+Every uploaded object carries the SHA-256 of its whole content as user metadata
+(``x-amz-meta-seqflow-sha256``, :data:`SHA256_METADATA`), and S3 verifies each part
+on arrival (``ChecksumAlgorithm`` SHA256). The metadata, not the ETag (which with SSE-KMS
+is no MD5 and differs between two uploads of the same bytes) nor S3's SHA-256 (composite
+for a multipart upload, so it depends on the part size), is the content checksum by
+which a re-triggered analysis recognises a byte-identical BAM and reuses its shards.
 
 The command and its arguments are this program's arguments, e.g.::
 
@@ -77,6 +87,8 @@ SHARD_REGIONS = "@shard"
 SHARD_RECORD = "shard.json"
 #: the format of plan.json and shard.json (seqflow.analysis.scatter.FORMAT_VERSION)
 SHARD_FORMAT = 1
+#: the user metadata holding an uploaded object's SHA-256 (seqflow.aws.scattered_calling reads it)
+SHA256_METADATA = "seqflow-sha256"
 
 
 class StagingError(Exception):
@@ -153,20 +165,28 @@ def output_files(output_dir: Path) -> list[Path]:
     return files
 
 
-def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None, *, logs_only: bool = False) -> int:
-    """Upload the outputs (``logs_only``: only the ``*.log`` files) under ``output_uri``; returns how many went up."""
+def upload(client, output_dir: Path, output_uri: str, kms_key_arn: str | None, *, logs_only: bool = False,
+           config=None) -> dict[str, dict]:
+    """Upload the outputs (``logs_only``: only the ``*.log`` files) under ``output_uri``, each with its
+    SHA-256 as metadata; returns what went up: relative name -> ``{"sha256", "size"}``. ``config``: a
+    ``boto3.s3.transfer.TransferConfig`` (default boto3's: multipart above 8 MiB)."""
     bucket, prefix = parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")
     if not prefix.endswith("/"):
         prefix += "/"
-    extra = {"ServerSideEncryption": "aws:kms"}
+    extra = {"ServerSideEncryption": "aws:kms", "ChecksumAlgorithm": "SHA256"}
     if kms_key_arn:
         extra["SSEKMSKeyId"] = kms_key_arn
     files = [f for f in output_files(output_dir) if not logs_only or f.name.endswith(LOG_SUFFIX)]
+    uploaded: dict[str, dict] = {}
     for path in files:
-        key = prefix + path.relative_to(output_dir).as_posix()
-        print(f"seqflow-stage: {path} -> s3://{bucket}/{key}", flush=True)
-        client.upload_file(str(path), bucket, key, ExtraArgs=dict(extra))
-    return len(files)
+        relative = path.relative_to(output_dir).as_posix()
+        key = prefix + relative
+        digest = {"sha256": _sha256(path), "size": path.stat().st_size}
+        print(f"seqflow-stage: {path} -> s3://{bucket}/{key} (sha256 {digest['sha256']})", flush=True)
+        client.upload_file(str(path), bucket, key, Config=config,
+                           ExtraArgs={**extra, "Metadata": {SHA256_METADATA: digest["sha256"]}})
+        uploaded[relative] = digest
+    return uploaded
 
 
 def select_shard(client, plan_uri: str, env) -> dict:
@@ -180,9 +200,13 @@ def select_shard(client, plan_uri: str, env) -> dict:
         raise StagingError(f"SEQFLOW_SHARDS_PLAN: {plan_uri} has format {plan.get('format_version')!r}, "
                            f"this entrypoint reads {SHARD_FORMAT}")
     raw = env.get("AWS_BATCH_JOB_ARRAY_INDEX", "0")
-    todo = plan.get("todo") or []
+    which = env.get("SEQFLOW_SHARDS_TODO", "").strip() or "todo"
+    if which not in ("todo", "todo_more_memory"):
+        raise StagingError(f"SEQFLOW_SHARDS_TODO: {which!r} is neither todo nor todo_more_memory")
+    todo = plan.get(which) or []
     if not raw.isdigit() or int(raw) >= len(todo):
-        raise StagingError(f"AWS_BATCH_JOB_ARRAY_INDEX {raw!r}: the plan {plan_uri} has {len(todo)} shard(s) to call")
+        raise StagingError(f"AWS_BATCH_JOB_ARRAY_INDEX {raw!r}: the plan {plan_uri} has {len(todo)} shard(s) "
+                           f"in {which}")
     shard = plan["shards"][todo[int(raw)]]
     key = str(shard.get("key", ""))
     if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
@@ -198,14 +222,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_shard_record(client, shard: dict, output_dir: Path, output_uri: str, kms_key_arn: str | None) -> None:
-    """``<output_uri>shard.json``: what the shard was called from and what it wrote (after the outputs)."""
+def write_shard_record(client, shard: dict, output_dir: Path, output_uri: str, kms_key_arn: str | None,
+                       outputs: dict[str, dict] | None = None) -> None:
+    """``<output_uri>shard.json``: what the shard was called from and what it wrote (after the outputs;
+    ``outputs``: what :func:`upload` returned, else the files are hashed here)."""
     bucket, prefix = parse_s3_uri(output_uri, "SEQFLOW_OUTPUT_URI")
+    if outputs is None:
+        outputs = {p.relative_to(output_dir).as_posix(): {"sha256": _sha256(p), "size": p.stat().st_size}
+                   for p in output_files(output_dir)}
     record = {"format_version": SHARD_FORMAT, "sample_id": shard.get("sample_id"),
               **{k: shard.get(k) for k in ("index", "count", "key", "label", "regions")},
-              "inputs": shard.get("inputs"),
-              "outputs": {p.relative_to(output_dir).as_posix(): {"sha256": _sha256(p), "size": p.stat().st_size}
-                          for p in output_files(output_dir)}}
+              "inputs": shard.get("inputs"), "outputs": outputs}
     extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_arn} if kms_key_arn else {})}
     client.put_object(Bucket=bucket, Key=prefix.rstrip("/") + "/" + SHARD_RECORD, ContentType="application/json",
                       Body=(json.dumps(record, indent=1) + "\n").encode(), **extra)
@@ -309,16 +336,18 @@ def _staged(argv: list[str], env, client, output_uri: str, inputs: str, workdir:
         print(f"seqflow-stage: {argv[0]} exited {status}; outputs not uploaded", file=sys.stderr)
         if output_uri:
             try:
-                count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None, logs_only=True)
+                count = len(upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None,
+                                   logs_only=True))
                 print(f"seqflow-stage: uploaded {count} log file(s) to {output_uri}", file=sys.stderr, flush=True)
             except Exception as exc:  # noqa: BLE001 - the command's status matters more than its log
                 print(f"seqflow-stage: could not upload the logs: {exc}", file=sys.stderr)
         return status
     if output_uri:
-        count = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
-        print(f"seqflow-stage: uploaded {count} file(s) to {output_uri}", flush=True)
+        uploaded = upload(client, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
+        print(f"seqflow-stage: uploaded {len(uploaded)} file(s) to {output_uri}", flush=True)
         if shard is not None:  # last: a record names only outputs that are there
-            write_shard_record(client, shard, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None)
+            write_shard_record(client, shard, output_dir, output_uri, env.get("SEQFLOW_KMS_KEY_ARN") or None,
+                               uploaded)
     return 0
 
 

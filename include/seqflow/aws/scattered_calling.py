@@ -26,16 +26,32 @@ Airflow 3.0, MWAA, whose mapped groups cannot take a mapped task's output):
   the sample's VCF as before. The task waits for the gather job, which Batch fails when a
   child failed.
 
-**Resume.** A shard whose ``shard.json`` records the same input checksums (the S3
-checksums or ETags of the BAM, its index, the reference, its index and the ploidy file,
-and the job definition) and the same regions, and whose outputs are still there with the
-recorded sizes, is not called again; ``force`` calls every shard again. The summary
-``<sample>.shards.json`` (count, called, reused, labels) is what ``finalise_run`` records in
-the registry, as locally.
+**Resume.** A shard whose ``shard.json`` records the same input checksums (of the BAM, its
+index, the reference, its index and the ploidy file, and the job definition) and the same
+regions, and whose outputs are still there with the recorded sizes, is not called again, in a
+retry of the task as in a re-triggered analysis; ``force`` calls every shard again. The
+checksum of an input (:func:`content_checksum`) is the SHA-256 of its content that the staging
+entrypoint, which uploaded it (the BAM and its index from ``align``), keeps in its metadata
+(``x-amz-meta-seqflow-sha256``): neither the ETag, which with SSE-KMS is no MD5 and differs
+between two uploads of the same bytes, nor S3's SHA-256 of a multipart upload, which is a
+checksum of the parts' checksums and changes with the part size. An object without it (a
+reference uploaded by the catalogue) falls back to S3's full-object checksum, then to S3's
+composite checksum or ETag, which are stable while the object is not uploaded again. The
+summary ``<sample>.shards.json`` (count, called, reused, labels), also the task's XCom
+``shards``, is what ``finalise_run`` records in the registry, as locally.
 
 **Retries.** As :class:`~seqflow.aws.batch.SeqflowBatchOperator`: every job carries the task
 instance's tag, and a retried task attaches to the gather job of an earlier try while it
-runs or after it succeeded, instead of submitting the shards again.
+runs or after it succeeded, instead of submitting the shards again. When the gather of the
+earlier try failed, the shards that completed are reused, and the children of its calling
+jobs that ran out of memory (``OutOfMemoryError: Container killed due to memory usage`` in
+``DescribeJobs``: :func:`seqflow.aws.batch.out_of_memory`) are called again, and only they,
+as a second array job (``todo_more_memory`` of the plan, ``SEQFLOW_SHARDS_TODO``) asking
+for twice the memory they had, at most ``memory_cap_mib`` (the step catalogue's
+``memory_mib`` times :data:`seqflow.aws.batch.MEMORY_CAP_FACTOR`); a child that ran out of
+memory at the cap fails the task (:class:`~seqflow.aws.batch.BatchMemoryCapReached`). The
+plan records the try that wrote it, and each calling job carries it as the tag
+:data:`TRY_TAG`, so that a retry reads the children of the previous try's jobs only.
 """
 
 from __future__ import annotations
@@ -51,10 +67,15 @@ from seqflow.aws.batch import (
     STAGED_INPUTS,
     TASK_TAG,
     SeqflowBatchOperator,
+    MEMORY_CAP_FACTOR,
+    BatchMemoryCapReached,
     job_definition_key,
+    job_memory_mib,
     job_name,
     memory_cap_mib,
+    out_of_memory,
     task_instance_key,
+    with_memory,
 )
 from seqflow.references.intervals import DEFAULT_INTERVAL_MB, balanced_shards, shard_count
 
@@ -69,6 +90,15 @@ PLAN = "plan.json"
 GATHER_STEP = "gather_calls"
 #: environment variable naming the plan (read by the staging entrypoint)
 PLAN_VARIABLE = "SEQFLOW_SHARDS_PLAN"
+#: environment variable naming the plan's list a calling job's children read (``todo`` or ``todo_more_memory``)
+TODO_VARIABLE = "SEQFLOW_SHARDS_TODO"
+#: the plan's lists of shards to call: at the job definition's memory, and with more memory
+TODO, MORE_MEMORY = "todo", "todo_more_memory"
+#: a calling job's tags: the task's try that submitted it, and the plan's list its children read
+TRY_TAG, LIST_TAG = "seqflow_try", "seqflow_todo"
+#: the user metadata in which the staging entrypoint keeps an uploaded object's SHA-256
+#: (containers/_common/s3_stage.py SHA256_METADATA)
+SHA256_METADATA = "seqflow-sha256"
 
 
 def _env(request: dict[str, Any]) -> dict[str, str]:
@@ -166,16 +196,29 @@ def with_call_shards(requests: dict[str, dict[str, Any]], job: dict[str, Any], s
 # -- at submission (the call_variants task, after the alignment) ------------------------------
 
 
-def _checksum(head: dict[str, Any]) -> str:
-    for name in ("ChecksumSHA256", "ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA1"):
+_S3_CHECKSUMS = ("ChecksumSHA256", "ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA1")
+
+
+def content_checksum(head: dict[str, Any]) -> str:
+    """The checksum of an object (a ``HeadObject`` response with ``ChecksumMode=ENABLED``) by which a
+    shard's input is recognised: ``sha256:<hex>`` of the content from the seqflow metadata; else S3's
+    full-object checksum (``s3-<algorithm>:``); else S3's composite checksum (``s3-<algorithm>-composite:``,
+    which depends on the part size) or the ETag (``etag:``, which with SSE-KMS changes at every upload)."""
+    digest = (head.get("Metadata") or {}).get(SHA256_METADATA, "")
+    if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+        return f"sha256:{digest}"
+    for name in _S3_CHECKSUMS:
         if head.get(name):
-            return f"{name[len('Checksum'):].lower()}:{head[name]}"
+            value = head[name]
+            # a composite checksum reads "<base64>-<parts>" on S3; ChecksumType says so too
+            composite = head.get("ChecksumType") == "COMPOSITE" or "-" in value
+            return f"s3-{name[len('Checksum'):].lower()}{'-composite' if composite else ''}:{value}"
     return f"etag:{head['ETag'].strip(chr(34))}"
 
 
 def input_fingerprint(s3, call_request: dict[str, Any]) -> dict[str, Any]:
-    """What every shard's calls depend on besides its regions: the job definition and a checksum
-    (S3's own, else the ETag) of each staged input (BAM, index, reference, its index, ploidy file);
+    """What every shard's calls depend on besides its regions: the job definition and the
+    :func:`content_checksum` of each staged input (BAM, index, reference, its index, ploidy file);
     None for an input that is not there, which makes no shard reusable (the jobs' staging then
     says which object is missing)."""
     from botocore.exceptions import ClientError
@@ -184,7 +227,7 @@ def input_fingerprint(s3, call_request: dict[str, Any]) -> dict[str, Any]:
     for uri in _env(call_request)["SEQFLOW_INPUTS"].split():
         bucket, key = _split(uri)
         try:
-            inputs[uri] = _checksum(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
+            inputs[uri] = content_checksum(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
@@ -229,11 +272,18 @@ def reusable(s3, root: str, shard: dict[str, Any], fingerprint: dict[str, Any]) 
                                  for name, o in outputs.items())
 
 
-def plan(sample_id: str, shards: list[dict[str, Any]], todo: list[int], fingerprint: dict[str, Any]) -> dict:
-    """The document the array's children read (``plan.json``): child ``i`` calls ``shards[todo[i]]``."""
-    return {"format_version": FORMAT_VERSION, "sample_id": sample_id, "inputs": fingerprint,
-            "shards": [{k: s[k] for k in ("index", "count", "key", "label", "regions", "argument")} for s in shards],
-            "todo": todo}
+def plan(sample_id: str, shards: list[dict[str, Any]], todo: list[int], fingerprint: dict[str, Any], *,
+         more_memory: list[int] | None = None, memory_mib: int | None = None, try_number: int = 1) -> dict:
+    """The document the array's children read (``plan.json``): child ``i`` calls ``shards[todo[i]]``, and
+    child ``i`` of the array with more memory (``memory_mib``) ``shards[todo_more_memory[i]]``."""
+    document = {"format_version": FORMAT_VERSION, "sample_id": sample_id, "inputs": fingerprint,
+                "shards": [{k: s[k] for k in ("index", "count", "key", "label", "regions", "argument")}
+                           for s in shards],
+                TODO: todo, "try": try_number}
+    if more_memory:
+        document[MORE_MEMORY] = more_memory
+        document["more_memory_mib"] = memory_mib
+    return document
 
 
 def summary(shards: list[dict[str, Any]], reused: set[str]) -> dict[str, Any]:
@@ -244,23 +294,32 @@ def summary(shards: list[dict[str, Any]], reused: set[str]) -> dict[str, Any]:
             "labels": {s["key"]: s["label"] for s in shards}}
 
 
+def calling_submission(call_request: dict[str, Any], todo: list[int], plan_uri: str, *, which: str = TODO,
+                       memory_mib: int | None = None, try_number: int = 1) -> dict[str, Any]:
+    """SubmitJob arguments (boto3's names) of a calling job of the plan's list ``which``: an array of
+    ``len(todo)`` children, a plain job for one; ``memory_mib`` overrides the job definition's memory."""
+    overrides = _with_env(call_request["container_overrides"], SEQFLOW_OUTPUT_URI=shards_uri(call_request),
+                          **{PLAN_VARIABLE: plan_uri, TODO_VARIABLE: which})
+    if memory_mib:
+        overrides = with_memory(overrides, memory_mib)
+    calling = {
+        "jobName": call_request["job_name"],
+        "jobQueue": call_request["job_queue"],
+        "jobDefinition": call_request["job_definition"],
+        "parameters": {**call_request["parameters"], "regions": SHARD_REGIONS},
+        "containerOverrides": overrides,
+        "tags": {**call_request["tags"], TRY_TAG: str(try_number), LIST_TAG: which},
+    }
+    if len(todo) > 1:
+        calling["arrayProperties"] = {"size": len(todo)}
+    return calling
+
+
 def submissions(call_request: dict[str, Any], gather: dict[str, Any], shards: list[dict[str, Any]],
-                todo: list[int], plan_uri: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """SubmitJob arguments (boto3's names) of the calling job (an array of ``len(todo)`` children, a plain
-    job for one, None for none) and of the gather job (``dependsOn`` is added at submission)."""
-    calling = None
-    if todo:
-        calling = {
-            "jobName": call_request["job_name"],
-            "jobQueue": call_request["job_queue"],
-            "jobDefinition": call_request["job_definition"],
-            "parameters": {**call_request["parameters"], "regions": SHARD_REGIONS},
-            "containerOverrides": _with_env(call_request["container_overrides"],
-                                            SEQFLOW_OUTPUT_URI=shards_uri(call_request), **{PLAN_VARIABLE: plan_uri}),
-            "tags": dict(call_request["tags"]),
-        }
-        if len(todo) > 1:
-            calling["arrayProperties"] = {"size": len(todo)}
+                todo: list[int], plan_uri: str, *, try_number: int = 1) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """SubmitJob arguments (boto3's names) of the calling job of ``todo`` (None for none) and of the gather
+    job (``dependsOn`` is added at submission)."""
+    calling = calling_submission(call_request, todo, plan_uri, try_number=try_number) if todo else None
     gathering = {"jobName": gather["job_name"], "jobQueue": gather["job_queue"],
                  "jobDefinition": gather["job_definition"], "parameters": dict(gather["parameters"]),
                  "containerOverrides": dict(gather["container_overrides"]), "tags": dict(gather["tags"])}
@@ -305,26 +364,95 @@ class SeqflowCallVariantsOperator(SeqflowBatchOperator):
                    "parameters": self.parameters, "container_overrides": self.container_overrides,
                    "tags": self.tags}
         root = shards_uri(request)
+        plan_uri = f"{root}{PLAN}"
+        try_number = getattr(ti, "try_number", 1) or 1
+        # the children of the previous try that ran out of memory, read before its plan is replaced
+        starved = self.out_of_memory_shards(task_key, _read_json(s3, plan_uri)) if try_number > 1 else {}
         fingerprint = input_fingerprint(s3, request)
         done = set() if self.force else {s["key"] for s in self.shards if reusable(s3, root, s, fingerprint)}
         todo = [i for i, s in enumerate(self.shards) if s["key"] not in done]
+        more = [i for i in todo if self.shards[i]["key"] in starved]
+        todo = [i for i in todo if i not in more]
+        memory = max((starved[self.shards[i]["key"]] for i in more), default=None)
         sample = gather["parameters"]["sample_id"]
-        plan_uri = f"{root}{PLAN}"
         bucket, key = _split(plan_uri)
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(plan(sample, self.shards, todo, fingerprint)).encode(),
+        document = plan(sample, self.shards, todo, fingerprint, more_memory=more, memory_mib=memory,
+                        try_number=try_number)
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(),
                       ContentType="application/json", ServerSideEncryption="aws:kms")
-        calling, gathering = submissions(request, gather, self.shards, todo, plan_uri)
-        self.log.info("%s: %d calling shard(s), %d to call%s, %d reused (their shard.json matches)", sample,
-                      len(self.shards), len(todo), " (force)" if self.force else "", len(done))
+        calling, gathering = submissions(request, gather, self.shards, todo, plan_uri, try_number=try_number)
+        self.log.info("%s: %d calling shard(s), %d to call%s, %d reused (their shard.json matches): %s", sample,
+                      len(self.shards), len(todo) + len(more), " (force)" if self.force else "", len(done),
+                      [s["label"] for s in self.shards if s["key"] in done])
         client = self.hook.client
+        dependencies = []
         if calling:
             array = client.submit_job(**calling)["jobId"]
             self.log.info("AWS Batch %s %s submitted: %s", "array job" if len(todo) > 1 else "job", array,
                           [self.shards[i]["label"] for i in todo])
-            gathering["dependsOn"] = [{"jobId": array}]
+            dependencies.append({"jobId": array})
+        if more:
+            starving = calling_submission(request, more, plan_uri, which=MORE_MEMORY, memory_mib=memory,
+                                          try_number=try_number)
+            array = client.submit_job(**starving)["jobId"]
+            self.log.warning("AWS Batch %s %s submitted with %d MiB (cap %s MiB): the shard(s) %s, which ran out of "
+                             "memory in the previous try", "array job" if len(more) > 1 else "job", array, memory,
+                             self.memory_cap_mib, [self.shards[i]["label"] for i in more])
+            dependencies.append({"jobId": array})
+        if dependencies:
+            gathering["dependsOn"] = dependencies
         self.job_id = client.submit_job(**gathering)["jobId"]
         self.log.info("AWS Batch job %s (%s) gathers the shards", self.job_id, GATHER_STEP)
         out_bucket, out_key = _split(_env(gather)["SEQFLOW_OUTPUT_URI"])
+        shards_summary = summary(self.shards, done)
         s3.put_object(Bucket=out_bucket, Key=f"{out_key}{sample}.shards.json",
-                      Body=(json.dumps(summary(self.shards, done), indent=1) + "\n").encode(),
+                      Body=(json.dumps(shards_summary, indent=1) + "\n").encode(),
                       ContentType="application/json", ServerSideEncryption="aws:kms")
+        ti.xcom_push(key="shards", value=shards_summary)
+
+    def out_of_memory_shards(self, task_key: str, previous: dict[str, Any] | None) -> dict[str, int]:
+        """Shard key -> the memory (MiB) to call it with again, for each child of the previous try's
+        calling jobs (the plan ``previous`` and the jobs tagged with its try) that ran out of memory:
+        twice what it had, at most ``memory_cap_mib``; :class:`BatchMemoryCapReached` when it had that."""
+        if not previous or "try" not in previous:
+            return {}
+        client = self.hook.client
+        jobs = [j for j in self.earlier_jobs(task_key)
+                if (j.get("tags") or {}).get(TRY_TAG) == str(previous["try"])]
+        starved: dict[str, int] = {}
+        for job in jobs:
+            which = (job.get("tags") or {}).get(LIST_TAG, TODO)
+            todo = previous.get(which) or []
+            if job.get("arrayProperties", {}).get("size"):
+                ids = [c["jobId"] for page in client.get_paginator("list_jobs").paginate(
+                    arrayJobId=job["jobId"], jobStatus="FAILED") for c in page.get("jobSummaryList", [])]
+                children = []
+                for start in range(0, len(ids), 100):
+                    children += client.describe_jobs(jobs=ids[start:start + 100]).get("jobs", [])
+            else:
+                children = [job] if job.get("status") == "FAILED" else []
+            for child in children:
+                if not out_of_memory(child):
+                    continue
+                position = (child.get("arrayProperties") or {}).get("index", 0)
+                if position >= len(todo):
+                    continue
+                shard = previous["shards"][todo[position]]
+                had = job_memory_mib(child) or job_memory_mib(job) or previous.get("more_memory_mib")
+                cap = int(self.memory_cap_mib) if self.memory_cap_mib else None
+                if had is None or cap is None:
+                    self.log.warning("shard %s (%s) ran out of memory in job %s, but its memory or the cap is "
+                                     "unknown: called again with the same memory", shard["key"], shard["label"],
+                                     child["jobId"])
+                    continue
+                if had >= cap:
+                    raise BatchMemoryCapReached(
+                        f"shard {shard['label']} of {self.job_name} ran out of memory in AWS Batch job "
+                        f"{child['jobId']} with {had} MiB, the cap of this step ({MEMORY_CAP_FACTOR}x its memory_mib "
+                        f"in the step catalogue): not retrying with more; raise memory_mib in "
+                        f"containers/<tool>/steps.yaml (and the job definition)")
+                starved[shard["key"]] = max(starved.get(shard["key"], 0), min(2 * had, cap))
+                self.log.warning("shard %s (%s) ran out of memory in AWS Batch job %s with %d MiB (%s): it is "
+                                 "called again with %d MiB (cap %d)", shard["key"], shard["label"], child["jobId"],
+                                 had, child.get("statusReason"), starved[shard["key"]], cap)
+        return starved

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import logging
 
+import importlib.util
+from pathlib import Path
+
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from aws_helpers import REGION, RUN, genome, moto_batch_queue, of, settings
 
@@ -18,20 +22,31 @@ JOB = {"run_id": RUN, "pipeline_version": "1.0.0", "sample_id": "S1",
        "aligner": "bwa", "caller": "bcftools", "reference": "toy",
        "ploidy_file": "s3://raw/references/toy/toy.ploidy", "reference_fasta": "s3://raw/references/toy/toy.fa"}
 SHARDS = "results/{run}/1.0.0/toy/bwa-bcftools/S1/shards/".format(run=RUN)
+BAM = f"results/{RUN}/1.0.0/toy/bwa-bcftools/S1/S1.bam"
+STAGER = Path(__file__).resolve().parents[3] / "containers" / "_common" / "s3_stage.py"
+OOM = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def _stager():
+    spec = importlib.util.spec_from_file_location("s3_stage_scatter", STAGER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class _TI:
     dag_id, task_id, map_index = "seqflow_analysis", "sample.call_variants", 0
 
-    def __init__(self, try_number: int):
-        self.try_number, self.run_id = try_number, "manual__2026-11-20"
+    def __init__(self, try_number: int, run_id: str = "manual__2026-11-20"):
+        self.try_number, self.run_id = try_number, run_id
+        self.xcoms: dict = {}
 
     def xcom_push(self, key, value):
-        pass
+        self.xcoms[key] = value
 
 
-def _context(try_number=1):
-    ti = _TI(try_number)
+def _context(try_number=1, run_id="manual__2026-11-20"):
+    ti = _TI(try_number, run_id)
     return {"ti": ti, "task_instance": ti}
 
 
@@ -234,3 +249,195 @@ def test_a_retry_attaches_to_the_gather_of_its_earlier_try(deployment, calls):
     assert of(calls, "batch", "SubmitJob") == []
     [listed] = of(calls, "batch", "ListJobs")
     assert listed["filters"] == [{"name": "JOB_NAME", "values": [f"seqflow_gather_calls_{RUN}_S1"]}]
+
+
+def _align_upload(deployment, tmp_path, content: bytes, part_mib: int):
+    """What ``align``'s entrypoint does with the BAM and its index: upload them (SSE-KMS, multipart
+    above the threshold) with their SHA-256."""
+    from boto3.s3.transfer import TransferConfig
+
+    out = tmp_path / f"align-{part_mib}"
+    out.mkdir(exist_ok=True)
+    (out / "S1.bam").write_bytes(content)
+    (out / "S1.bam.bai").write_bytes(content[:1000])
+    config = TransferConfig(multipart_threshold=part_mib << 20, multipart_chunksize=part_mib << 20)
+    _stager().upload(deployment["s3"], out, f"s3://results/{BAM.rsplit('/', 1)[0]}/", None, config=config)
+    return deployment["s3"].head_object(Bucket="results", Key=BAM, ChecksumMode="ENABLED")
+
+
+def _run_children(calling, monkeypatch, tmp_path):
+    """Each child of a calling job, through the real staging entrypoint: the command writes the regions
+    it was given as its 'VCF', the entrypoint uploads it and the shard's record."""
+    stager = _stager()
+    size = (calling.get("arrayProperties") or {}).get("size", 1)
+    for name, value in ((e["name"], e["value"]) for e in calling["containerOverrides"]["environment"]):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SEQFLOW_WORKDIR", str(tmp_path / "scratch"))
+    s3 = boto3.client("s3", region_name=REGION)
+    for index in range(size):
+        monkeypatch.setenv("AWS_BATCH_JOB_ARRAY_INDEX", str(index))
+        script = 'printf "%s\\n" "$1" > outputs/S1.vcf.gz && echo tbi > outputs/S1.vcf.gz.tbi'
+        assert stager.main(["sh", "-c", script, "sh", "@shard"], client=s3) == 0
+
+
+def test_a_retriggered_analysis_reuses_the_shards_of_a_byte_identical_bam_uploaded_again(
+        deployment, calls, monkeypatch, tmp_path):
+    """Two DAG runs: the second re-aligned the sample to the same bytes, uploaded in other parts (so its
+    ETag and S3's composite SHA-256 differ), and reuses every shard by the SHA-256 of the content."""
+    from seqflow.aws.scattered_calling import SHA256_METADATA, input_fingerprint
+
+    bam = bytes(range(256)) * (9 * 4096)  # 9 MiB: a multipart upload in both runs
+    first = _align_upload(deployment, tmp_path, bam, part_mib=8)
+    request = _requests(deployment, 0.003)
+    shards, keys = request["shards"], [s["key"] for s in request["shards"]]
+    context = _context(run_id="manual__2026-11-20T01")
+    _operator(request).submit_job(context)
+    array, _gathering = of(calls, "batch", "SubmitJob")
+    assert array["arrayProperties"] == {"size": 3}
+    assert context["ti"].xcoms["shards"]["called"] == keys and context["ti"].xcoms["shards"]["reused"] == []
+    _run_children(array, monkeypatch, tmp_path)
+    for shard in shards:
+        record = _json(deployment["s3"], f"{SHARDS}{shard['key']}/shard.json")
+        assert record["inputs"] == input_fingerprint(deployment["s3"], request)
+        head = deployment["s3"].head_object(Bucket="results", Key=f"{SHARDS}{shard['key']}/S1.vcf.gz")
+        assert head["Metadata"][SHA256_METADATA] == record["outputs"]["S1.vcf.gz"]["sha256"]
+        vcf = deployment["s3"].get_object(Bucket="results", Key=f"{SHARDS}{shard['key']}/S1.vcf.gz")
+        assert vcf["Body"].read().decode().strip() == shard["argument"]
+
+    calls.clear()
+    again = _align_upload(deployment, tmp_path, bam, part_mib=5)  # the re-triggered analysis' align
+    assert again["ETag"] != first["ETag"] and again["ChecksumSHA256"] != first["ChecksumSHA256"]
+    assert again["Metadata"][SHA256_METADATA] == first["Metadata"][SHA256_METADATA]
+    fingerprint = input_fingerprint(deployment["s3"], request)
+    assert fingerprint["inputs"][f"s3://results/{BAM}"] == "sha256:" + first["Metadata"][SHA256_METADATA]
+    context = _context(run_id="manual__2026-11-21T01")  # another DAG run: another task instance
+    _operator(request).submit_job(context)
+    [gathering] = of(calls, "batch", "SubmitJob")  # every shard reused: only the gather, without dependsOn
+    assert gathering["jobName"].startswith("seqflow_gather_calls_") and "dependsOn" not in gathering
+    assert context["ti"].xcoms["shards"]["reused"] == keys and context["ti"].xcoms["shards"]["called"] == []
+    assert _json(deployment["s3"], SHARDS.replace("shards/", "S1.shards.json"))["reused"] == keys
+
+    calls.clear()
+    _align_upload(deployment, tmp_path, bam[:-1] + b"!", part_mib=8)  # one byte differs: every shard again
+    _operator(request).submit_job(_context(run_id="manual__2026-11-22T01"))
+    assert of(calls, "batch", "SubmitJob")[0]["arrayProperties"] == {"size": 3}
+
+
+def _detail(job_id, status, *, memory=2048, reason=None, index=None, size=None, tags=None, name=None):
+    """A DescribeJobs job (botocore's JobDetail shape; the Stubber validates it) of the calling job
+    definition: an array parent (``size``), a child (``index``), or the gather (``name``)."""
+    container = {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seqflow/bcftools:1",
+                 "command": ["call_variants.sh", "Ref::sample_id"],
+                 "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": str(memory)}]}
+    job = {"jobArn": f"arn:aws:batch:{REGION}:123456789012:job/{job_id}",
+           "jobName": name or f"seqflow_call_variants_{RUN}_S1", "jobId": job_id,
+           "jobQueue": f"arn:aws:batch:{REGION}:123456789012:job-queue/queue", "status": status,
+           "createdAt": 1, "startedAt": 10, "jobDefinition": "sf-call-variants-bcftools", "container": container}
+    if tags is not None:
+        job["tags"] = tags
+    if size is not None:
+        job["arrayProperties"] = {"size": size, "statusSummary": {"SUCCEEDED": 1, "FAILED": size - 1}}
+    if index is not None:
+        job["arrayProperties"] = {"index": index}
+    if status == "FAILED" and reason:
+        job["statusReason"] = "Essential container in task exited"
+        job["container"] = {**container, "exitCode": 137 if reason == OOM else 1, "reason": reason}
+        job["attempts"] = [{"container": {"exitCode": 137 if reason == OOM else 1, "reason": reason},
+                            "startedAt": 10, "stoppedAt": 100, "statusReason": "Essential container in task exited"}]
+    elif status == "FAILED":
+        job["statusReason"] = "Dependent Job failed"
+    return job
+
+
+def _first_try_failed(deployment, request, *, child_memory=2048):
+    """Try 1 submitted the array (moto), shard 1 completed; a Stubber-backed Batch client answers try 2's
+    look-ups: the gather failed, child 0 ran out of memory, child 2 failed otherwise."""
+    from seqflow.aws.batch import TASK_TAG, task_instance_key
+    from seqflow.aws.scattered_calling import input_fingerprint
+
+    _operator(request).submit_job(_context(try_number=1))
+    shards = request["shards"]
+    _complete(deployment, shards[1], input_fingerprint(deployment["s3"], request))
+    tags = {**request["tags"], TASK_TAG: task_instance_key(_TI(2))}
+    gather = _detail("gather-1", "FAILED", name=f"seqflow_gather_calls_{RUN}_S1", tags=tags)
+    array = _detail("array-1", "FAILED", size=3, tags={**tags, "seqflow_try": "1", "seqflow_todo": "todo"})
+    children = [_detail("array-1:0", "FAILED", index=0, memory=child_memory, reason=OOM),
+                _detail("array-1:2", "FAILED", index=2, reason="Essential container in task exited")]
+    op = _operator(request)
+    client = boto3.client("batch", region_name=REGION)
+    stubber = Stubber(client)
+    for name, jobs in ((gather["jobName"], [gather]), (array["jobName"], [array])):
+        stubber.add_response("list_jobs", {"jobSummaryList": [
+            {"jobId": j["jobId"], "jobName": j["jobName"], "status": j["status"], "createdAt": 1} for j in jobs]},
+            {"jobQueue": "queue", "filters": [{"name": "JOB_NAME", "values": [name]}]})
+        stubber.add_response("describe_jobs", {"jobs": jobs}, {"jobs": [j["jobId"] for j in jobs]})
+    stubber.add_response("list_jobs", {"jobSummaryList": [
+        {"jobId": c["jobId"], "jobName": c["jobName"], "status": "FAILED", "createdAt": 1,
+         "arrayProperties": {"index": c["arrayProperties"]["index"]}} for c in children]},
+        {"arrayJobId": "array-1", "jobStatus": "FAILED"})
+    stubber.add_response("describe_jobs", {"jobs": children}, {"jobs": [c["jobId"] for c in children]})
+    op.hook.__dict__["conn"] = client
+    return op, stubber, tags
+
+
+def test_a_retry_calls_the_children_that_ran_out_of_memory_again_with_twice_their_memory(deployment, capsys):
+    from botocore.stub import ANY
+
+    request = _requests(deployment, 0.003)
+    shards = request["shards"]
+    op, stubber, tags = _first_try_failed(deployment, request)
+    assert op.memory_cap_mib == 8192  # 4x call_variants' memory_mib in containers/bcftools/steps.yaml
+    plan_uri = f"s3://results/{SHARDS}plan.json"
+    env = {e["name"]: e["value"] for e in request["container_overrides"]["environment"]}
+    base = {"jobName": op.job_name, "jobQueue": "queue", "jobDefinition": "sf-call-variants-bcftools",
+            "parameters": {**request["parameters"], "regions": "@shard"}}
+
+    def overrides(which, memory=None):
+        environment = [{"name": k, "value": v} for k, v in env.items() if k != "SEQFLOW_OUTPUT_URI"]
+        environment += [{"name": "SEQFLOW_OUTPUT_URI", "value": f"s3://results/{SHARDS}"},
+                        {"name": "SEQFLOW_SHARDS_PLAN", "value": plan_uri}, {"name": "SEQFLOW_SHARDS_TODO", "value": which}]
+        result = {**request["container_overrides"], "environment": environment}
+        return {**result, "resourceRequirements": [{"type": "MEMORY", "value": str(memory)}]} if memory else result
+
+    # shard 2 failed otherwise: called again as it was; shard 0 ran out of memory: its own job, 4096 MiB
+    stubber.add_response("submit_job", {"jobName": op.job_name, "jobId": "plain-2"}, {
+        **base, "containerOverrides": overrides("todo"), "tags": {**tags, "seqflow_try": "2", "seqflow_todo": "todo"}})
+    stubber.add_response("submit_job", {"jobName": op.job_name, "jobId": "more-2"}, {
+        **base, "containerOverrides": overrides("todo_more_memory", 4096),
+        "tags": {**tags, "seqflow_try": "2", "seqflow_todo": "todo_more_memory"}})
+    stubber.add_response("submit_job", {"jobName": f"seqflow_gather_calls_{RUN}_S1", "jobId": "gather-2"}, {
+        "jobName": f"seqflow_gather_calls_{RUN}_S1", "jobQueue": "queue", "jobDefinition": "sf-gather-calls",
+        "parameters": ANY, "containerOverrides": ANY, "tags": tags,
+        "dependsOn": [{"jobId": "plain-2"}, {"jobId": "more-2"}]})
+    context = _context(try_number=2)
+    capsys.readouterr()
+    with stubber:
+        op.submit_job(context)
+    logged = capsys.readouterr().out  # the task's log
+    stubber.assert_no_pending_responses()
+    assert op.job_id == "gather-2"
+    plan = _json(deployment["s3"], SHARDS + "plan.json")
+    assert plan["try"] == 2 and plan["todo"] == [2] and plan["todo_more_memory"] == [0]
+    assert plan["more_memory_mib"] == 4096
+    assert f"shard {shards[0]['key']} ({shards[0]['label']}) ran out of memory in AWS Batch job array-1:0 " \
+           f"with 2048 MiB" in logged and "called again with 4096 MiB (cap 8192)" in logged
+    assert "more-2 submitted with 4096 MiB (cap 8192 MiB): the shard(s) ['chrA:1-3000']" in logged
+    assert context["ti"].xcoms["shards"]["reused"] == [shards[1]["key"]]
+
+    # the children read their shard from their list of the plan
+    stager = _stager()
+    s3 = boto3.client("s3", region_name=REGION)
+    picked = stager.select_shard(s3, plan_uri, {"AWS_BATCH_JOB_ARRAY_INDEX": "0",
+                                                "SEQFLOW_SHARDS_TODO": "todo_more_memory"})
+    assert picked["key"] == shards[0]["key"]
+    assert stager.select_shard(s3, plan_uri, {"AWS_BATCH_JOB_ARRAY_INDEX": "0"})["key"] == shards[2]["key"]
+
+
+def test_a_child_that_ran_out_of_memory_at_the_cap_fails_the_retry(deployment, calls):
+    from seqflow.aws.batch import BatchMemoryCapReached
+
+    request = _requests(deployment, 0.003)
+    op, stubber, _tags = _first_try_failed(deployment, request, child_memory=8192)
+    with stubber, pytest.raises(BatchMemoryCapReached, match=r"array-1:0 with 8192 MiB, the cap of this step"):
+        op.submit_job(_context(try_number=2))
+    stubber.assert_no_pending_responses()  # and no SubmitJob: none was stubbed
