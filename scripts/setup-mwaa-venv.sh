@@ -46,7 +46,10 @@ link_include() {  # include/ of this checkout on the venv's sys.path (again if t
 }
 
 stamp="$DIR/.seqflow-lock.sha256"
-want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
+# --compile-bytecode: the installed packages' .pyc files (scripts/setup-venv.sh says why); in the
+# stamp, so that a venv made without them is synced again
+BYTECODE="--compile-bytecode"
+want="$( (cat "$LOCK"; echo "$BYTECODE") | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   link_include
   exit 0
@@ -55,6 +58,6 @@ echo "seqflow setup: creating $DIR from $LOCK"
 [ -x "$DIR/bin/python" ] || "$PY" -m venv "$DIR"
 echo '*' > "$DIR/.gitignore"  # keeps the venv out of git status without touching the top-level .gitignore
 "$DIR/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
-"$DIR/bin/python" -m uv pip sync -q --python "$DIR/bin/python" "$LOCK"
+"$DIR/bin/python" -m uv pip sync -q $BYTECODE --python "$DIR/bin/python" "$LOCK"
 link_include
 echo "$want" > "$stamp"
