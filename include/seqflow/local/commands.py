@@ -1,7 +1,7 @@
 """``seqflow up`` (the local Airflow, kept running), ``seqflow status`` (the run registry and launch
 requests), ``seqflow launch`` (a launch file's runs submitted to the running local Airflow),
 ``seqflow backfill`` (a backfill of the ingest on the running local Airflow) and ``seqflow report``
-(turnaround, failures and cost over a date range: :mod:`seqflow.local.report`)."""
+(turnaround, failures and cost over a date range: :mod:`seqflow.report`)."""
 
 from __future__ import annotations
 
@@ -217,13 +217,13 @@ def report(args: argparse.Namespace) -> int:
     """Turnaround, failures by step and cost per sample over a date range (registry and lake)."""
     import datetime as dt
 
-    from seqflow.local.report import format_report, local_report
+    from seqflow.report import format_report, profile_report
 
     start, end = dt.date.fromisoformat(args.from_date), dt.date.fromisoformat(args.to_date)
     if end < start:
         print(f"seqflow report: --to-date {args.to_date} is before --from-date {args.from_date}")
         return 2
-    content = local_report(start, end)
+    content = profile_report(start, end)  # the local registry and lake, or DynamoDB and Athena on aws
     print(json.dumps(content, indent=2) if args.json else format_report(content))
     return 0
 
