@@ -136,13 +136,21 @@ def check_all_done_min_one_success() -> None:
         raise AirflowFailException(f"no upstream task succeeded: {sorted(states.items())}")
 
 
-def glue_durable_kwargs(operator_class: type) -> dict[str, bool]:
-    """``{"durable": True}`` where ``GlueJobOperator`` takes ``durable`` (it reattaches a retried
-    task to its Glue run instead of starting a second one), else ``{}``: Amazon provider 9.12.0
-    (MWAA 3.0.6) has neither ``durable`` nor its predecessor ``resume_glue_job_on_retry``."""
+def glue_job_operator() -> tuple[type, dict[str, bool]]:
+    """The Glue operator class and its retry kwargs: ``GlueJobOperator`` with ``durable=True`` where
+    it takes ``durable`` (it reattaches a retried task to its Glue run instead of starting a second
+    one); else seqflow's :class:`~seqflow.aws.glue_reattach.ReattachingGlueJobOperator`, which does
+    that itself: Amazon provider 9.12.0 (MWAA 3.0.6) has neither ``durable`` nor its predecessor
+    ``resume_glue_job_on_retry``."""
     import inspect
 
-    return {"durable": True} if "durable" in inspect.signature(operator_class.__init__).parameters else {}
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+    if "durable" in inspect.signature(GlueJobOperator.__init__).parameters:
+        return GlueJobOperator, {"durable": True}
+    from seqflow.aws.glue_reattach import ReattachingGlueJobOperator
+
+    return ReattachingGlueJobOperator, {}
 
 
 def __getattr__(name: str):
@@ -167,5 +175,5 @@ def __getattr__(name: str):
 __all__ = [
     "ALL_DONE_MIN_ONE_SUCCESS", "AirflowException", "AirflowFailException", "AirflowSkipException", "DagBag",
     "DagSerialization", "HAS_ALL_DONE_MIN_ONE_SUCCESS", "JOINS_INTO_MAPPED_GROUPS", "RETRIABLE_ERROR_CODES", "TaskDeferred",
-    "WaiterTerminalFailure", "check_all_done_min_one_success", "conf", "glue_durable_kwargs", "wait",
+    "WaiterTerminalFailure", "check_all_done_min_one_success", "conf", "glue_job_operator", "wait",
 ]

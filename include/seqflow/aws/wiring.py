@@ -190,24 +190,24 @@ def per_sample(run_plan, jobs, branch):
 
 
 def convert_to_parquet(args):
-    """The converter Glue job: one durable, deferrable run per analysis (``args`` holds one set, naming
-    the manifest of all its VCFs; seqflow.tasks.analysis.converter_args), which converts them and
-    commits them to the Iceberg lake in one commit. Mapped over that one set, so the task keeps the
+    """The converter Glue job: one deferrable run per analysis (``args`` holds one set, naming the
+    manifest of all its VCFs; seqflow.tasks.analysis.converter_args), which converts them and
+    commits them to the Iceberg lake in one commit; a retried task reattaches to its run
+    (seqflow.compat.glue_job_operator). Mapped over that one set, so the task keeps the
     local profile's shape (one graph). In the pool ``glue_converter`` (seqflow.glue.CONVERTER_POOL), sized
     to the job's MaxConcurrentRuns, which must exist (docs/lake.md)."""
-    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-
-    from seqflow.compat import glue_durable_kwargs
+    from seqflow.compat import glue_job_operator
     from seqflow.glue import CONVERTER_POOL
 
+    operator, retry_kwargs = glue_job_operator()  # a retry reattaches to its run, on every provider
     poll = poll_seconds(60)
-    return GlueJobOperator.partial(
+    return operator.partial(
         task_id="convert_to_parquet",
         aws_conn_id=AWS_CONN_ID,
         pool=CONVERTER_POOL,  # MaxConcurrentRuns slots (deferred runs count): the 21st waits, Glue refuses none
         job_name=template("glue_job_name"),
         deferrable=True,
-        **glue_durable_kwargs(GlueJobOperator),  # not in the Amazon provider MWAA 3.0.6 pins (seqflow.compat)
+        **retry_kwargs,
         waiter_delay=poll,
         waiter_max_attempts=max(1, 6 * 3600 // poll),
         verbose=False,
