@@ -45,7 +45,9 @@ validates every param again).
 every sample, with seqflow's per-sample table) and `manifest.json` under
 `results/<run>/<version>/<reference>/<aligner>-<caller>/`, and records the
 analysis *analysed* in the registry; a DAG run of a launch request (`seqflow launch`,
-or an upload to the launch prefix on AWS) records its end in the request too.
+or an upload to the launch prefix on AWS) records its end in the request too;
+**record_launch_end** (a teardown: it runs whatever happened before it and does not change the DAG
+run's state) records a launched run that ended before finalise_run as *failed*, with the failed step.
 Each DAG run's **MultiQC report** tab
 shows its report.
 
@@ -58,7 +60,7 @@ shows what is registered.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, task, teardown
 
 from seqflow.alerts import failure_callback
 from seqflow.compat import ALL_DONE_MIN_ONE_SUCCESS
@@ -175,6 +177,19 @@ with DAG(
 
         return finalise(run_plan, vcfs, qc, launch=(dag_run.conf or {}).get(CONF_KEY), dag_run_id=dag_run.run_id)
 
+    # a teardown: it runs whatever happened upstream, and the DAG run's state stays the other tasks'
+    @teardown
+    @task(retries=0)
+    def record_launch_end(params=None, dag_run=None, ti=None, dag=None) -> None:
+        """A DAG run of a launch request that ended before finalise_run (plan failed, every sample
+        failed...) records its end, failed and where, in the request (nothing for other DAG runs)."""
+        from seqflow.launch import CONF_KEY
+        from seqflow.tasks.analysis import record_launch_end as record
+
+        launch = (dag_run.conf or {}).get(CONF_KEY)
+        if launch:
+            record(launch, dict(params or {}), ti=ti, dag_run_id=dag_run.run_id, task_order=list(dag.task_ids))
+
     run_plan = plan()
     restored = EDGES.restore_archived(run_plan)
     ref = prepare_reference(run_plan)
@@ -192,4 +207,4 @@ with DAG(
     converted >> registered
     qc = EDGES.qc_summary(qc_summary_sql(run_plan))
     registered >> qc
-    finalise_run(run_plan, vcfs, EDGES.qc_result(qc))
+    finalise_run(run_plan, vcfs, EDGES.qc_result(qc)) >> record_launch_end()

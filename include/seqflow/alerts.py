@@ -40,3 +40,22 @@ def failure_callback(profile: str):
 
         return on_task_failure_sns
     return on_task_failure
+
+
+def notify_request_end(message: dict[str, Any], profile: str | None = None) -> None:
+    """The notice of a launch request that reached its final status (:func:`seqflow.launch.request_notice`)
+    to its ``notify`` addresses: a log line naming them (local); on AWS also one SNS message to the alerts
+    topic, the addresses in its ``notify`` attribute (:func:`seqflow.aws.alerts.publish_request_notice`)."""
+    if profile is None:
+        from seqflow.config import profile as active
+
+        profile = active()
+    log.warning("NOTICE seqflow launch request %s %s, to %s: %s", message.get("request_id"), message.get("status"),
+                ", ".join(message.get("notify") or []), message)
+    if profile == "aws":
+        from seqflow.aws.alerts import publish_request_notice
+        from seqflow.aws.settings import load_settings
+
+        topic = load_settings().require("alerts_topic_arn")
+        message_id = publish_request_notice(message, topic)
+        log.info("launch request notice published to %s as %s", topic, message_id)

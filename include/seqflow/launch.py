@@ -26,6 +26,7 @@ every error is reported at once with its line. Each request gets an id and a reg
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from seqflow.params import _EXPECTED, _EXPECTED_SAMPLE, ANALYSIS_PARAM_SCHEMAS, ParamsError, validate_analysis_params
+
+log = logging.getLogger(__name__)
 
 #: the published schema, checked against :func:`launch_schema` by the tests
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "launch.schema.json"
@@ -331,12 +334,15 @@ def record_requested(launch: Launch, registry, request_id: str, planned: Mapping
 
 
 def record_submitted(registry, request_id: str, planned: Mapping[str, Mapping[str, Any]],
-                     submitted: Mapping[str, str], errors: Mapping[str, str]):
+                     submitted: Mapping[str, str], errors: Mapping[str, str], *, notifier=None):
     """After the triggers: ``running`` with each run's DAG run id (a run that could not be triggered is
     ``failed`` with its error), or ``failed`` if none was. A run whose analysis already ended (its
     ``finalise_run`` wrote it first) keeps what it wrote."""
 
+    before = []
+
     def change(current):
+        before[:] = [current.status if current else None]
         stored = dict((current.details.get("runs") if current else None) or {})
         runs = {}
         for key, r in planned.items():
@@ -349,7 +355,9 @@ def record_submitted(registry, request_id: str, planned: Mapping[str, Mapping[st
             return current.status, {"dag_id": ANALYSIS_DAG_ID, "runs": runs}
         return _request_status(runs) if submitted else "failed", {"dag_id": ANALYSIS_DAG_ID, "runs": runs}
 
-    return registry.update_request(request_id, change)
+    record = registry.update_request(request_id, change)
+    _notify_if_ended(before[0] if before else None, record, notifier)
+    return record
 
 
 def record_invalid(registry, request_id: str, error: LaunchFileError, **details: Any):
@@ -392,12 +400,12 @@ def _request_status(runs: Mapping[str, Mapping[str, Any]]) -> str:
     return "partially_analysed"
 
 
-def analysis_result(analysis, key: str, *, dag_run_succeeded: bool = True) -> dict[str, Any]:
+def analysis_result(analysis, key: str, *, dag_run_succeeded: bool = True, read_text=None) -> dict[str, Any]:
     """What a request records of one run once its analysis is over: the analysis record's status, its
     outputs and step logs, its cost and failed samples (``refresh`` and ``finalise_run`` alike)."""
     result: dict[str, Any] = {"analysis": key, "status": analysis.status if dag_run_succeeded
                               or analysis.status == "failed" else "failed"}
-    result["outputs"], result["logs"] = _outputs(analysis)
+    result["outputs"], result["logs"] = _outputs(analysis, read_text)
     if analysis.details.get("cost"):  # what finalise_run recorded (seqflow.analysis.costs.cost_summary)
         result["cost"] = analysis.details["cost"]
     if analysis.details.get("failed_samples"):
@@ -405,23 +413,37 @@ def analysis_result(analysis, key: str, *, dag_run_succeeded: bool = True) -> di
     return result
 
 
-def record_run_end(registry, launch_conf: Mapping[str, Any], analysis, *, dag_run_id: str | None = None):
+def record_run_end(registry, launch_conf: Mapping[str, Any], analysis, *, dag_run_id: str | None = None,
+                   read_text=None, notifier=None):
     """Written by the analysis DAG's ``finalise_run`` when a launched run ends: the run's result
     (:func:`analysis_result`) in its request, and the request's final status once every run is over.
     ``launch_conf`` is the DAG run's :data:`CONF_KEY` conf. Returns the request record, or None when
     the request is not in the registry (nothing is written)."""
     request_id = check_request_id(str(launch_conf.get("request_id")))
     key = str(launch_conf.get("run"))
-    missing = []
+    result = analysis_result(analysis, analysis.analysis, read_text=read_text)
+
+    def run_change(run):
+        run.update(result, finished_at=analysis.updated_at)
+
+    return _record_run(registry, request_id, key, run_change, dag_run_id=dag_run_id, notifier=notifier)
+
+
+def _record_run(registry, request_id: str, key: str, run_change, *, dag_run_id: str | None, notifier):
+    """One run of a request changed by ``run_change(run)`` unless it is over already; the request's status
+    from its runs; the request's notice sent when this write ended it. None when the request or the run
+    is not recorded (nothing is written)."""
+    missing, before = [], []
 
     def change(current):
+        before[:] = [current.status if current else None]
         if current is None or key not in (current.details.get("runs") or {}):
             missing.append(True)
             return (current.status if current else "failed"), {}
         runs = {k: dict(v) for k, v in current.details["runs"].items()}
         run = runs[key]
         if run.get("status") not in REQUEST_FINAL:
-            run.update(analysis_result(analysis, analysis.analysis), finished_at=analysis.updated_at)
+            run_change(run)
             if dag_run_id and not run.get("dag_run_id"):
                 run["dag_run_id"] = dag_run_id
         status = current.status if current.status in REQUEST_FINAL else _request_status(runs)
@@ -430,7 +452,98 @@ def record_run_end(registry, launch_conf: Mapping[str, Any], analysis, *, dag_ru
     if registry.get_request(request_id) is None:
         return None
     record = registry.update_request(request_id, change)
-    return None if missing else record
+    if missing:
+        return None
+    _notify_if_ended(before[0] if before else None, record, notifier)
+    return record
+
+
+#: the tasks of a DAG run that ended it without finalise_run (their states, as Airflow names them)
+FAILED_STATES = ("failed", "upstream_failed")
+
+
+def record_dag_run_end(registry, launch_conf: Mapping[str, Any], task_states: Mapping[str, str | None], *,
+                       params: Mapping[str, Any], plan: Mapping[str, Any] | None = None,
+                       dag_run_id: str | None = None, task_order: list[str] | None = None,
+                       read_text=None, notifier=None):
+    """Written by the analysis DAG's last task, ``record_launch_end`` (a teardown: it runs whatever happened
+    upstream and leaves the DAG run's state to the other tasks), for a DAG run of a launch request. A run
+    whose ``finalise_run`` recorded it (:func:`record_run_end`) keeps that; one that ended before it (its
+    ``plan`` failed, every sample failed, a step of the lake failed) is ``failed``, with the failed tasks,
+    the first of them as ``failed_step`` and whatever its analysis record holds (failed samples, outputs);
+    one whose ``plan`` was skipped (the identity was analysed before) takes that analysis's result.
+
+    ``task_states``: the DAG run's task instances' states by task id (``<id>_<map index>`` for mapped
+    ones: ``RuntimeTaskInstance.get_task_states``); ``plan``: the plan task's XCom, if any. Returns the
+    request record, or None when the request is not recorded."""
+    request_id = check_request_id(str(launch_conf.get("request_id")))
+    key = str(launch_conf.get("run"))
+    order = {t: i for i, t in enumerate(task_order or [])}
+
+    def base(task: str) -> str:
+        name, _, index = task.rpartition("_")
+        return name if index.isdigit() and name in order else task
+
+    failed = sorted((t for t, state in task_states.items() if state in FAILED_STATES),
+                    key=lambda t: (order.get(base(t), len(order)), t))
+    first = next((t for t in failed if task_states[t] == "failed"), failed[0] if failed else None)
+    akey = (plan or {}).get("identity_key") if isinstance(plan, Mapping) else None
+    request = validate_analysis_params(dict(params))
+    if akey is None and request.reference:  # plan skipped (already analysed) or failed before its XCom
+        akey = "/".join((request.pipeline_version, request.reference, request.aligner, request.caller))
+    plan_state = task_states.get("plan")
+    analysis = registry.get(request.run_id, akey) if akey and request.run_id and plan_state != "failed" else None
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def run_change(run):
+        if plan_state == "skipped" and analysis is not None and analysis.status in REQUEST_FINAL:
+            run.update(analysis_result(analysis, akey, read_text=read_text), finished_at=finished,
+                       note="analysed before with this identity (plan skipped; force=true analyses it again)")
+            return
+        if analysis is not None:
+            run.update(analysis_result(analysis, akey, dag_run_succeeded=False, read_text=read_text))
+        run.update(status="failed", finished_at=finished, failed_tasks=failed)
+        if first:
+            run.update(failed_step=base(first), error=f"task {first} {task_states[first]} (see its log)")
+        else:
+            run["error"] = "the DAG run ended before finalise_run recorded the analysis"
+
+    return _record_run(registry, request_id, key, run_change, dag_run_id=dag_run_id, notifier=notifier)
+
+
+def request_notice(record) -> dict[str, Any]:
+    """The message sent to a request's ``notify`` addresses when it reaches its final status: the request,
+    its status, and each run's status, DAG run and where its report and outputs are."""
+    runs = {}
+    for key, run in (record.details.get("runs") or {}).items():
+        outputs = list(run.get("outputs") or [])
+        report = next((o for o in outputs if o.endswith("multiqc_report.html")), None) or next(
+            (o for o in outputs if o.endswith("qc_summary.md")), None)
+        manifest = next((o for o in outputs if o.endswith("manifest.json")), None)
+        entry = {"run_id": run.get("run_id"), "status": run.get("status"), "dag_run_id": run.get("dag_run_id"),
+                 "report": report, "manifest": manifest, "outputs": len(outputs)}
+        for extra in ("failed_step", "error", "failed_samples"):
+            if run.get(extra):
+                entry[extra] = run[extra]
+        runs[key] = entry
+    return {"event": f"launch request {record.status.replace('_', ' ')}", "request_id": record.request_id,
+            "name": record.details.get("name"), "status": record.status,
+            "notify": list(record.details.get("notify") or []), "runs": runs}
+
+
+def _notify_if_ended(before: str | None, record, notifier) -> None:
+    """The request's notice, once: by the write that moved it to a final status, when it names addresses."""
+    if record is None or before in REQUEST_FINAL or record.status not in REQUEST_FINAL:
+        return
+    if not record.details.get("notify"):
+        return
+    if notifier is None:
+        from seqflow.alerts import notify_request_end as notifier
+    try:
+        notifier(request_notice(record))
+    except Exception:  # noqa: BLE001 - the request is recorded; a notice that cannot be sent is logged
+        log.exception("launch request %s: the notice to %s could not be sent", record.request_id,
+                      record.details.get("notify"))
 
 
 def needs_refresh(record) -> bool:
@@ -453,29 +566,41 @@ def _file_uri(path: str) -> str:
     return path if "://" in path else Path(path).resolve().as_uri()
 
 
-def _outputs(record) -> tuple[list[str], list[str]]:
-    """The output files' URIs and the step logs' URIs of an analysis record (its manifest's files)."""
+def _outputs(record, read_text=None) -> tuple[list[str], list[str]]:
+    """The output files' URIs and the step logs' URIs of an analysis record (its manifest's files: a
+    local manifest, or one in S3 read with ``read_text``), and the engine's log locations it records."""
     details = record.details
     results = details.get("results_uri")
     manifest = details.get("manifest")
     outputs: list[str] = []
     logs: list[str] = []
     files: list[str] = []
+    text = None
     if manifest and "://" not in manifest and Path(manifest).is_file():
-        files = [f["path"] for f in json.loads(Path(manifest).read_text()).get("files", [])]
+        text = Path(manifest).read_text()
+    elif manifest and manifest.startswith("s3://") and read_text is not None:
+        try:  # the manifest in S3, read through the profile's S3 hook (finalise_run passes it)
+            text = read_text(manifest)
+        except Exception as exc:  # noqa: BLE001 - the named outputs below are listed instead
+            log.warning("manifest %s not read: %s", manifest, exc)
+    if text is not None:
+        files = [f["path"] for f in json.loads(text).get("files", [])]
         outputs.append(_file_uri(manifest))
     for rel in files:
         uri = _file_uri(str(Path(results) / rel)) if results and "://" not in results else f"{results}/{rel}"
         (logs if rel.endswith(".log") else outputs).append(uri)
-    if not files:  # no local manifest to read (e.g. S3): the record's named outputs
+    if not files:  # no manifest, or one listing no files: the record's named outputs
         for key in ("qc_summary", "manifest", "multiqc_report"):
-            if isinstance(details.get(key), str):
+            if isinstance(details.get(key), str) and _file_uri(details[key]) not in outputs:
                 outputs.append(_file_uri(details[key]))
         outputs += [_file_uri(v) for v in (details.get("vcfs") or {}).values()]
+    # where the engine ran the steps (aws: finalise_run records them): Batch jobs' CloudWatch log
+    # streams, HealthOmics run ids
+    logs += [str(v) for v in details.get("engine_logs") or [] if str(v) not in logs]
     return outputs, logs
 
 
-def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, Any]:
+def refresh(request_id: str, client, registry, *, base_url: str, notifier=None) -> dict[str, Any]:
     """Bring a running request's record up to date from its DAG runs and the analysis records they wrote:
     once every DAG run is over, the request is ``analysed`` (every run analysed), ``failed`` (none) or
     ``partially_analysed``, with each run's outputs, step logs, Airflow task log URLs and cost (CPU and
@@ -525,4 +650,12 @@ def refresh(request_id: str, client, registry, *, base_url: str) -> dict[str, An
         status = current.status if current.status in REQUEST_FINAL else _request_status(runs)
         return status, {"runs": runs}
 
-    return registry.update_request(request_id, change).__dict__
+    before = []
+
+    def change_once(current):
+        before[:] = [current.status]
+        return change(current)
+
+    updated = registry.update_request(request_id, change_once)
+    _notify_if_ended(before[0] if before else None, updated, notifier)
+    return updated.__dict__

@@ -58,6 +58,28 @@ def publish_alert(message: dict[str, Any], topic_arn: str, *, hook=None) -> str:
     return response["MessageId"]
 
 
+def request_subject(message: dict[str, Any]) -> str:
+    return f"seqflow launch request {message.get('request_id')} {str(message.get('status')).replace('_', ' ')}"[
+        :SUBJECT_MAX]
+
+
+def publish_request_notice(message: dict[str, Any], topic_arn: str, *, hook=None) -> str:
+    """The notice of a launch request at its final status, to the alerts topic; its ``notify`` addresses
+    are the ``notify`` attribute (a String.Array: an e-mail subscription's filter policy selects its own
+    address) and in the message. Returns the SNS message id."""
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    from seqflow.aws.settings import AWS_CONN_ID
+
+    hook = hook or SnsHook(aws_conn_id=AWS_CONN_ID)
+    attributes: dict[str, Any] = {"event": "launch_request", "status": str(message.get("status"))}
+    if message.get("notify"):
+        attributes["notify"] = list(message["notify"])
+    response = hook.publish_to_target(target_arn=topic_arn, message=json.dumps(message, sort_keys=True, default=str),
+                                      subject=request_subject(message), message_attributes=attributes)
+    return response["MessageId"]
+
+
 def on_task_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback`` of every task in the aws profile."""
     log_failure(context)

@@ -603,7 +603,7 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
                            unlisted_fastqs=run_plan.get("unlisted_fastqs", []), cost=cost,
                            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if launch:
-        record_launched_run_end(registry, launch, analysis, dag_run_id=dag_run_id)
+        record_launched_run_end(registry, launch, analysis, dag_run_id=dag_run_id, read_text=backend.read_text)
     if failed:
         backend.alert({"event": "analysis partially failed", "analysis": identity.label(),
                        "failed_samples": failed})
@@ -611,14 +611,42 @@ def finalise_run(run_plan: dict[str, Any], vcfs: list[dict], qc_result, *, backe
     return {**outputs, "samples": rows, "status": status, "failed_samples": failed}
 
 
-def record_launched_run_end(registry, launch: dict[str, Any], analysis, *, dag_run_id: str | None = None) -> None:
+def record_launch_end(launch: dict[str, Any], params: dict[str, Any], *, ti, dag_run_id: str,
+                      task_order: list[str] | None = None, backend: Backend | None = None) -> None:
+    """The analysis DAG's last task (``record_launch_end``, a teardown) for a DAG run of a launch request:
+    the DAG run's task states (``ti.get_task_states``) and plan to :func:`seqflow.launch.record_dag_run_end`,
+    which leaves a run its ``finalise_run`` recorded as it is. Never raises for a conf naming no request."""
+    from seqflow.launch import record_dag_run_end
+
+    backend = backend or get_backend()
+    dag_id = ti.dag_id
+    states = (ti.get_task_states(dag_id=dag_id, run_ids=[dag_run_id]) or {}).get(dag_run_id, {})
+    states = {t: s for t, s in states.items() if t != ti.task_id}
+    plan_xcom = ti.xcom_pull(task_ids="plan") if states.get("plan") == "success" else None
+    try:
+        record = record_dag_run_end(backend.registry(), launch, states, params=params, plan=plan_xcom,
+                                    dag_run_id=dag_run_id, task_order=task_order, read_text=backend.read_text)
+    except (ValueError, ParamsError) as exc:  # a malformed request id or params in a hand-written conf
+        log.warning("launch request not updated: %s", exc)
+        return
+    if record is None:
+        log.warning("launch request %s (run %s) is not in the registry: not updated", launch.get("request_id"),
+                    launch.get("run"))
+    else:
+        run = record.details["runs"][launch["run"]]
+        log.info("launch request %s: run %s %s%s, request %s", record.request_id, launch.get("run"),
+                 run.get("status"), f" at {run['failed_step']}" if run.get("failed_step") else "", record.status)
+
+
+def record_launched_run_end(registry, launch: dict[str, Any], analysis, *, dag_run_id: str | None = None,
+                            read_text=None) -> None:
     """The launch request of this DAG run learns its end from the run itself (not only when `seqflow status`
     polls): :func:`seqflow.launch.record_run_end`. A conf naming no recorded request is logged, not fatal:
     the analysis itself is recorded."""
     from seqflow.launch import record_run_end
 
     try:
-        record = record_run_end(registry, launch, analysis, dag_run_id=dag_run_id)
+        record = record_run_end(registry, launch, analysis, dag_run_id=dag_run_id, read_text=read_text)
     except ValueError as exc:  # a malformed request id in a hand-written conf
         log.warning("launch request not updated: %s", exc)
         return
