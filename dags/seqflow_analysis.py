@@ -179,7 +179,7 @@ with DAG(
 
     # a teardown: it runs whatever happened upstream, and the DAG run's state stays the other tasks'
     @teardown
-    @task(retries=0)
+    @task  # idempotent: a retry keeps what a first try wrote
     def record_launch_end(params=None, dag_run=None, ti=None, dag=None) -> None:
         """A DAG run of a launch request that ended before finalise_run (plan failed, every sample
         failed...) records its end, failed and where, in the request (nothing for other DAG runs)."""
