@@ -100,3 +100,54 @@ def test_a_conf_naming_no_recorded_request_changes_nothing(tmp_path, caplog):
     record_launched_run_end(registry, {"request_id": "not-an-id", "run": RUNS[0]}, analysis)
     assert registry.list_requests() == []
     assert "is not in the registry" in caplog.text and "is invalid" in caplog.text
+
+
+def _ended_before_finalise(registry, airflow, run_id, states, notifier=None, plan=None):
+    """What the analysis DAG's teardown record_launch_end does for a launched DAG run."""
+    from seqflow.launch import record_dag_run_end
+
+    [conf] = [c for d, c in airflow.triggered if c["run_id"] == run_id]
+    params = {k: v for k, v in conf.items() if k != "launch_request"}
+    order = ["plan", "restore_archived", "prepare_reference", "sample_jobs", "sample.align", "samples_done",
+             "collect_vcfs", "convert_to_parquet", "register_partitions", "qc_summary", "finalise_run"]
+    return record_dag_run_end(registry, conf["launch_request"], states, params=params, plan=plan,
+                              dag_run_id="x", task_order=order, notifier=notifier)
+
+
+def test_a_run_that_fails_before_finalise_run_ends_its_request_failed_with_the_failed_step(tmp_path):
+    registry, airflow, request_id = _launched(tmp_path, RUNS[:2])
+    sent = []
+    record = _ended_before_finalise(registry, airflow, RUNS[0], {
+        "plan": "success", "sample.align_0": "failed", "sample.align_1": "failed", "samples_done": "upstream_failed",
+        "collect_vcfs": "upstream_failed", "finalise_run": "upstream_failed"}, notifier=sent.append,
+        plan={"identity_key": KEY})
+    run = record.details["runs"][RUNS[0]]
+    assert run["status"] == "failed" and run["failed_step"] == "sample.align"
+    assert run["failed_tasks"][:2] == ["sample.align_0", "sample.align_1"] and "sample.align_0 failed" in run["error"]
+    assert record.status == "running" and sent == []  # the other run is not over: no notice yet
+    _finalise(tmp_path, registry, airflow, RUNS[1])
+    record = registry.get_request(request_id)
+    assert record.status == "partially_analysed"
+    # a plan that failed is the failed step; a run finalise_run already recorded keeps what it wrote
+    registry2, airflow2, request2 = _launched(tmp_path / "b", RUNS[2:3])
+    record = _ended_before_finalise(registry2, airflow2, RUNS[2], {"plan": "failed", "finalise_run": "upstream_failed"})
+    assert record.status == "failed" and record.details["runs"][RUNS[2]]["failed_step"] == "plan"
+    before = registry.get_request(request_id).details["runs"][RUNS[1]]
+    _ended_before_finalise(registry, airflow, RUNS[1], {"plan": "success", "finalise_run": "success"})
+    assert registry.get_request(request_id).details["runs"][RUNS[1]] == before
+
+
+def test_the_notice_goes_once_to_the_notify_addresses_when_the_request_ends(tmp_path):
+    from seqflow.launch import parse_launch, submit
+
+    registry = SqliteRunRegistry(tmp_path / "registry.sqlite")
+    launch = parse_launch(f"reference: lambda\nnotify: [lab@example.org]\nruns:\n  - run_id: {RUNS[0]}\n", "l.yaml")
+    airflow = Airflow()
+    submit(launch, airflow, registry, request_id="r20261202T050000-fedcba")
+    sent = []
+    states = {"plan": "failed", "finalise_run": "upstream_failed"}
+    _ended_before_finalise(registry, airflow, RUNS[0], states, notifier=sent.append)
+    _ended_before_finalise(registry, airflow, RUNS[0], states, notifier=sent.append)  # a retried teardown
+    [notice] = sent
+    assert notice["notify"] == ["lab@example.org"] and notice["status"] == "failed"
+    assert notice["runs"][RUNS[0]]["failed_step"] == "plan"
