@@ -195,7 +195,9 @@ def athena_cost_rows(from_date: date, to_date: date, *, settings=None, athena_ho
         ResultConfiguration={"OutputLocation": f"s3://{settings.require('athena_results_bucket')}/seqflow/report/"},
         WorkGroup=settings.require("athena_workgroup"))
     query_id = started["QueryExecutionId"]
-    state = hook.poll_query_status(query_id)
+    # a person waits at the command line: every 2 s (the hook's default is 30 s, also before the first
+    # look), for up to 30 minutes
+    state = hook.poll_query_status(query_id, max_polling_attempts=900, sleep_time=2)
     if state != "SUCCEEDED":
         reason = hook.get_state_change_reason(query_id) if state else None
         raise RuntimeError(f"Athena query {COST_QUERY} ({query_id}) ended {state}: {reason or 'no reason given'}")
