@@ -84,6 +84,8 @@ PROVIDER_CLASSES = {
                          "datasync:DescribeTaskExecution", "datasync:CancelTaskExecution"],
     "BatchOperator": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob", "logs:GetLogEvents"],
     "GlueJobOperator": ["glue:StartJobRun", "glue:GetJobRun"],
+    # seqflow.aws.glue_reattach defers on it for the run it reattached to
+    "GlueJobCompleteTrigger": ["glue:GetJobRun"],
     "S3KeySensor": ["s3:GetObject", "s3:ListBucket"],
     "AthenaOperator": ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"],
     "SystemsManagerParameterStoreBackend": ["ssm:GetParameter"],
