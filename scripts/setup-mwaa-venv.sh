@@ -6,6 +6,7 @@
 # puts include/ on sys.path, as MWAA puts its DAG folder (mwaa/sync_dags.sh).
 #   scripts/setup-mwaa-venv.sh         create or refresh .venv-mwaa (no-op when the lock is unchanged)
 #   scripts/setup-mwaa-venv.sh lock    re-compile mwaa/requirements-check.txt (`make mwaa-lock`)
+#   scripts/setup-mwaa-venv.sh stamp   print the stamp an up-to-date .venv-mwaa holds
 # MWAA runs Python 3.12; this machine has 3.11 only, so the venv (and the lock)
 # is for 3.11. tests/mwaa also resolves mwaa/requirements.txt for 3.12.
 set -euo pipefail
@@ -50,6 +51,10 @@ stamp="$DIR/.seqflow-lock.sha256"
 # stamp, so that a venv made without them is synced again
 BYTECODE="--compile-bytecode"
 want="$( (cat "$LOCK"; echo "$BYTECODE") | sha256sum | cut -d' ' -f1)"
+if [ "${1:-}" = "stamp" ]; then  # what an up-to-date venv's stamp holds (tests/mwaa checks it)
+  echo "$want"
+  exit 0
+fi
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   link_include
   exit 0

@@ -11,7 +11,6 @@ for Python 3.12 (binary wheels for the compiled packages).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -72,9 +71,11 @@ def _run(args: list[str], tmp_path: Path, timeout: int, **extra: str) -> subproc
 
 @pytest.fixture(scope="module")
 def venv():
-    """.venv-mwaa, built from the current lock (set-up's stamp holds the lock's hash)."""
+    """.venv-mwaa, built from the current lock (set-up's stamp holds the hash of the lock and of how
+    the venv is made, which the set-up script itself prints)."""
     stamp = VENV / ".seqflow-lock.sha256"
-    want = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    want = subprocess.run(["bash", "scripts/setup-mwaa-venv.sh", "stamp"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True, timeout=60).stdout.strip()
     if not PYTHON.exists() or not stamp.exists() or stamp.read_text().strip() != want:
         pytest.fail(f"{VENV.name} is missing or older than {LOCK.relative_to(REPO_ROOT)}: run `make setup-mwaa` "
                     "(scripts/setup-mwaa-venv.sh)")
