@@ -623,19 +623,9 @@ def record_launch_end(launch: dict[str, Any], params: dict[str, Any], *, ti, dag
     states = (ti.get_task_states(dag_id=dag_id, run_ids=[dag_run_id]) or {}).get(dag_run_id, {})
     states = {t: s for t, s in states.items() if t != ti.task_id}
     plan_xcom = ti.xcom_pull(task_ids="plan") if states.get("plan") == "success" else None
-    try:
-        record = record_dag_run_end(backend.registry(), launch, states, params=params, plan=plan_xcom,
-                                    dag_run_id=dag_run_id, task_order=task_order, read_text=backend.read_text)
-    except (ValueError, ParamsError) as exc:  # a malformed request id or params in a hand-written conf
-        log.warning("launch request not updated: %s", exc)
-        return
-    if record is None:
-        log.warning("launch request %s (run %s) is not in the registry: not updated", launch.get("request_id"),
-                    launch.get("run"))
-    else:
-        run = record.details["runs"][launch["run"]]
-        log.info("launch request %s: run %s %s%s, request %s", record.request_id, launch.get("run"),
-                 run.get("status"), f" at {run['failed_step']}" if run.get("failed_step") else "", record.status)
+    _update_launch(launch, lambda: record_dag_run_end(
+        backend.registry(), launch, states, params=params, plan=plan_xcom, dag_run_id=dag_run_id,
+        task_order=task_order, read_text=backend.read_text))
 
 
 def record_launched_run_end(registry, launch: dict[str, Any], analysis, *, dag_run_id: str | None = None,
@@ -645,14 +635,23 @@ def record_launched_run_end(registry, launch: dict[str, Any], analysis, *, dag_r
     the analysis itself is recorded."""
     from seqflow.launch import record_run_end
 
+    _update_launch(launch, lambda: record_run_end(registry, launch, analysis, dag_run_id=dag_run_id,
+                                                  read_text=read_text))
+
+
+def _update_launch(launch: dict[str, Any], write) -> None:
+    """Runs ``write`` (a request update of :mod:`seqflow.launch`, returning the request record or None)
+    and logs what it did. A conf naming no recorded request, or a malformed one (a hand-written conf: a
+    bad request id or params), is logged, not fatal: the analysis itself is recorded."""
     try:
-        record = record_run_end(registry, launch, analysis, dag_run_id=dag_run_id, read_text=read_text)
-    except ValueError as exc:  # a malformed request id in a hand-written conf
+        record = write()
+    except ValueError as exc:  # ParamsError is one
         log.warning("launch request not updated: %s", exc)
         return
     if record is None:
         log.warning("launch request %s (run %s) is not in the registry: not updated", launch.get("request_id"),
                     launch.get("run"))
     else:
-        log.info("launch request %s: run %s %s, request %s", record.request_id, launch.get("run"),
-                 record.details["runs"][launch["run"]].get("status"), record.status)
+        run = record.details["runs"][launch["run"]]
+        log.info("launch request %s: run %s %s%s, request %s", record.request_id, launch.get("run"),
+                 run.get("status"), f" at {run['failed_step']}" if run.get("failed_step") else "", record.status)
